@@ -1,0 +1,22 @@
+package results
+
+// Metrics are the figures a trial is judged by, as trials.jsonl writes them.
+type Metrics struct {
+	TPS       float64 `json:"tps"`         // successful completions per second in the measured window
+	P50       float64 `json:"p50_ms"`      // total time (request sent → end event), milliseconds
+	P95       float64 `json:"p95_ms"`      //
+	P99       float64 `json:"p99_ms"`      //
+	TTFBP95   float64 `json:"ttfb_p95_ms"` // time to response headers, P95
+	ErrorRate float64 `json:"error_rate"`  // failed / (failed + completed)
+}
+
+// Measurement is what one evaluation of a configuration yields: the metrics,
+// the counts behind them and, where the target can tell, each service's CPU
+// utilisation (0..1 of its allocation), which names the bottleneck.
+type Measurement struct {
+	Metrics     Metrics            `json:"metrics"`
+	Completed   int                `json:"completed"`
+	Failed      int                `json:"failed"`
+	Errors      map[string]int     `json:"errors,omitempty"` // error kind → count
+	Utilisation map[string]float64 `json:"utilisation,omitempty"`
+}

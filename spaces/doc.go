@@ -1,0 +1,9 @@
+// Package spaces owns the search-space schema (versioned, strictly decoded,
+// validated with file:line for every problem), budgets ("8c16g", "16c32g",
+// node pools such as "2x8c16g"), resource accounting and feasibility
+// (including packing pods onto nodes), configs and presets, and the mapping of
+// a configuration onto Helm values paths.
+//
+// It must not import goptuna, Helm, client-go, net/http or any other package
+// of this module: everything downstream reads it, it reads nothing.
+package spaces

@@ -1,0 +1,139 @@
+package spaces
+
+import "time"
+
+// APIVersion and Kind head every space file; other versions are refused.
+const (
+	APIVersion = "tune.dify.dev/v1alpha1"
+	Kind       = "Space"
+)
+
+// Space is a search space: which services share the budget, which other
+// parameters are tuned, where each lands in the Helm values, the load a trial
+// runs and the objective. It is decoded strictly from YAML (see Load).
+type Space struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Metadata   Metadata  `yaml:"metadata"`
+	Reserved   Reserved  `yaml:"reserved"`
+	Services   []Service `yaml:"services"`
+	Params     []Param   `yaml:"params"`
+	Load       Workload  `yaml:"load"`
+	Objective  Objective `yaml:"objective"`
+
+	// File is the path the space was read from; errors name it.
+	File string `yaml:"-"`
+}
+
+// Metadata names the space and says which chart it targets.
+type Metadata struct {
+	Name        string `yaml:"name"`
+	Chart       string `yaml:"chart,omitempty"`
+	Description string `yaml:"description,omitempty"`
+}
+
+// Reserved is what the components nobody tunes (web, nginx, sandbox, ssrf
+// proxy, celery beat, ...) take from the budget. With a node pool it is taken
+// evenly from every node.
+type Reserved struct {
+	CPU    Millicores `yaml:"cpu"`
+	Memory Mebibytes  `yaml:"memory"`
+	Note   string     `yaml:"note,omitempty"`
+}
+
+// Service is a workload whose replicas × CPU and replicas × memory count
+// against the budget. Requests and limits are set to the same value
+// (Guaranteed QoS), so one number per resource is tuned.
+// Its parameters appear in configs as "<name>.replicas", "<name>.cpu" (cores)
+// and "<name>.memory" (MiB).
+type Service struct {
+	Name     string      `yaml:"name"`
+	Replicas IntRange    `yaml:"replicas"`
+	CPU      CPURange    `yaml:"cpu"`
+	Memory   MemoryRange `yaml:"memory"`
+}
+
+// IntRange is an integer range with a step, the current (baseline) value and
+// the Helm values that receive it.
+type IntRange struct {
+	Min     int64    `yaml:"min"`
+	Max     int64    `yaml:"max"`
+	Step    int64    `yaml:"step,omitempty"` // default 1
+	Current int64    `yaml:"current"`
+	Values  []Target `yaml:"values"`
+}
+
+// CPURange is a CPU range: cores ("2", 1.5) or millicores ("1500m").
+type CPURange struct {
+	Min     Millicores `yaml:"min"`
+	Max     Millicores `yaml:"max"`
+	Step    Millicores `yaml:"step,omitempty"` // default 250m
+	Current Millicores `yaml:"current"`
+	Values  []Target   `yaml:"values"`
+}
+
+// MemoryRange is a memory range: "512Mi", "2Gi" or a plain number of MiB.
+type MemoryRange struct {
+	Min     Mebibytes `yaml:"min"`
+	Max     Mebibytes `yaml:"max"`
+	Step    Mebibytes `yaml:"step,omitempty"` // default 256Mi
+	Current Mebibytes `yaml:"current"`
+	Values  []Target  `yaml:"values"`
+}
+
+// ParamType is the kind of a non-resource parameter.
+type ParamType string
+
+const (
+	TypeInt    ParamType = "int"
+	TypeFloat  ParamType = "float"
+	TypeChoice ParamType = "choice"
+	TypeBool   ParamType = "bool"
+)
+
+// Param is a tuned setting that does not count against the budget
+// (SERVER_WORKER_AMOUNT, pgbouncer pool size, storage class, placement, ...).
+// Min, Max and Step apply to int and float; Choices to choice.
+type Param struct {
+	Name    string    `yaml:"name"`
+	Type    ParamType `yaml:"type"`
+	Min     float64   `yaml:"min,omitempty"`
+	Max     float64   `yaml:"max,omitempty"`
+	Step    float64   `yaml:"step,omitempty"`
+	Log     bool      `yaml:"log,omitempty"`
+	Choices []string  `yaml:"choices,omitempty"`
+	Current any       `yaml:"current"`
+	Values  []Target  `yaml:"values"`
+	Note    string    `yaml:"note,omitempty"`
+}
+
+// Target is where a parameter's value lands in the Helm values.
+//   - {path: a.b.c}: a plain values path.
+//   - {path: api.extraEnv, env: NAME}: an entry {name: NAME, value: "<v>"} of a
+//     list-style env block; the value is written as a string.
+//   - map: for choice and bool parameters, the YAML value written for each
+//     choice ("true"/"false" for bools) instead of the value itself; a choice
+//     mapped to null leaves the path unset.
+type Target struct {
+	Path string         `yaml:"path"`
+	Env  string         `yaml:"env,omitempty"`
+	Map  map[string]any `yaml:"map,omitempty"`
+}
+
+// Workload is the load a trial runs: closed-loop users with think time.
+type Workload struct {
+	Scenario  string        `yaml:"scenario"`  // chatflow | agent | retrieval
+	Users     int           `yaml:"users"`     // concurrent virtual users
+	SpawnRate float64       `yaml:"spawnRate"` // users started per second
+	Duration  time.Duration `yaml:"duration"`  // measured window after ramp-up
+	ThinkMin  time.Duration `yaml:"thinkMin"`  // think time between a user's requests,
+	ThinkMax  time.Duration `yaml:"thinkMax"`  // uniform in [ThinkMin, ThinkMax]
+	Note      string        `yaml:"note,omitempty"`
+}
+
+// Objective is what the study maximises: TPS with P95 ≤ SLOP95 and error
+// rate ≤ MaxErrorRate.
+type Objective struct {
+	SLOP95       time.Duration `yaml:"sloP95"`
+	MaxErrorRate float64       `yaml:"maxErrorRate"`
+}
