@@ -23,6 +23,10 @@ type Space struct {
 
 	// File is the path the space was read from; errors name it.
 	File string `yaml:"-"`
+
+	// lines maps each field path present in the file ("services[0].cpu.min")
+	// to its line, so Validate can say where a problem is.
+	lines map[string]int
 }
 
 // Metadata names the space and says which chart it targets.

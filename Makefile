@@ -1,0 +1,45 @@
+# tune — make help lists the targets.
+SHELL   := /bin/bash
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 10s
+
+.PHONY: help build test lint bench bench-model calibrate fuzz run clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/tune with the version stamped
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tune ./cmd/tune
+
+test: ## run every test (the README's test command)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs random, 20 seeds)
+	$(GO) run ./search/bench
+
+bench-model: ## CPU time of one simulated trial (go test -bench)
+	$(GO) test -run '^$$' -bench . -benchmem ./deployer/sim
+
+calibrate: ## rewrite the calibration table in deployer/sim/MODEL.md
+	$(GO) test ./deployer/sim -run TestCalibrationTable -update
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+run: build ## a 40-trial study on the embedded model at 16c32g
+	./bin/tune --budget 16c32g --space spaces/default.yaml --trials 40 --seed 1
+
+clean: ## remove build output and study folders
+	rm -rf bin tune-out

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/search"
+	"github.com/tune-dify/tune/spaces"
+)
+
+func newEvalCmd() *cobra.Command {
+	o := &common{}
+	var config string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "eval --budget B --space F --config C.yaml",
+		Short: "Evaluate one configuration and print its metrics",
+		Long: `eval measures one configuration, a YAML map of parameter name to value (the
+names of params in trials.jsonl; spaces/presets/ holds examples). Parameters the file
+leaves out take the space's current values.`,
+		Example: `  tune eval --budget 16c32g --space spaces/default.yaml --config spaces/presets/s16-final.yaml
+  tune eval --budget 8c16g --space spaces/default.yaml --config spaces/presets/s8-final.yaml \
+       --scenario agent --json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if config == "" {
+				return badInput("--config is required (e.g. --config spaces/presets/s16-final.yaml)")
+			}
+			in, err := o.load()
+			if err != nil {
+				return err
+			}
+			cfg, err := spaces.LoadConfig(config)
+			if err != nil {
+				return err
+			}
+			cfg, sys, err := checkConfig(in, cfg, "--config "+config)
+			if err != nil {
+				return err
+			}
+			m, err := in.evaluator.Evaluate(c.Context(), sys, in.workload)
+			if err != nil {
+				return fmt.Errorf("evaluate %s: %w", config, err)
+			}
+			usage := in.space.Usage(sys)
+			res := results.Resources{CPUCores: usage.CPU.Cores(), MemoryMiB: int64(usage.Memory)}
+			out := c.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{
+					"metrics": m.Metrics, "resources": res, "completed": m.Completed, "failed": m.Failed,
+					"errors": m.Errors, "utilisation": m.Utilisation,
+				})
+			}
+			mm := m.Metrics
+			feasible := "meets"
+			if !search.Feasible(mm, in.objective) {
+				feasible = "misses"
+			}
+			fmt.Fprintf(out, "%s on %s, scenario %s, %d users\n", config, in.budget.Name, in.workload.Scenario, in.workload.Users)
+			fmt.Fprintf(out, "  TPS %.1f  P50 %.0f ms  P95 %.0f ms  P99 %.0f ms  TTFB P95 %.0f ms  errors %.2f%% (%s the SLO)\n",
+				mm.TPS, mm.P50, mm.P95, mm.P99, mm.TTFBP95, 100*mm.ErrorRate, feasible)
+			fmt.Fprintf(out, "  resources %.2f CPU, %d MiB of %s\n", res.CPUCores, res.MemoryMiB, in.budget.Name)
+			if len(m.Utilisation) > 0 {
+				fmt.Fprintf(out, "  CPU utilisation %s\n", utilisationLine(m.Utilisation))
+			}
+			return nil
+		},
+	}
+	o.register(c)
+	c.Flags().StringVar(&config, "config", "", "configuration file: a YAML map of parameter name to value")
+	c.Flags().BoolVar(&asJSON, "json", false, `print {"metrics": {...}, "resources": {...}} as JSON`)
+	return c
+}
+
+// utilisationLine lists services by utilisation, busiest first.
+func utilisationLine(u map[string]float64) string {
+	names := make([]string, 0, len(u))
+	for n := range u {
+		names = append(names, n)
+	}
+	sortByValueDesc(names, u)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.0f%%", n, 100*u[n])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortByValueDesc(names []string, u map[string]float64) {
+	for i := 1; i < len(names); i++ {
+		for j := i; j > 0 && (u[names[j]] > u[names[j-1]] || u[names[j]] == u[names[j-1]] && names[j] < names[j-1]); j-- {
+			names[j], names[j-1] = names[j-1], names[j]
+		}
+	}
+}
+
+func newExportCmd() *cobra.Command {
+	var from, mode, output, base string
+	var sloFlag time.Duration
+	c := &cobra.Command{
+		Use:   "export --from DIR -o values.yaml",
+		Short: "Write a study's recommended configuration as a Helm values overlay",
+		Long: `export reads a study's output folder (trials.jsonl, study.json, space.yaml) and writes
+the picked trial as a values overlay that helm upgrade -f takes as it is:
+  max-tps  highest TPS within the SLO (the study's own recommendation)
+  knee     the knee of the SLO-feasible Pareto front of TPS against P95
+  min-p95  lowest P95 within the SLO among trials with at least 90% of the max-tps TPS
+With --base, list-style env blocks (api.extraEnv) keep the base file's other entries,
+because Helm replaces lists instead of merging them.`,
+		Example: `  tune export --from tune-out/dify-16c32g-chatflow -o values.yaml
+  tune export --from tune-out/dify-16c32g-chatflow --pick knee --slo-p95 1s -o knee.yaml
+  helm upgrade dify dify/dify -f my-values.yaml -f values.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if from == "" {
+				return badInput("--from is required: a study's output folder (e.g. tune-out/dify-16c32g-chatflow)")
+			}
+			pm, err := results.ParseMode(mode)
+			if err != nil {
+				return badInput("--pick: %w", err)
+			}
+			var meta studyMeta
+			b, err := os.ReadFile(filepath.Join(from, "study.json"))
+			if err != nil {
+				return badInput("--from %s: not a study folder: %w", from, err)
+			}
+			if err := json.Unmarshal(b, &meta); err != nil {
+				return badInput("%s: %w", filepath.Join(from, "study.json"), err)
+			}
+			sp, err := spaces.Load(filepath.Join(from, "space.yaml"))
+			if err != nil {
+				return err
+			}
+			trials, err := results.ReadJSONL(filepath.Join(from, "trials.jsonl"))
+			if err != nil {
+				return badInput("%w", err)
+			}
+			obj := sp.Objective
+			obj.SLOP95 = durationMs(float64(meta.SLOP95Ms))
+			obj.MaxErrorRate = meta.MaxErrorRate
+			if sloFlag > 0 {
+				obj.SLOP95 = sloFlag
+			}
+			var baseValues map[string]any
+			if base != "" {
+				raw, err := os.ReadFile(base)
+				if err != nil {
+					return badInput("--base: %w", err)
+				}
+				if err := yaml.Unmarshal(raw, &baseValues); err != nil {
+					return badInput("--base %s: %w", base, err)
+				}
+			}
+			rec, ok := results.Pick(trials, pm, slo(obj))
+			if !ok {
+				fmt.Fprintf(c.ErrOrStderr(), "tune: no trial of %s meets the SLO (P95 ≤ %s, errors ≤ %.1f%%)\n",
+					from, obj.SLOP95, 100*obj.MaxErrorRate)
+				return errSilent
+			}
+			if output == "" || output == "-" {
+				return renderValues(c.OutOrStdout(), sp, baseValues, rec, meta, "values.yaml")
+			}
+			if err := writeValues(output, sp, baseValues, rec, meta); err != nil {
+				return err
+			}
+			m := rec.Metrics
+			fmt.Fprintf(c.OutOrStdout(), "wrote %s: trial %d (%s), TPS %.1f, P95 %.0f ms\n", output, rec.Number, pm, m.TPS, m.P95)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&from, "from", "", "a study's output folder")
+	f.StringVar(&mode, "pick", "max-tps", "which trial: max-tps, knee or min-p95")
+	f.DurationVar(&sloFlag, "slo-p95", 0, "P95 SLO for the pick (default: the study's)")
+	f.StringVarP(&output, "output", "o", "", "file to write (default: standard output)")
+	f.StringVar(&base, "base", "", "your release's values file: list-style env entries it holds are kept")
+	return c
+}
+
+func newValidateCmd() *cobra.Command {
+	var spaceFile, budget string
+	c := &cobra.Command{
+		Use:   "validate --space F [--budget B]",
+		Short: "Check a space file (and that its smallest configuration fits a budget)",
+		Example: `  tune validate --space spaces/default.yaml
+  tune validate --space spaces/default.yaml --budget 2x8c16g`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if spaceFile == "" {
+				return badInput("--space is required (e.g. --space spaces/default.yaml)")
+			}
+			var b *spaces.Budget
+			if budget != "" {
+				pb, err := spaces.ParseBudget(budget)
+				if err != nil {
+					return badInput("--budget: %w", err)
+				}
+				b = &pb
+			}
+			sp, err := spaces.Load(spaceFile)
+			if err != nil {
+				return err
+			}
+			if err := sp.Validate(b); err != nil {
+				return err
+			}
+			dims := len(search.NewEncoding(sp, spaces.Budget{}, false).SearchSpace())
+			out := c.OutOrStdout()
+			fmt.Fprintf(out, "%s: ok: %d services, %d parameters, %d search dimensions\n",
+				spaceFile, len(sp.Services), len(sp.ParamNames()), dims)
+			if b != nil {
+				min := minimumConfig(sp)
+				sys, err := sp.Resolve(*b, min)
+				if err != nil {
+					return err
+				}
+				u := sp.Usage(sys)
+				fmt.Fprintf(out, "smallest configuration uses %.2f CPU and %d MiB of %s (reserved %.2f CPU, %d MiB)\n",
+					u.CPU.Cores(), u.Memory, b.Name, sp.Reserved.CPU.Cores(), sp.Reserved.Memory)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&spaceFile, "space", "", "search space file")
+	c.Flags().StringVar(&budget, "budget", "", "also check against this budget, e.g. 16c32g or 2x8c16g")
+	return c
+}
+
+// minimumConfig is every service at its minimum, other parameters current.
+func minimumConfig(sp *spaces.Space) spaces.Config {
+	cfg := sp.Baseline()
+	for _, s := range sp.Services {
+		cfg[s.Name+".replicas"] = s.Replicas.Min
+		cfg[s.Name+".cpu"] = s.CPU.Min.Cores()
+		cfg[s.Name+".memory"] = int64(s.Memory.Min)
+	}
+	return cfg
+}

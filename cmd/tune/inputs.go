@@ -1,0 +1,130 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tune-dify/tune/deployer/sim"
+	"github.com/tune-dify/tune/search"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// common are the flags the study and eval share.
+type common struct {
+	budget   string
+	space    string
+	target   string
+	scenario string
+	seed     int64
+	sloP95   time.Duration
+}
+
+func (o *common) register(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&o.budget, "budget", "", "hardware to spend: <cores>c<GiB>g or a node pool <n>x<cores>c<GiB>g (e.g. 16c32g, 2x8c16g)")
+	f.StringVar(&o.space, "space", "", "search space file (e.g. spaces/default.yaml)")
+	f.StringVar(&o.target, "target", "sim", "where trials run: sim (the embedded model), local or helm")
+	f.StringVar(&o.scenario, "scenario", "", "load scenario: chatflow, agent or retrieval (default: the space's)")
+	f.Int64Var(&o.seed, "seed", 1, "random seed of the sampler and the model's noise (same seed, same study)")
+	f.DurationVar(&o.sloP95, "slo-p95", 0, "P95 latency SLO, e.g. 2s (default: the space's objective)")
+}
+
+// scenarios the loader and the model know.
+var scenarios = []string{"chatflow", "agent", "retrieval"}
+
+// inputs is what the flags resolve to.
+type inputs struct {
+	space     *spaces.Space
+	budget    spaces.Budget
+	workload  spaces.Workload
+	objective spaces.Objective
+	evaluator search.Evaluator
+}
+
+// load reads and validates the space and budget and picks the evaluator.
+// Every error is bad input and names the flag or file.
+func (o *common) load() (*inputs, error) {
+	if o.space == "" {
+		return nil, badInput("--space is required (e.g. --space spaces/default.yaml)")
+	}
+	if o.budget == "" {
+		return nil, badInput("--budget is required (e.g. --budget 16c32g)")
+	}
+	b, err := spaces.ParseBudget(o.budget)
+	if err != nil {
+		return nil, badInput("--budget: %w", err)
+	}
+	sp, err := spaces.Load(o.space)
+	if err != nil {
+		return nil, err
+	}
+	if err := sp.Validate(&b); err != nil {
+		return nil, err
+	}
+	in := &inputs{space: sp, budget: b, workload: sp.Load, objective: sp.Objective}
+	if o.scenario != "" {
+		if !contains(scenarios, o.scenario) {
+			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
+		}
+		in.workload.Scenario = o.scenario
+	}
+	if o.sloP95 < 0 {
+		return nil, badInput("--slo-p95 %s: must be positive", o.sloP95)
+	}
+	if o.sloP95 > 0 {
+		in.objective.SLOP95 = o.sloP95
+	}
+	switch o.target {
+	case "sim":
+		in.evaluator = sim.New(o.seed)
+	case "local", "helm":
+		return nil, badInput("--target %s is not available in this version; use --target sim", o.target)
+	default:
+		return nil, badInput("--target %q: want sim, local or helm", o.target)
+	}
+	return in, nil
+}
+
+// loadPreset reads a configuration by preset id (looked up in the presets
+// folder beside the space file) or by path.
+func loadPreset(spaceFile, ref string) (search.Preset, error) {
+	path := ref
+	if !strings.ContainsAny(ref, `/\`) && !strings.HasSuffix(ref, ".yaml") {
+		path = filepath.Join(filepath.Dir(spaceFile), "presets", ref+".yaml")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return search.Preset{}, badInput("--enqueue %s: no preset file %s", ref, path)
+	}
+	cfg, err := spaces.LoadConfig(path)
+	if err != nil {
+		return search.Preset{}, err
+	}
+	return search.Preset{Name: ref, Config: cfg}, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// checkConfig completes cfg from the space's current values and checks that
+// it resolves and fits the budget.
+func checkConfig(in *inputs, cfg spaces.Config, what string) (spaces.Config, spaces.System, error) {
+	cfg = in.space.Complete(cfg)
+	sys, err := in.space.Resolve(in.budget, cfg)
+	if err != nil {
+		return nil, spaces.System{}, badInput("%s: %w", what, err)
+	}
+	if err := in.space.Check(sys); err != nil {
+		return nil, spaces.System{}, badInput("%s: %w", what, err)
+	}
+	return cfg, sys, nil
+}

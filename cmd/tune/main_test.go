@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/tune-dify/tune/results"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// runCLI runs tune in-process and returns what a user would see.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), exitCode(err)
+}
+
+// golden compares got with testdata/golden/<name>, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/tune -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+const space = "../../spaces/default.yaml"
+
+// Bad input as a new user would type it: one clear message each, naming the
+// file, line or flag; exit code 2; no stack trace.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"missing-file", []string{"--budget", "16c32g", "--space", "testdata/nope.yaml"}},
+		{"invalid-yaml", []string{"--budget", "16c32g", "--space", "testdata/invalid-yaml.yaml"}},
+		{"unknown-field", []string{"--budget", "16c32g", "--space", "testdata/unknown-field.yaml"}},
+		{"min-over-max", []string{"--budget", "16c32g", "--space", "testdata/min-over-max.yaml"}},
+		{"reserved-over-budget", []string{"--budget", "8c16g", "--space", "testdata/reserved-over.yaml"}},
+		{"budget-16cores", []string{"--budget", "16cores", "--space", space}},
+		{"smallest-does-not-fit", []string{"--budget", "8c16g", "--space", "testdata/too-big.yaml"}},
+		{"no-budget", []string{"--space", space}},
+		{"unknown-flag", []string{"--budget", "8c16g", "--space", space, "--trails", "3"}},
+		{"bad-scenario", []string{"--budget", "8c16g", "--space", space, "--scenario", "chat"}},
+		{"bad-sampler", []string{"--budget", "8c16g", "--space", space, "--sampler", "grid"}},
+		{"unknown-preset", []string{"--budget", "8c16g", "--space", space, "--enqueue", "s99"}},
+		{"preset-over-budget", []string{"--budget", "8c16g", "--space", space, "--enqueue", "s16-final"}},
+		{"eval-no-config", []string{"eval", "--budget", "8c16g", "--space", space}},
+		{"validate-budget", []string{"validate", "--space", space, "--budget", "2c4g"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(c.args, "--out", t.TempDir())
+			if c.args[0] == "eval" || c.args[0] == "validate" {
+				args = c.args
+			}
+			stdout, stderr, code := runCLI(t, args...)
+			if code != exitBadInput {
+				t.Errorf("exit code %d, want %d\nstderr: %s", code, exitBadInput, stderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("stack trace in stderr:\n%s", stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty on bad input:\n%s", stdout)
+			}
+			golden(t, "bad-"+c.name+".txt", stderr)
+		})
+	}
+}
+
+func TestStudyOutput(t *testing.T) {
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "6", "--seed", "1", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "study-8c16g-6.txt", strings.ReplaceAll(stdout, out, "OUT"))
+
+	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trials) != 6 {
+		t.Fatalf("trials.jsonl has %d trials, want 6", len(trials))
+	}
+	var pf struct {
+		Front       []map[string]any `json:"front"`
+		Recommended *int             `json:"recommended"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "pareto.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pf); err != nil || pf.Recommended == nil || len(pf.Front) == 0 {
+		t.Fatalf("pareto.json %s: %v", b, err)
+	}
+	v, err := os.ReadFile(filepath.Join(out, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(v, &values); err != nil {
+		t.Fatalf("values.yaml does not parse as Helm reads it: %v", err)
+	}
+	if _, ok := values["api"]; !ok {
+		t.Errorf("values.yaml has no api block:\n%s", v)
+	}
+	if !strings.HasPrefix(string(v), "# tune recommendation: trial ") || !strings.Contains(string(v), "tune --budget 8c16g") {
+		t.Errorf("values.yaml header:\n%s", v)
+	}
+
+	// Rerunning the same command resumes: nothing new with the same --trials,
+	// two more with --trials 8.
+	stdout, _, code = runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "8", "--seed", "1", "--out", out)
+	if code != exitOK || !strings.Contains(stdout, "resuming study") {
+		t.Fatalf("resume: exit %d\n%s", code, stdout)
+	}
+	trials, err = results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil || len(trials) != 8 {
+		t.Fatalf("after resume trials.jsonl has %d trials (%v), want 8", len(trials), err)
+	}
+
+	// export picks from the folder alone.
+	exp := filepath.Join(t.TempDir(), "knee.yaml")
+	stdout, stderr, code = runCLI(t, "export", "--from", out, "--pick", "knee", "-o", exp)
+	if code != exitOK {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(exp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEvalJSON(t *testing.T) {
+	stdout, stderr, code := runCLI(t, "eval", "--budget", "16c32g", "--space", space,
+		"--config", "../../spaces/presets/s16-final.yaml", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Metrics   results.Metrics   `json:"metrics"`
+		Resources results.Resources `json:"resources"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if got.Metrics.TPS <= 0 || got.Resources.CPUCores <= 0 || got.Resources.CPUCores > 16 {
+		t.Errorf("eval output %+v", got)
+	}
+}
+
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	for _, cmd := range [][]string{{"--help"}, {"eval", "--help"}, {"export", "--help"}, {"validate", "--help"}} {
+		stdout, _, code := runCLI(t, cmd...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d", cmd, code)
+		}
+		if !strings.Contains(stdout, "Examples:") {
+			t.Errorf("%v has no examples", cmd)
+		}
+		golden(t, "help-"+strings.Trim(strings.Join(cmd, "-"), "-")+".txt", stdout)
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	t.Setenv("TUNE_BUDGET", "16cores")
+	_, stderr, code := runCLI(t, "--space", space, "--out", t.TempDir())
+	if code != exitBadInput || !strings.Contains(stderr, "16cores") {
+		t.Errorf("TUNE_BUDGET=16cores: exit %d, stderr %s", code, stderr)
+	}
+}

@@ -1,0 +1,143 @@
+package sim
+
+import "math"
+
+// apiPod is one dify-api replica: gunicorn with `workers` gevent processes
+// under one CPU quota and one memory limit.
+type apiPod struct {
+	r        *run
+	limit    float64 // CPU quota, cores
+	memLimit float64
+	procs    []*apiProc
+	backlog  []*request // accepted by the kernel, not yet by a process
+	inflight int
+	reqMiB   float64
+
+	stalledUntil float64
+	stalls       int
+}
+
+// apiProc is one gunicorn worker process: a gevent loop whose greenlets share
+// at most one core (the GIL), up to workerConnections requests at a time,
+// with its own SQLAlchemy pool.
+type apiProc struct {
+	pod   *apiPod
+	cpu   *ps
+	slots int
+	pool  *sqlPool
+}
+
+func newAPIPod(r *run, cores, memMiB float64, workers, poolSize int) *apiPod {
+	p := &apiPod{r: r, limit: cores, memLimit: memMiB}
+	for range workers {
+		pr := &apiProc{pod: p, cpu: newPS(&r.e, 1, math.Inf(1))}
+		pr.pool = &sqlPool{r: r, size: poolSize, max: poolSize + dbPoolOverflow}
+		pr.cpu.onBusy = p.share
+		p.procs = append(p.procs, pr)
+	}
+	p.share()
+	return p
+}
+
+// rss is the pod's resident memory now: base, processes and in-flight
+// requests (effect 7).
+func (p *apiPod) rss() float64 {
+	return apiPodBaseMiB + float64(len(p.procs))*apiProcMiB + float64(p.inflight)*p.reqMiB
+}
+
+// throttleEfficiency is the share of the CFS quota that turns into useful
+// work when demand exceeds it by the fraction x: a throttled pod stalls every
+// thread until the next 100 ms period, often while one holds the GIL, a pool
+// connection or a row lock, so the loss grows with the overshoot and levels
+// off at throttleMaxLoss (effect 1).
+func throttleEfficiency(x float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	return 1 - throttleMaxLoss*(1-math.Exp(-x*x/throttleScale2))
+}
+
+// share divides the pod's quota among its busy processes. A busy process
+// wants one core (GIL) and the pod's other threads podOverheadCores.
+func (p *apiPod) share() {
+	busy := 0
+	for _, pr := range p.procs {
+		if pr.cpu.n() > 0 {
+			busy++
+		}
+	}
+	per := 1.0
+	if p.r.e.now < p.stalledUntil {
+		per = 0
+	} else if busy > 0 {
+		demand := float64(busy) + podOverheadCores
+		if demand > p.limit {
+			per = p.limit * throttleEfficiency((demand-p.limit)/p.limit) / demand
+		}
+	}
+	for _, pr := range p.procs {
+		pr.cpu.setTotal(per)
+	}
+}
+
+// gc is a full collection in one of the pod's processes. It walks that
+// process's heap, and the pod's memory cgroup reclaims while it does, which
+// stalls every process of the pod for a time that grows with the pod's
+// resident memory and with how close it is to its limit (effect 3: one big
+// pod stalls longer and more often than several small ones).
+func (p *apiPod) gc() {
+	rss := p.rss()
+	pressure := math.Max(0, rss/p.memLimit-0.5)
+	d := gcStallPerGiB * rss / 1024 * (1 + gcPressureGain*pressure)
+	until := p.r.e.now + p.r.e.work(d)
+	if until <= p.stalledUntil {
+		return
+	}
+	p.stalls++
+	p.stalledUntil = until
+	p.share()
+	p.r.e.at(until, func() {
+		if p.r.e.now >= p.stalledUntil {
+			p.share()
+		}
+	})
+}
+
+// admit gives a request to the least-loaded process with a free slot (the
+// gevent loop with least to do wins gunicorn's accept race), or queues it in
+// the pod's backlog.
+func (p *apiPod) admit(q *request) {
+	var best *apiProc
+	for _, pr := range p.procs {
+		if pr.slots < workerConnections && (best == nil || pr.slots < best.slots) {
+			best = pr
+		}
+	}
+	if best == nil {
+		p.backlog = append(p.backlog, q)
+		return
+	}
+	best.slots++
+	p.inflight++
+	q.proc = best
+	if need := p.rss(); need > p.memLimit {
+		p.r.oom("api", need, p.memLimit)
+		return
+	}
+	q.next()
+}
+
+// leave frees q's slot, lets the backlog in and counts toward the next
+// full collection.
+func (p *apiPod) leave(pr *apiProc) {
+	pr.slots--
+	p.inflight--
+	if p.r.e.rng.Float64() < 1.0/gcEveryRequests {
+		p.gc()
+	}
+	if len(p.backlog) > 0 {
+		q := p.backlog[0]
+		p.backlog = p.backlog[1:]
+		p.admit(q)
+	}
+}

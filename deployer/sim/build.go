@@ -1,0 +1,234 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/tune-dify/tune/spaces"
+)
+
+// alloc is a service's allocation in model units.
+type alloc struct {
+	replicas int
+	cores    float64
+	mib      float64
+}
+
+func allocOf(sys spaces.System, name string) (alloc, error) {
+	a, ok := sys.Services[name]
+	if !ok {
+		d := defaultAllocs[name]
+		return alloc{int(d[0]), d[1], d[2]}, nil
+	}
+	if a.Replicas < 1 || a.CPU <= 0 || a.Memory <= 0 {
+		return alloc{}, fmt.Errorf("%w: service %s: replicas %d, cpu %dm, memory %d MiB must be positive",
+			ErrBadSystem, name, a.Replicas, a.CPU, a.Memory)
+	}
+	return alloc{a.Replicas, a.CPU.Cores(), float64(a.Memory)}, nil
+}
+
+// newRun builds the stations of sys and schedules the users of w.
+func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
+	sc, ok := scenarios[w.Scenario]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown scenario %q (want chatflow, agent or retrieval)", ErrBadSystem, w.Scenario)
+	}
+	users, spawn, dur := w.Users, w.SpawnRate, w.Duration.Seconds()
+	if users == 0 {
+		users = defaultUsers
+	}
+	if spawn == 0 {
+		spawn = defaultSpawnRate
+	}
+	if dur == 0 {
+		dur = defaultDuration
+	}
+	tmin, tmax := w.ThinkMin.Seconds(), w.ThinkMax.Seconds()
+	if tmin == 0 && tmax == 0 {
+		tmin, tmax = defaultThinkMin, defaultThinkMax
+	}
+	if users < 0 || spawn < 0 || dur < 0 || tmin < 0 || tmax < tmin {
+		return nil, fmt.Errorf("%w: workload users %d, spawn rate %g, duration %v, think %v..%v",
+			ErrBadSystem, w.Users, w.SpawnRate, w.Duration, w.ThinkMin, w.ThinkMax)
+	}
+
+	r := &run{
+		e: newEngine(seed, sys, w), sc: &sc, thinkMin: tmin, thinkMax: tmax,
+		total: newHist(), ttfb: newHist(), errs: map[string]int{},
+	}
+	ramp := float64(users) / spawn
+	r.t0, r.t1 = ramp, ramp+dur
+
+	get := func(name string) alloc {
+		a, err := allocOf(sys, name)
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		return a
+	}
+	api, worker, plugin := get("api"), get("worker"), get("pluginDaemon")
+	pgA, weav, redis := get("postgresql"), get("weaviate"), get("redis")
+	xinf, oll := get("xinference"), get("ollama")
+	if r.err != nil {
+		return nil, r.err
+	}
+
+	workers := int(sys.Int("api.workers", defaultWorkers))
+	poolSize := int(sys.Int("api.dbPoolSize", defaultDBPoolSize))
+	if workers < 1 || poolSize < 1 {
+		return nil, fmt.Errorf("%w: api.workers %d and api.dbPoolSize %d must be ≥ 1", ErrBadSystem, workers, poolSize)
+	}
+	storage := sys.String("postgresql.storageClass", defaultStorageClass)
+	placement := sys.String("weaviate.placement", defaultPlacement)
+	mode := sys.String("pgbouncer.poolMode", defaultPgbPoolMode)
+	if storage != "nfs" && storage != "local-ssd" {
+		return nil, fmt.Errorf("%w: postgresql.storageClass %q (want nfs or local-ssd)", ErrBadSystem, storage)
+	}
+	if placement != "shared" && placement != "dedicated" {
+		return nil, fmt.Errorf("%w: weaviate.placement %q (want shared or dedicated)", ErrBadSystem, placement)
+	}
+	if mode != "transaction" && mode != "session" {
+		return nil, fmt.Errorf("%w: pgbouncer.poolMode %q (want transaction or session)", ErrBadSystem, mode)
+	}
+
+	e := &r.e
+	resCores := sys.Reserved.CPU.Cores()
+	resMiB := float64(sys.Reserved.Memory)
+	if sys.Reserved.CPU == 0 && sys.Reserved.Memory == 0 {
+		resCores, resMiB = 1, 2048 // the default space's reservation
+	}
+	// The untuned components idle at reservedBGCores; nginx and ssrf-proxy
+	// get what is left (effect 8), never quite nothing (CFS shares).
+	r.reserved = newPS(e, math.Max(0.05, resCores-reservedBGCores), math.Inf(1))
+
+	for range api.replicas {
+		p := newAPIPod(r, api.cores, api.mib, workers, poolSize)
+		p.reqMiB = sc.reqMiB
+		r.pods = append(r.pods, p)
+	}
+	r.pg = &postgres{r: r, cpu: newPS(e, pgA.cores, 1), limit: pgMaxConnections - pgSuperuserReserved,
+		memLimit: pgA.mib, nfs: storage == "nfs"}
+	r.pg.wal.pg = r.pg
+	if sys.Bool("pgbouncer.enabled", false) {
+		r.pgb = &pgbouncer{r: r, transaction: mode == "transaction",
+			size: int(sys.Int("pgbouncer.poolSize", defaultPgbPoolSize))}
+		if r.pgb.size < 1 {
+			return nil, fmt.Errorf("%w: pgbouncer.poolSize %d must be ≥ 1", ErrBadSystem, r.pgb.size)
+		}
+	}
+	// Redis executes commands on one thread.
+	r.redis = newPS(e, math.Min(redis.cores, 1), 1)
+	r.redisCores = redis.cores
+	r.resCores = resCores
+	r.workerCores = worker.total()
+	// Celery runs one task at a time per replica (CELERY_WORKER_AMOUNT=1).
+	for range worker.replicas {
+		c := math.Min(worker.cores, 1)
+		r.workers = append(r.workers, newPS(e, c, c))
+	}
+	for range plugin.replicas {
+		r.plugins = append(r.plugins, newPS(e, plugin.cores, 1))
+	}
+	r.weaviate = newPS(e, weav.cores, 1)
+	r.weaviate.own = true
+	r.shared = placement == "shared"
+	// One embedding at a time, torch spreading it over the pod's cores.
+	sp := math.Pow(xinf.cores, xinferenceScaling)
+	r.xinference = newPS(e, sp, sp)
+	r.ollama = newPS(e, oll.cores, oll.cores)
+
+	r.budgetCores = sys.Budget.Total.CPU.Cores()
+	if r.budgetCores <= 0 {
+		r.budgetCores = resCores + api.total() + worker.total() + plugin.total() + pgA.total() +
+			weav.total() + redis.total() + xinf.total() + oll.total()
+	}
+
+	// Memory each pod needs before any load (effect 7).
+	for _, c := range []struct {
+		name        string
+		need, limit float64
+	}{
+		{"reserved", reservedNeedMiB, resMiB},
+		{"api", apiPodBaseMiB + float64(workers)*apiProcMiB, api.mib},
+		{"worker", workerMiB, worker.mib},
+		{"pluginDaemon", pluginMiB, plugin.mib},
+		{"postgresql", pgBaseMiB, pgA.mib},
+		{"weaviate", weaviateMiB, weav.mib},
+		{"redis", redisMiB, redis.mib},
+		{"xinference", xinferenceMiB, xinf.mib},
+		{"ollama", ollamaMiB, oll.mib},
+	} {
+		if c.need > c.limit {
+			r.oom(c.name, c.need, c.limit)
+			return r, nil
+		}
+	}
+
+	// Background clients hold their connections from the start.
+	r.pg.backends = worker.replicas*bgConnsPerWorker + plugin.replicas*bgConnsPerPlugin + bgConnsOther
+
+	for i := range users {
+		u := &user{r: r}
+		e.at(float64(i)/spawn, u.send)
+	}
+	return r, nil
+}
+
+func (a alloc) total() float64 { return float64(a.replicas) * a.cores }
+
+// weaviateSlowdown is how much longer a search takes because Weaviate shares
+// its node: vector search is memory-bandwidth and cache bound, so it slows
+// with the CPU its neighbours burn (effect 6). A dedicated node removes it.
+func (r *run) weaviateSlowdown() float64 {
+	if !r.shared {
+		return 1
+	}
+	return 1 + weaviateContend*math.Min(1, r.e.busyCores/r.budgetCores)
+}
+
+type serviceStations struct {
+	stations []*ps
+	den      float64 // station capacity in the stations' own units
+	extra    float64 // cores always in use (reserved pool's idle components)
+}
+
+// byService groups stations by service name for utilisation.
+func (r *run) byService() map[string]serviceStations {
+	out := map[string]serviceStations{}
+	for _, p := range r.pods {
+		s := out["api"]
+		for _, pr := range p.procs {
+			s.stations = append(s.stations, pr.cpu)
+		}
+		s.den += p.limit
+		out["api"] = s
+	}
+	sum := func(ps []*ps) (t float64) {
+		for _, p := range ps {
+			t += p.total
+		}
+		return t
+	}
+	out["reserved"] = serviceStations{[]*ps{r.reserved}, r.resCores, reservedBGCores}
+	out["postgresql"] = serviceStations{[]*ps{r.pg.cpu}, r.pg.cpu.total, 0}
+	out["redis"] = serviceStations{[]*ps{r.redis}, r.redisCores, 0}
+	out["weaviate"] = serviceStations{[]*ps{r.weaviate}, r.weaviate.total, 0}
+	out["xinference"] = serviceStations{[]*ps{r.xinference}, r.xinference.total, 0}
+	out["ollama"] = serviceStations{[]*ps{r.ollama}, r.ollama.total, 0}
+	out["worker"] = serviceStations{r.workers, r.workerCores, 0}
+	out["pluginDaemon"] = serviceStations{r.plugins, sum(r.plugins), 0}
+	return out
+}
+
+// stations lists every station in a fixed order.
+func (r *run) stations() []*ps {
+	out := []*ps{r.reserved, r.pg.cpu, r.redis, r.weaviate, r.xinference, r.ollama}
+	for _, p := range r.pods {
+		for _, pr := range p.procs {
+			out = append(out, pr.cpu)
+		}
+	}
+	out = append(out, r.workers...)
+	out = append(out, r.plugins...)
+	return out
+}

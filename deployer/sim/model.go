@@ -1,0 +1,215 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// Model is the embedded, calibrated model of a Dify deployment. The zero
+// value is usable; Seed varies the noise between otherwise equal studies.
+type Model struct {
+	Seed int64
+}
+
+// New returns a model whose noise is seeded by seed.
+func New(seed int64) *Model { return &Model{Seed: seed} }
+
+// OOMError is a pod killed because its processes need more memory than its
+// limit: the trial fails, as it would on a cluster.
+type OOMError struct {
+	Service  string
+	NeedMiB  int64
+	LimitMiB int64
+}
+
+func (e *OOMError) Error() string {
+	return fmt.Sprintf("%s: OOMKilled: needs ~%d MiB, limit %d MiB", e.Service, e.NeedMiB, e.LimitMiB)
+}
+
+// ErrBadSystem wraps every problem with the System or Workload handed to
+// Evaluate (an unknown scenario, a non-positive allocation, ...).
+var ErrBadSystem = errors.New("sim: bad system or workload")
+
+// run is the state of one evaluation.
+type run struct {
+	e       engine
+	sc      *scenario
+	stopped bool
+	err     error
+
+	thinkMin, thinkMax float64
+	t0, t1             float64 // measured window
+
+	reserved   *ps
+	pods       []*apiPod
+	pg         *postgres
+	pgb        *pgbouncer
+	redis      *ps
+	workers    []*ps
+	plugins    []*ps
+	weaviate   *ps
+	xinference *ps
+	ollama     *ps
+
+	shared      bool // Weaviate shares nodes with the other pods
+	budgetCores float64
+
+	resCores, redisCores, workerCores float64
+	util                              map[string]float64
+
+	total, ttfb       *hdrhistogram.Histogram
+	completed, failed int
+	errs              map[string]int
+}
+
+// Evaluate runs the workload against the system in virtual time and returns
+// what a load test would have measured. It is deterministic in (Seed, sys,
+// w). An *OOMError means a pod was OOM-killed; errors wrapping ErrBadSystem
+// mean the input is wrong; ctx's error means it was cancelled.
+func (m *Model) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	r, err := newRun(m.Seed, sys, w)
+	if err != nil {
+		return results.Measurement{}, err
+	}
+	if err := r.loop(ctx); err != nil {
+		return results.Measurement{}, err
+	}
+	return r.measurement(), nil
+}
+
+func (r *run) oom(service string, need, limit float64) {
+	if r.err == nil {
+		r.err = &OOMError{Service: service, NeedMiB: int64(math.Round(need)), LimitMiB: int64(limit)}
+	}
+	r.stopped = true
+}
+
+// loop runs events up to the end of the measured window, checking ctx every
+// few thousand events.
+func (r *run) loop(ctx context.Context) error {
+	if r.err != nil {
+		return r.err
+	}
+	var starts map[*ps]float64
+	snap := func() map[*ps]float64 {
+		out := map[*ps]float64{}
+		for _, p := range r.stations() {
+			p.sync()
+			out[p] = p.busy
+		}
+		return out
+	}
+	r.e.at(r.t0, func() { starts = snap() })
+	for n := 0; ; n++ {
+		if n&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if r.stopped || !r.e.step(r.t1) {
+			break
+		}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	r.e.now = r.t1
+	ends := snap()
+	r.util = map[string]float64{}
+	for name, ss := range r.byService() {
+		used := ss.extra * (r.t1 - r.t0)
+		for _, p := range ss.stations {
+			used += ends[p] - starts[p]
+		}
+		if alloc := ss.den * (r.t1 - r.t0); alloc > 0 {
+			r.util[name] = math.Min(1, used/alloc)
+		}
+	}
+	return nil
+}
+
+// record counts a finished request that ended inside the measured window.
+func (r *run) record(q *request, kind string) {
+	if r.e.now < r.t0 || r.e.now > r.t1 {
+		return
+	}
+	if kind != "" {
+		r.failed++
+		r.errs[kind]++
+		return
+	}
+	r.completed++
+	_ = r.total.RecordValue(int64((r.e.now - q.start) * 1e6))
+	_ = r.ttfb.RecordValue(int64(q.ttfb * 1e6))
+}
+
+func (r *run) measurement() results.Measurement {
+	ms := func(h *hdrhistogram.Histogram, p float64) float64 {
+		return float64(h.ValueAtQuantile(p)) / 1000
+	}
+	m := results.Measurement{
+		Completed:   r.completed,
+		Failed:      r.failed,
+		Utilisation: r.util,
+	}
+	if len(r.errs) > 0 {
+		m.Errors = r.errs
+	}
+	m.Metrics.TPS = float64(r.completed) / (r.t1 - r.t0)
+	if r.completed > 0 {
+		m.Metrics.P50 = ms(r.total, 50)
+		m.Metrics.P95 = ms(r.total, 95)
+		m.Metrics.P99 = ms(r.total, 99)
+		m.Metrics.TTFBP95 = ms(r.ttfb, 95)
+	}
+	if n := r.completed + r.failed; n > 0 {
+		m.Metrics.ErrorRate = float64(r.failed) / float64(n)
+	}
+	return m
+}
+
+// seedFor mixes the model's seed with a hash of everything that defines the
+// trial, so one configuration always meets the same noise and two
+// configurations do not share it.
+func seedFor(seed int64, sys spaces.System, w spaces.Workload) (uint64, uint64) {
+	h := fnv.New64a()
+	names := make([]string, 0, len(sys.Services))
+	for n := range sys.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "%s=%+v;", n, sys.Services[n])
+	}
+	keys := make([]string, 0, len(sys.Settings))
+	for k := range sys.Settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%v;", k, sys.Settings[k])
+	}
+	fmt.Fprintf(h, "%+v|%+v|%+v", sys.Reserved, sys.Budget, w)
+	return uint64(seed), h.Sum64()
+}
+
+func newHist() *hdrhistogram.Histogram {
+	// 1 µs to 10 minutes at 3 significant digits.
+	return hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)
+}
+
+func newEngine(seed int64, sys spaces.System, w spaces.Workload) engine {
+	a, b := seedFor(seed, sys, w)
+	return engine{rng: rand.New(rand.NewPCG(a, b))}
+}

@@ -1,0 +1,307 @@
+package sim
+
+// stepKind is what one step of a request does.
+type stepKind uint8
+
+const (
+	stNginx      stepKind = iota // CPU on the reserved pool (nginx)
+	stSlot                       // pick an api pod (Service) and wait for a process slot
+	stAPI                        // CPU in the api process (GIL-bound)
+	stSession                    // check out the request-scoped pool connection
+	stHot                        // UPDATE of the shared app token row, committed
+	stTxn                        // transaction on the session connection
+	stSideTxn                    // transaction on a second pooled connection (workflow persistence)
+	stRedis                      // Redis commands
+	stFirstByte                  // response headers sent: TTFB
+	stPlugin                     // plugin daemon invocation (then the plugin's remote call)
+	stOllama                     // LLM completion on ollama
+	stEmbed                      // query embedding on xinference
+	stSearch                     // hybrid search on Weaviate
+	stHTTP2                      // two parallel HTTP requests through ssrf-proxy
+	stTask                       // enqueue a celery task (runs asynchronously on the worker)
+	stFlowStart                  // the workflow thread checks out its own scoped session
+	stFlowEnd                    // the workflow thread ends and returns it
+	stSessionEnd                 // the request session is closed before streaming
+	stShortTxn                   // a short-lived session: check out, one transaction, return
+)
+
+// step is one step of a scenario. cpu is the mean demand (core-seconds) at
+// the step's station; n is statements or commands; lat the mean of a remote
+// latency; commit says whether a transaction writes (and so flushes WAL).
+type step struct {
+	kind   stepKind
+	cpu    float64
+	n      int
+	lat    float64
+	commit bool
+}
+
+// scenario is what one virtual user's request does, in order.
+type scenario struct {
+	name   string
+	steps  []step
+	reqMiB float64 // api memory held per in-flight request
+}
+
+// The three scenarios of the seed. Demands are estimates fitted to the
+// seed's table (MODEL.md lists them); the step structure follows what
+// Dify's service API does for each call.
+var scenarios = map[string]scenario{
+	"chatflow": {name: "chatflow", reqMiB: 4, steps: []step{
+		{kind: stNginx, cpu: 0.0015},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005}, // routing, auth, request parsing
+		{kind: stSession},
+		{kind: stHot, cpu: 0.0005},
+		{kind: stAPI, cpu: 0.007},                          // app model, conversation
+		{kind: stTxn, n: 3, cpu: 0.003, commit: true},      // conversation + message
+		{kind: stRedis, n: 8, lat: 3},                      // rate limit, stop flag, queue
+		{kind: stAPI, cpu: 0.005},                          // workflow start
+		{kind: stSessionEnd},                               // closed before streaming
+		{kind: stFlowStart},                                // the graph engine's thread
+		{kind: stFirstByte},                                // workflow_started event
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true}, // workflow run record
+		{kind: stAPI, cpu: 0.004},                          // start node
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true}, // node execution
+		{kind: stAPI, cpu: 0.004},                          // answer node, stream
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true}, // node execution
+		{kind: stFlowEnd},
+		{kind: stShortTxn, n: 2, cpu: 0.0019, commit: true}, // message answer
+		{kind: stRedis, n: 4, lat: 2},
+		{kind: stAPI, cpu: 0.006}, // message_end, teardown
+		{kind: stTask, cpu: 0.002},
+	}},
+	"agent": {name: "agent", reqMiB: 6, steps: []step{
+		{kind: stNginx, cpu: 0.002},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005},
+		{kind: stSession},
+		{kind: stHot, cpu: 0.0005},
+		{kind: stAPI, cpu: 0.007},
+		{kind: stTxn, n: 3, cpu: 0.003, commit: true},
+		{kind: stRedis, n: 8, lat: 3},
+		{kind: stAPI, cpu: 0.005},
+		{kind: stSessionEnd},
+		{kind: stFlowStart},
+		{kind: stFirstByte},
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stAPI, cpu: 0.004}, // keyword check (if/else)
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stOllama, cpu: 0.008},            // function-calling decision
+		{kind: stPlugin, cpu: 0.003},            // current time tool
+		{kind: stPlugin, cpu: 0.007, lat: 0.25}, // weather plugin and its API
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stHTTP2, cpu: 0.001, lat: 0.2},
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stAPI, cpu: 0.006}, // merge, stream
+		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stFlowEnd},
+		{kind: stShortTxn, n: 2, cpu: 0.0019, commit: true},
+		{kind: stRedis, n: 4, lat: 2},
+		{kind: stAPI, cpu: 0.006},
+		{kind: stTask, cpu: 0.002},
+	}},
+	"retrieval": {name: "retrieval", reqMiB: 5, steps: []step{
+		{kind: stNginx, cpu: 0.0012},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005},
+		{kind: stSession},
+		{kind: stHot, cpu: 0.0005},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stTxn, n: 2, cpu: 0.0015}, // dataset, retrieval settings
+		{kind: stEmbed, cpu: 0.023},
+		{kind: stSearch, cpu: 0.02},
+		{kind: stTxn, n: 2, cpu: 0.003}, // segments and documents by id
+		{kind: stAPI, cpu: 0.009},       // records, JSON
+		{kind: stTxn, n: 1, cpu: 0.0005, commit: true},
+		{kind: stFirstByte}, // a plain JSON response
+	}},
+}
+
+// request is one call in flight.
+type request struct {
+	r       *run
+	u       *user
+	sc      *scenario
+	i       int
+	start   float64
+	ttfb    float64
+	proc    *apiProc
+	session bool
+	flow    bool // holds the workflow thread's connection
+	over    bool // finished or failed: late callbacks do nothing
+	gone    bool // the client timed out and went on
+}
+
+// next runs the step after the current one (or finishes).
+func (q *request) next() {
+	if q.over || q.r.stopped {
+		return
+	}
+	q.i++
+	if q.i >= len(q.sc.steps) {
+		q.finish("")
+		return
+	}
+	r := q.r
+	s := q.sc.steps[q.i]
+	e := &r.e
+	cont := func(kind string) {
+		if kind != "" {
+			q.finish(kind)
+			return
+		}
+		q.next()
+	}
+	switch s.kind {
+	case stNginx:
+		e.after(rtt, func() { r.reserved.add(e.work(s.cpu), q.next) })
+	case stSlot:
+		r.pods[e.rng.IntN(len(r.pods))].admit(q)
+	case stAPI:
+		q.proc.cpu.add(e.work(s.cpu), q.next)
+	case stSession:
+		q.proc.pool.checkout(func(kind string) {
+			if kind == "" {
+				q.session = true
+			}
+			cont(kind)
+		})
+	case stHot:
+		r.hotTxn(s.cpu, cont)
+	case stTxn:
+		r.txn(s.n, s.cpu, s.commit, cont)
+	case stSideTxn:
+		r.txn(s.n, s.cpu, s.commit, cont)
+	case stFlowStart:
+		q.proc.pool.checkout(func(kind string) {
+			if kind == "" {
+				q.flow = true
+			}
+			cont(kind)
+		})
+	case stSessionEnd:
+		q.session = false
+		q.proc.pool.release()
+		q.next()
+	case stShortTxn:
+		pool := q.proc.pool
+		pool.checkout(func(kind string) {
+			if kind != "" {
+				cont(kind)
+				return
+			}
+			r.txn(s.n, s.cpu, s.commit, func(kind string) {
+				pool.release()
+				cont(kind)
+			})
+		})
+	case stFlowEnd:
+		q.flow = false
+		q.proc.pool.release()
+		q.next()
+	case stRedis:
+		e.after(s.lat*rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.next) })
+	case stFirstByte:
+		q.ttfb = e.now - q.start
+		q.next()
+	case stPlugin:
+		p := r.plugins[e.rng.IntN(len(r.plugins))]
+		e.after(2*rtt, func() {
+			p.add(e.work(s.cpu), func() {
+				if s.lat > 0 {
+					e.after(e.lognormal(s.lat, 0.5), q.next)
+					return
+				}
+				q.next()
+			})
+		})
+	case stOllama:
+		e.after(rtt, func() { r.ollama.add(e.work(s.cpu), q.next) })
+	case stEmbed:
+		e.after(rtt, func() { r.xinference.add(e.work(s.cpu), q.next) })
+	case stSearch:
+		d := e.work(s.cpu) * r.weaviateSlowdown()
+		e.after(rtt, func() { r.weaviate.add(d, q.next) })
+	case stHTTP2:
+		left := 2
+		for range 2 {
+			r.reserved.add(e.work(s.cpu), func() {
+				e.after(e.lognormal(s.lat, 0.5), func() {
+					if left--; left == 0 {
+						q.next()
+					}
+				})
+			})
+		}
+	case stTask:
+		w := r.workers[e.rng.IntN(len(r.workers))]
+		w.add(e.work(s.cpu), func() { r.pg.query(2, 0.0013, true, 0, func() {}) })
+		q.next()
+	}
+}
+
+// finish ends q: success when kind is "", else a failure of that kind. It
+// gives back the connection and the slot, records the outcome unless the
+// client already gave up, and lets the user think and go again.
+func (q *request) finish(kind string) {
+	if q.over {
+		return
+	}
+	q.over = true
+	r := q.r
+	release := func() {
+		if q.session {
+			q.proc.pool.release()
+		}
+		if q.flow {
+			q.proc.pool.release()
+		}
+		if q.proc != nil {
+			q.proc.pod.leave(q.proc)
+		}
+	}
+	if kind != "" && kind != "timeout" && q.session {
+		// Dify logs the traceback and marks the message (and workflow run)
+		// failed before answering 500: work a failure still costs.
+		q.proc.cpu.add(r.e.work(errorHandlingCPU), func() {
+			r.txn(2, errorRecordCPU, true, func(string) { release() })
+		})
+	} else {
+		release()
+	}
+	if q.gone {
+		return
+	}
+	r.record(q, kind)
+	q.u.think()
+}
+
+// user is one closed-loop virtual user: request, think, repeat.
+type user struct {
+	r *run
+}
+
+func (u *user) think() {
+	e := &u.r.e
+	d := u.r.thinkMin + e.rng.Float64()*(u.r.thinkMax-u.r.thinkMin)
+	e.after(d, u.send)
+}
+
+func (u *user) send() {
+	r := u.r
+	if r.stopped {
+		return
+	}
+	q := &request{r: r, u: u, sc: r.sc, i: -1, start: r.e.now}
+	r.e.after(clientTimeout, func() {
+		if !q.over && !q.gone {
+			q.gone = true
+			r.record(q, "timeout")
+			u.think()
+		}
+	})
+	q.next()
+}

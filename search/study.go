@@ -1,0 +1,334 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	"github.com/c-bata/goptuna/cmaes"
+	"github.com/c-bata/goptuna/sobol"
+	"github.com/c-bata/goptuna/tpe"
+
+	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// Evaluator runs one configuration under the workload and measures it. The
+// embedded model, the local emulator and the Helm deployer implement it.
+type Evaluator interface {
+	Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error)
+}
+
+// Store keeps a study's trials durably; Add must not return before the trial
+// is safe on disk.
+type Store interface {
+	Trials(ctx context.Context) ([]results.Trial, error)
+	Add(ctx context.Context, t results.Trial) error
+}
+
+// Samplers lists the sampler names Study accepts; the first is the default.
+var Samplers = []string{"tpe", "random", "cmaes", "sobol"}
+
+// Preset is a named configuration to evaluate before the sampler starts.
+type Preset struct {
+	Name   string
+	Config spaces.Config
+}
+
+// Study is one search: what to search, how, and where the trials go.
+type Study struct {
+	Space     *spaces.Space
+	Budget    spaces.Budget
+	Workload  spaces.Workload
+	Objective spaces.Objective
+	Sampler   string // one of Samplers
+	Trials    int    // total, counting the baseline, presets and resumed trials
+	Seed      int64
+	Baseline  bool     // evaluate the space's current values first
+	Enqueue   []Preset // evaluated after the baseline, in order
+	Evaluator Evaluator
+	Store     Store
+	// OnTrial, if set, is called after each trial is stored, with the best
+	// SLO-feasible trial so far (nil when there is none).
+	OnTrial func(t results.Trial, best *results.Trial)
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run runs the study until it has Trials trials or ctx ends. Trials already in
+// the store count: a rerun resumes. It returns every trial of the study; a
+// cancelled or expired ctx ends it early with ctx's error, and a trial cut
+// short by it is not recorded.
+func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	enc := NewEncoding(s.Space, s.Budget, s.Sampler == "cmaes")
+	study, err := s.newGoptuna(enc)
+	if err != nil {
+		return nil, err
+	}
+	trials, err := s.Store.Trials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read stored trials: %w", err)
+	}
+	for _, t := range trials {
+		if err := s.teach(study, enc, t); err != nil {
+			return trials, err
+		}
+	}
+	var best *results.Trial
+	for i := range trials {
+		best = s.better(best, &trials[i])
+	}
+	record := func(t results.Trial) error {
+		if err := s.Store.Add(ctx, t); err != nil {
+			return fmt.Errorf("store trial %d: %w", t.Number, err)
+		}
+		trials = append(trials, t)
+		best = s.better(best, &trials[len(trials)-1])
+		if s.OnTrial != nil {
+			s.OnTrial(t, best)
+		}
+		return nil
+	}
+
+	// The baseline and presets run as given, then teach the sampler.
+	queue := s.queue(trials)
+	for _, q := range queue {
+		if len(trials) >= s.Trials {
+			return trials, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return trials, err
+		}
+		sys, err := s.Space.Resolve(s.Budget, q.cfg)
+		if err == nil {
+			err = s.Space.Check(sys)
+		}
+		if err != nil {
+			// Checked up front by the CLI; a preset that does not fit is
+			// skipped rather than spending a trial over budget.
+			continue
+		}
+		t, err := s.evaluate(ctx, len(trials), q.origin, q.cfg, sys)
+		if err != nil {
+			return trials, err
+		}
+		if err := record(t); err != nil {
+			return trials, err
+		}
+		if err := s.teach(study, enc, t); err != nil {
+			return trials, err
+		}
+	}
+
+	for len(trials) < s.Trials {
+		if err := ctx.Err(); err != nil {
+			return trials, err
+		}
+		var done *results.Trial
+		objective := func(gt goptuna.Trial) (float64, error) {
+			raw, err := enc.Suggest(gt)
+			if err != nil {
+				return 0, err
+			}
+			cfg, sys, err := enc.Decode(raw)
+			if err != nil {
+				return 0, err
+			}
+			t, err := s.evaluate(ctx, len(trials), results.OriginSampler, cfg, sys)
+			if err != nil {
+				return 0, err
+			}
+			if err := record(t); err != nil {
+				return 0, err
+			}
+			done = &t
+			return s.score(t), nil
+		}
+		if err := study.Optimize(objective, 1); err != nil {
+			return trials, err
+		}
+		if done == nil {
+			// goptuna swallows objective errors when told to ignore them;
+			// ours are fatal (store, ctx), so surface whatever ended it.
+			if err := ctx.Err(); err != nil {
+				return trials, err
+			}
+			return trials, errors.New("sampler trial ended without a result")
+		}
+	}
+	return trials, nil
+}
+
+type queued struct {
+	origin results.Origin
+	cfg    spaces.Config
+}
+
+// queue is what still has to run before sampling: the baseline (unless a
+// stored trial is the baseline) and the presets not yet run, in order.
+func (s *Study) queue(done []results.Trial) []queued {
+	var baseline, enqueued int
+	for _, t := range done {
+		switch t.Origin {
+		case results.OriginBaseline:
+			baseline++
+		case results.OriginEnqueued:
+			enqueued++
+		}
+	}
+	var q []queued
+	if s.Baseline && baseline == 0 {
+		q = append(q, queued{results.OriginBaseline, s.Space.Baseline()})
+	}
+	for i, p := range s.Enqueue {
+		if i >= enqueued {
+			q = append(q, queued{results.OriginEnqueued, s.Space.Complete(p.Config)})
+		}
+	}
+	return q
+}
+
+// evaluate runs one configuration and builds its trial record. Only ctx's
+// own errors are returned; anything else the evaluator reports makes a
+// failed trial.
+func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
+	usage := s.Space.Usage(sys)
+	t := results.Trial{
+		Number:    number,
+		Origin:    origin,
+		Params:    cfg,
+		Resources: results.Resources{CPUCores: usage.CPU.Cores(), MemoryMiB: int64(usage.Memory)},
+		Started:   s.Now(),
+	}
+	m, err := s.Evaluator.Evaluate(ctx, sys, s.Workload)
+	t.Finished = s.Now()
+	t.DurationS = t.Finished.Sub(t.Started).Seconds()
+	if err != nil {
+		if ctx.Err() != nil {
+			return t, ctx.Err()
+		}
+		t.State = results.StateFailed
+		t.Error = err.Error()
+		return t, nil
+	}
+	t.State = results.StateComplete
+	t.Metrics = m.Metrics
+	t.Utilisation = m.Utilisation
+	t.Errors = m.Errors
+	return t, nil
+}
+
+// Feasible reports whether m meets the objective's SLO and error limit.
+func Feasible(m results.Metrics, o spaces.Objective) bool {
+	return (o.SLOP95 <= 0 || m.P95 <= float64(o.SLOP95.Milliseconds())) && m.ErrorRate <= o.MaxErrorRate
+}
+
+// score is what the sampler maximises: TPS when the SLO holds; otherwise TPS
+// shrunk by how far the SLO is missed (squared) and halved, so every
+// infeasible point ranks below a feasible one of the same TPS and the
+// sampler still learns which way is better. A failed trial scores 0.
+func (s *Study) score(t results.Trial) float64 {
+	if t.State != results.StateComplete {
+		return 0
+	}
+	m := t.Metrics
+	if Feasible(m, s.Objective) {
+		return m.TPS
+	}
+	f := 0.5
+	if slo := float64(s.Objective.SLOP95.Milliseconds()); slo > 0 && m.P95 > slo {
+		f *= math.Pow(slo/m.P95, 2)
+	}
+	if m.ErrorRate > s.Objective.MaxErrorRate {
+		f *= math.Pow((s.Objective.MaxErrorRate+1e-3)/(m.ErrorRate+1e-3), 2)
+	}
+	return m.TPS * f
+}
+
+// better returns whichever of best and t has the higher TPS within the SLO.
+func (s *Study) better(best, t *results.Trial) *results.Trial {
+	if t.State != results.StateComplete || !Feasible(t.Metrics, s.Objective) {
+		return best
+	}
+	if best == nil || t.Metrics.TPS > best.Metrics.TPS {
+		return t
+	}
+	return best
+}
+
+// teach hands a finished trial to goptuna as if its sampler had proposed it,
+// so the baseline, presets and resumed trials shape what comes next.
+func (s *Study) teach(study *goptuna.Study, enc *Encoding, t results.Trial) error {
+	raw := enc.Encode(spaces.Config(t.Params))
+	dists := make(map[string]any, len(raw))
+	params := make(map[string]any, len(raw))
+	for name, dist := range enc.SearchSpace() {
+		dists[name] = dist
+		v, err := goptuna.ToExternalRepresentation(dist, raw[name])
+		if err != nil {
+			return fmt.Errorf("trial %d: %s: %w", t.Number, name, err)
+		}
+		params[name] = v
+	}
+	start := t.Started
+	if start.IsZero() {
+		start = s.Now()
+	}
+	_, err := study.Storage.CloneTrial(study.ID, goptuna.FrozenTrial{
+		State:              goptuna.TrialStateComplete,
+		Value:              s.score(t),
+		IntermediateValues: map[int]float64{},
+		DatetimeStart:      start,
+		DatetimeComplete:   start.Add(time.Duration(t.DurationS * float64(time.Second))),
+		InternalParams:     raw,
+		Params:             params,
+		Distributions:      dists,
+		UserAttrs:          map[string]string{},
+		SystemAttrs:        map[string]string{},
+	})
+	return err
+}
+
+// newGoptuna makes the in-memory goptuna study with the chosen sampler,
+// seeded. Durability is ours (the Store), not goptuna's.
+func (s *Study) newGoptuna(enc *Encoding) (*goptuna.Study, error) {
+	opts := []goptuna.StudyOption{
+		goptuna.StudyOptionDirection(goptuna.StudyDirectionMaximize),
+		goptuna.StudyOptionLogger(nil),
+		goptuna.StudyOptionIgnoreError(false),
+		goptuna.StudyOptionSampler(goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(s.Seed))),
+	}
+	switch s.Sampler {
+	case "", "tpe":
+		opts = append(opts, goptuna.StudyOptionSampler(tpe.NewSampler(
+			tpe.SamplerOptionSeed(s.Seed),
+			tpe.SamplerOptionNumberOfStartupTrials(startupTrials),
+		)))
+	case "random":
+	case "cmaes":
+		opts = append(opts,
+			goptuna.StudyOptionRelativeSampler(cmaes.NewSampler(cmaes.SamplerOptionSeed(s.Seed))),
+			goptuna.StudyOptionDefineSearchSpace(enc.SearchSpace()))
+	case "sobol":
+		// Sobol is deterministic (the seed does not change it); as Joe and
+		// Kuo recommend, it skips the sequence's first points.
+		sampler := sobol.NewSampler()
+		sobol.SamplerOptionSkipInitialPoints(uint32(max(2, s.Trials)))(sampler)
+		opts = append(opts,
+			goptuna.StudyOptionRelativeSampler(sampler),
+			goptuna.StudyOptionDefineSearchSpace(enc.SearchSpace()))
+	default:
+		return nil, fmt.Errorf("sampler %q: want one of %v", s.Sampler, Samplers)
+	}
+	return goptuna.CreateStudy("tune", opts...)
+}
+
+// startupTrials is how many random trials TPE takes before it models the
+// space; the baseline and presets count towards it.
+const startupTrials = 8

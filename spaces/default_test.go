@@ -1,0 +1,93 @@
+package spaces
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// default.yaml is a contract: its service names are used by the model and
+// the presets, and its baseline is the seed's starting point.
+func TestDefaultSpace(t *testing.T) {
+	s := loadDefault(t)
+	var names []string
+	for _, sv := range s.Services {
+		names = append(names, sv.Name)
+	}
+	want := []string{"api", "worker", "pluginDaemon", "postgresql", "weaviate", "redis", "xinference", "ollama"}
+	if !slices.Equal(names, want) {
+		t.Errorf("services %v, want %v", names, want)
+	}
+	if s.Load.ThinkMin != 200*time.Millisecond || s.Load.ThinkMax != 800*time.Millisecond ||
+		s.Load.Duration != 3*time.Minute || s.Objective.SLOP95 != 2500*time.Millisecond {
+		t.Errorf("load %+v objective %+v", s.Load, s.Objective)
+	}
+	for _, budget := range []string{"8c16g", "16c32g", "24c48g", "2x8c16g"} {
+		t.Run(budget, func(t *testing.T) {
+			b := mustBudget(t, budget)
+			if err := s.Validate(&b); err != nil {
+				t.Fatal(err)
+			}
+			sys, err := s.Resolve(b, s.Baseline())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Check(sys); err != nil {
+				t.Errorf("baseline does not fit: %v", err)
+			}
+		})
+	}
+}
+
+// The seed's 8c16g rounds change the baseline a step at a time; each must
+// stay feasible or the search could never reproduce them.
+func TestDefaultSeedSteps(t *testing.T) {
+	s := loadDefault(t)
+	b := mustBudget(t, "8c16g")
+	for name, edit := range map[string]Config{
+		"s8-initial":  {},
+		"s8-cpu12":    {"api.cpu": 1.2},
+		"s8-workers2": {"api.cpu": 2.0, "api.workers": 2},
+		"s8-ssd":      {"api.cpu": 2.0, "api.workers": 2, "postgresql.storageClass": "local-ssd"},
+	} {
+		sys, err := s.Resolve(b, s.Complete(edit))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := s.Check(sys); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// The presets (spaces/presets, the seed's configurations) are written
+// against default.yaml: each must resolve and fit the budget its name gives.
+func TestPresetsFitDefault(t *testing.T) {
+	s := loadDefault(t)
+	files, _ := filepath.Glob("presets/*.yaml")
+	if len(files) == 0 {
+		t.Skip("no presets yet")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			budget := "8c16g"
+			if strings.HasPrefix(filepath.Base(f), "s16") {
+				budget = "16c32g"
+			}
+			c, err := LoadConfig(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := mustBudget(t, budget)
+			sys, err := s.Resolve(b, s.Complete(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Check(sys); err != nil {
+				t.Errorf("%s: %v", budget, err)
+			}
+		})
+	}
+}
