@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,36 +91,48 @@ func progressLine(sp *spaces.Space, t results.Trial, best *results.Trial, total 
 		t.Origin, shortConfig(sp, t.Params), res, b)
 }
 
-// shortConfig writes a configuration in one line: services as
-// replicas×cores/memory, then the other parameters by their last name part.
+// shortConfig writes a configuration in one line, grouped by the name
+// before the first dot: a service as replicas×cores/memory followed by its
+// other parameters ("api 3×2c/2G workers=2 dbPoolSize=10"), then the groups
+// that are not services ("pgbouncer enabled=true poolSize=100").
 func shortConfig(sp *spaces.Space, params map[string]any) string {
-	var parts []string
-	for _, s := range sp.Services {
-		r, _ := params[s.Name+".replicas"].(int64)
-		cpu, _ := params[s.Name+".cpu"].(float64)
-		mem, _ := params[s.Name+".memory"].(int64)
-		p := fmt.Sprintf("%s %gc/%s", s.Name, cpu, memShort(mem))
-		if s.Replicas.Max > s.Replicas.Min || r != 1 {
-			p = fmt.Sprintf("%s %d×%gc/%s", s.Name, r, cpu, memShort(mem))
+	groups := map[string][]string{}
+	var order []string
+	for _, name := range sp.ParamNames() {
+		group, rest, _ := strings.Cut(name, ".")
+		if _, ok := groups[group]; !ok {
+			order = append(order, group)
 		}
-		parts = append(parts, p)
+		switch rest {
+		case "replicas", "cpu", "memory":
+			groups[group] = append(groups[group]) // services are written whole below
+			continue
+		}
+		groups[group] = append(groups[group], fmt.Sprintf("%s=%v", rest, params[name]))
 	}
-	names := make([]string, 0, len(sp.Params))
-	for _, p := range sp.Params {
-		names = append(names, p.Name)
+	services := map[string]spaces.Service{}
+	for _, s := range sp.Services {
+		services[s.Name] = s
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s=%v", n, params[n]))
+	parts := make([]string, 0, len(order))
+	for _, g := range order {
+		head := g
+		if s, ok := services[g]; ok {
+			r, _ := params[g+".replicas"].(int64)
+			cpu, _ := params[g+".cpu"].(float64)
+			mem, _ := params[g+".memory"].(int64)
+			head = fmt.Sprintf("%s %gc/%s", g, cpu, memShort(mem))
+			if s.Replicas.Max > s.Replicas.Min || r != 1 {
+				head = fmt.Sprintf("%s %d×%gc/%s", g, r, cpu, memShort(mem))
+			}
+		}
+		parts = append(parts, strings.Join(append([]string{head}, groups[g]...), " "))
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, " · ")
 }
 
 func memShort(mib int64) string {
-	if mib%1024 == 0 {
-		return fmt.Sprintf("%dG", mib/1024)
-	}
-	return fmt.Sprintf("%.1fG", float64(mib)/1024)
+	return strconv.FormatFloat(float64(mib)/1024, 'f', -1, 64) + "G"
 }
 
 // durationMs formats milliseconds as a duration for messages.

@@ -53,20 +53,20 @@ var scenarios = map[string]scenario{
 		{kind: stAPI, cpu: 0.005}, // routing, auth, request parsing
 		{kind: stSession},
 		{kind: stHot, cpu: 0.0005},
-		{kind: stAPI, cpu: 0.007},                          // app model, conversation
-		{kind: stTxn, n: 3, cpu: 0.003, commit: true},      // conversation + message
-		{kind: stRedis, n: 8, lat: 3},                      // rate limit, stop flag, queue
-		{kind: stAPI, cpu: 0.005},                          // workflow start
-		{kind: stSessionEnd},                               // closed before streaming
-		{kind: stFlowStart},                                // the graph engine's thread
-		{kind: stFirstByte},                                // workflow_started event
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true}, // workflow run record
-		{kind: stAPI, cpu: 0.004},                          // start node
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true}, // node execution
-		{kind: stAPI, cpu: 0.004},                          // answer node, stream
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true}, // node execution
+		{kind: stAPI, cpu: 0.007},                           // app model, conversation
+		{kind: stTxn, n: 3, cpu: 0.0027, commit: true},      // conversation + message
+		{kind: stRedis, n: 8, lat: 3},                       // rate limit, stop flag, queue
+		{kind: stAPI, cpu: 0.005},                           // workflow start
+		{kind: stSessionEnd},                                // closed before streaming
+		{kind: stFlowStart},                                 // the graph engine's thread
+		{kind: stFirstByte},                                 // workflow_started event
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true}, // workflow run record
+		{kind: stAPI, cpu: 0.004},                           // start node
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true}, // node execution
+		{kind: stAPI, cpu: 0.004},                           // answer node, stream
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true}, // node execution
 		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.0019, commit: true}, // message answer
+		{kind: stShortTxn, n: 2, cpu: 0.0017, commit: true}, // message answer
 		{kind: stRedis, n: 4, lat: 2},
 		{kind: stAPI, cpu: 0.006}, // message_end, teardown
 		{kind: stTask, cpu: 0.002},
@@ -78,27 +78,27 @@ var scenarios = map[string]scenario{
 		{kind: stSession},
 		{kind: stHot, cpu: 0.0005},
 		{kind: stAPI, cpu: 0.007},
-		{kind: stTxn, n: 3, cpu: 0.003, commit: true},
+		{kind: stTxn, n: 3, cpu: 0.0027, commit: true},
 		{kind: stRedis, n: 8, lat: 3},
 		{kind: stAPI, cpu: 0.005},
 		{kind: stSessionEnd},
 		{kind: stFlowStart},
 		{kind: stFirstByte},
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
 		{kind: stAPI, cpu: 0.004}, // keyword check (if/else)
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
 		{kind: stAPI, cpu: 0.004},
-		{kind: stOllama, cpu: 0.008},            // function-calling decision
-		{kind: stPlugin, cpu: 0.003},            // current time tool
-		{kind: stPlugin, cpu: 0.007, lat: 0.25}, // weather plugin and its API
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stOllama, cpu: 0.008},             // function-calling decision
+		{kind: stPlugin, cpu: 0.0035},            // current time tool
+		{kind: stPlugin, cpu: 0.0077, lat: 0.25}, // weather plugin and its API
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
 		{kind: stAPI, cpu: 0.004},
 		{kind: stHTTP2, cpu: 0.001, lat: 0.2},
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
 		{kind: stAPI, cpu: 0.006}, // merge, stream
-		{kind: stSideTxn, n: 2, cpu: 0.0015, commit: true},
+		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
 		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.0019, commit: true},
+		{kind: stShortTxn, n: 2, cpu: 0.0017, commit: true},
 		{kind: stRedis, n: 4, lat: 2},
 		{kind: stAPI, cpu: 0.006},
 		{kind: stTask, cpu: 0.002},
@@ -112,7 +112,7 @@ var scenarios = map[string]scenario{
 		{kind: stAPI, cpu: 0.004},
 		{kind: stTxn, n: 2, cpu: 0.0015}, // dataset, retrieval settings
 		{kind: stEmbed, cpu: 0.023},
-		{kind: stSearch, cpu: 0.02},
+		{kind: stSearch, cpu: 0.023},
 		{kind: stTxn, n: 2, cpu: 0.003}, // segments and documents by id
 		{kind: stAPI, cpu: 0.009},       // records, JSON
 		{kind: stTxn, n: 1, cpu: 0.0005, commit: true},
