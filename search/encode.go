@@ -11,14 +11,16 @@ import (
 
 // Encoding maps the sampler's search space onto feasible configurations.
 //
-// Each dimension is the parameter itself in its own units (replicas, cores,
-// MiB, workers, choices), so what TPE learns reads like the configuration.
+// Each dimension but CPU is the parameter itself in its own units
+// (replicas, MiB, workers, choices), so what TPE learns reads like the
+// configuration.
 // Feasibility comes from a deterministic projection, not rejection:
 //   - replicas are lowered, service by service, until the smallest
 //     allocation of every service still fits the budget;
-//   - the CPU (and, separately, memory) each service asks for above its
-//     minimum is scaled down by one common factor until the total fits;
-//     with a node pool the factor shrinks further until the pods pack.
+//   - CPU above the minimums is split by stick-breaking in the space's
+//     service order: each service's dimension is the share of the CPU still
+//     free that it takes; memory asked for above the minimums is scaled by
+//     one common factor; with a node pool both shrink until the pods pack.
 //
 // The minimum configuration fits (Validate checks that), so the projection
 // always ends on a feasible point and no trial is spent over budget.
@@ -47,8 +49,9 @@ func NewEncoding(sp *spaces.Space, b spaces.Budget, unitChoices bool) *Encoding 
 				Low: int(s.Replicas.Min), High: int(s.Replicas.Max), Step: int(max(1, s.Replicas.Step))}})
 		}
 		if s.CPU.Max > s.CPU.Min {
-			e.dims = append(e.dims, dim{s.Name + ".cpu", goptuna.UniformDistribution{
-				Low: s.CPU.Min.Cores(), High: s.CPU.Max.Cores()}})
+			// A share of the CPU still free when this service's turn
+			// comes (stick-breaking), not cores: see apply.
+			e.dims = append(e.dims, dim{s.Name + ".cpu", goptuna.UniformDistribution{Low: 0, High: 1}})
 		}
 		if s.Memory.Max > s.Memory.Min {
 			e.dims = append(e.dims, dim{s.Name + ".memory", goptuna.UniformDistribution{
@@ -164,7 +167,7 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 	// until the minimum configuration fits.
 	for _, s := range sp.Services {
 		cfg[s.Name+".cpu"] = s.CPU.Min.Cores()
-		cfg[s.Name+".memory"] = int64(s.Memory.Min)
+		cfg[s.Name+".memory"] = int64(s.MemoryMin(sp, cfg))
 		cfg[s.Name+".replicas"] = s.Replicas.Min
 	}
 	for _, s := range sp.Services {
@@ -180,30 +183,33 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 			cfg[s.Name+".replicas"] = s.Replicas.Min
 		}
 	}
-	// Then the resources above minimum, scaled by one factor per resource.
-	wantCPU := make(map[string]float64)
-	wantMem := make(map[string]float64)
+	// Then the resources above minimum, handed out in the space's service
+	// order: each service gets what it asks for while the slack lasts.
+	want := make(map[string][2]float64) // service → {cores, MiB} asked for
 	for _, s := range sp.Services {
-		wantCPU[s.Name] = s.CPU.Current.Cores()
-		wantMem[s.Name] = float64(s.Memory.Current)
+		w := [2]float64{0, float64(s.Memory.Current)}
 		if v, ok := raw[s.Name+".cpu"]; ok {
-			wantCPU[s.Name] = v
+			w[0] = v
 		}
 		if v, ok := raw[s.Name+".memory"]; ok {
-			wantMem[s.Name] = v
+			w[1] = v
 		}
+		want[s.Name] = w
 	}
-	fCPU := e.scale(cfg, wantCPU, true)
-	fMem := e.scale(cfg, wantMem, false)
-	e.apply(cfg, wantCPU, wantMem, fCPU, fMem)
-	// With nodes, packing may still fail: shrink both until it fits.
-	for k := 0; !e.fits(cfg); k++ {
-		if k > 60 {
+	slack := e.budget.Total
+	if base := e.usage(cfg); base.Fits(slack) {
+		slack = spaces.Resources{CPU: slack.CPU - base.CPU, Memory: slack.Memory - base.Memory}
+	} else {
+		slack = spaces.Resources{}
+	}
+	e.apply(cfg, want, slack, 1)
+	// With nodes or a dedicated placement, packing and stranded capacity
+	// may still not fit: shrink what was handed out until it does.
+	for f := 0.9; !e.fits(cfg); f *= 0.9 {
+		if f < 1e-3 {
 			return nil, spaces.System{}, fmt.Errorf("no feasible projection under %s (is the minimum configuration over budget?)", e.budget.Name)
 		}
-		fCPU *= 0.9
-		fMem *= 0.9
-		e.apply(cfg, wantCPU, wantMem, fCPU, fMem)
+		e.apply(cfg, want, slack, f)
 	}
 	sys, err := sp.Resolve(e.budget, cfg)
 	if err != nil {
@@ -212,45 +218,44 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 	return cfg, sys, nil
 }
 
-// scale returns the largest factor f in [0, 1] such that giving every service
-// min + f × (want − min) keeps the budget total within capacity.
-func (e *Encoding) scale(cfg spaces.Config, want map[string]float64, cpu bool) float64 {
-	extra := 0.0
+// apply hands out f × slack. CPU is stick-breaking in service order: each
+// service takes its share (the sampler's value in [0, 1]) of the CPU still
+// free, spread over its replicas, so every share is learnable on its own and
+// the total never exceeds the budget. Memory asked for above the minimums
+// is scaled by one factor for all: running out of memory is a cliff (OOM)
+// for every service, so none is left at its minimum for being listed last.
+func (e *Encoding) apply(cfg spaces.Config, want map[string][2]float64, slack spaces.Resources, f float64) {
+	leftCPU := f * float64(slack.CPU)
+	askMem := 0.0
 	for _, s := range e.space.Services {
-		r := cfg[s.Name+".replicas"].(int64)
-		lo := s.CPU.Min.Cores()
-		if !cpu {
-			lo = float64(s.Memory.Min)
-		}
-		extra += float64(r) * math.Max(0, want[s.Name]-lo)
+		r := float64(cfg[s.Name+".replicas"].(int64))
+		askMem += r * math.Max(0, math.Min(want[s.Name][1], float64(s.Memory.Max))-float64(s.MemoryMin(e.space, cfg)))
 	}
-	if extra == 0 {
-		return 1
+	leftMem := f * float64(slack.Memory)
+	memShare := 1.0
+	if askMem > leftMem {
+		memShare = leftMem / askMem
 	}
-	// Usage of the minimum configuration includes reserved and stranded
-	// capacity; what is left is the slack.
-	base := e.usage(cfg)
-	slack := float64(e.budget.Total.Memory - base.Memory)
-	if cpu {
-		slack = float64(e.budget.Total.CPU-base.CPU) / 1000
+	for _, s := range e.space.Services {
+		r := float64(cfg[s.Name+".replicas"].(int64))
+		lo := float64(s.CPU.Min)
+		take := math.Min(want[s.Name][0]*leftCPU, r*(float64(s.CPU.Max)-lo))
+		cpu := grant(lo, float64(s.CPU.Max), float64(max(1, s.CPU.Step)), lo+take/r, r, &leftCPU)
+		lo = float64(s.MemoryMin(e.space, cfg))
+		memWant := lo + memShare*math.Max(0, math.Min(want[s.Name][1], float64(s.Memory.Max))-lo)
+		mem := grant(lo, float64(s.Memory.Max), float64(max(1, s.Memory.Step)), memWant, r, &leftMem)
+		cfg[s.Name+".cpu"] = cpu / 1000
+		cfg[s.Name+".memory"] = int64(mem)
 	}
-	return math.Max(0, math.Min(1, slack/extra))
 }
 
-// apply writes min + f × (want − min) for each service, rounded down to the
-// service's step.
-func (e *Encoding) apply(cfg spaces.Config, wantCPU, wantMem map[string]float64, fCPU, fMem float64) {
-	for _, s := range e.space.Services {
-		lo, hi, step := float64(s.CPU.Min), float64(s.CPU.Max), float64(max(1, s.CPU.Step))
-		m := lo + fCPU*math.Max(0, wantCPU[s.Name]*1000-lo)
-		m = math.Min(hi, lo+math.Floor((m-lo)/step+1e-9)*step)
-		cfg[s.Name+".cpu"] = m / 1000
-
-		lo, hi, step = float64(s.Memory.Min), float64(s.Memory.Max), float64(max(1, s.Memory.Step))
-		m = lo + fMem*math.Max(0, wantMem[s.Name]-lo)
-		m = math.Min(hi, lo+math.Floor((m-lo)/step+1e-9)*step)
-		cfg[s.Name+".memory"] = int64(m)
-	}
+// grant is the per-replica amount in [lo, hi] on lo's step grid closest to
+// want from below that r replicas can take out of *left, which it reduces.
+func grant(lo, hi, step, want, r float64, left *float64) float64 {
+	extra := math.Min(math.Max(0, math.Min(want, hi)-lo), *left/r)
+	extra = math.Floor(extra/step+1e-9) * step
+	*left -= extra * r
+	return lo + extra
 }
 
 // usage is what the budget counts for cfg with every service at its minimum
@@ -262,7 +267,7 @@ func (e *Encoding) usage(cfg spaces.Config) spaces.Resources {
 	}
 	for _, s := range e.space.Services {
 		c[s.Name+".cpu"] = s.CPU.Min.Cores()
-		c[s.Name+".memory"] = int64(s.Memory.Min)
+		c[s.Name+".memory"] = int64(s.MemoryMin(e.space, cfg))
 	}
 	sys, err := e.space.Resolve(e.budget, c)
 	if err != nil {
@@ -303,7 +308,12 @@ func (e *Encoding) choiceIndex(v float64, n int) int {
 // presets and resumed trials teach the sampler.
 func (e *Encoding) Encode(cfg spaces.Config) map[string]float64 {
 	raw := make(map[string]float64, len(e.dims))
+	shares := e.cpuShares(cfg)
 	for _, d := range e.dims {
+		if share, ok := shares[d.name]; ok {
+			raw[d.name] = share
+			continue
+		}
 		v := cfg[d.name]
 		switch dist := d.dist.(type) {
 		case goptuna.CategoricalDistribution:
@@ -319,6 +329,25 @@ func (e *Encoding) Encode(cfg spaces.Config) map[string]float64 {
 		}
 	}
 	return raw
+}
+
+// cpuShares inverts apply's stick-breaking: for each "<svc>.cpu", the
+// share of the CPU still free that cfg gives the service.
+func (e *Encoding) cpuShares(cfg spaces.Config) map[string]float64 {
+	left := float64(e.budget.Total.CPU - e.usage(cfg).CPU)
+	shares := map[string]float64{}
+	for _, s := range e.space.Services {
+		r, _ := cfg[s.Name+".replicas"].(int64)
+		cpu := toFloat(cfg[s.Name+".cpu"]) * 1000
+		take := float64(r) * math.Max(0, cpu-float64(s.CPU.Min))
+		share := 0.0
+		if left > 0 {
+			share = math.Min(1, take/left)
+		}
+		shares[s.Name+".cpu"] = share
+		left -= take
+	}
+	return shares
 }
 
 func choicesOf(sp *spaces.Space, name string) ([]string, bool) {

@@ -47,10 +47,14 @@ type Study struct {
 	Sampler   string // one of Samplers
 	Trials    int    // total, counting the baseline, presets and resumed trials
 	Seed      int64
-	Baseline  bool     // evaluate the space's current values first
-	Enqueue   []Preset // evaluated after the baseline, in order
-	Evaluator Evaluator
-	Store     Store
+	Baseline  bool // evaluate the space's current values first
+	// LocalMoves is the share of sampler trials, once TPE has its startup
+	// trials, that are small moves around the best trial instead of TPE
+	// proposals (see mover). 0 is pure goptuna; only TPE uses it.
+	LocalMoves float64
+	Enqueue    []Preset // evaluated after the baseline, in order
+	Evaluator  Evaluator
+	Store      Store
 	// OnTrial, if set, is called after each trial is stored, with the best
 	// SLO-feasible trial so far (nil when there is none).
 	OnTrial func(t results.Trial, best *results.Trial)
@@ -126,9 +130,17 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		}
 	}
 
+	mv := newMover(enc, s.Seed)
 	for len(trials) < s.Trials {
 		if err := ctx.Err(); err != nil {
 			return trials, err
+		}
+		if best != nil && s.moveNext(mv, len(trials)) {
+			if raw := mv.propose(*best, trials); raw != nil {
+				if err := study.EnqueueTrial(raw); err != nil {
+					return trials, err
+				}
+			}
 		}
 		var done *results.Trial
 		objective := func(gt goptuna.Trial) (float64, error) {
@@ -163,6 +175,15 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		}
 	}
 	return trials, nil
+}
+
+// moveNext decides whether the next sampler trial is a local move around
+// the feasible incumbent: only for TPE, after its startup trials.
+func (s *Study) moveNext(mv *mover, done int) bool {
+	if s.LocalMoves <= 0 || !(s.Sampler == "" || s.Sampler == "tpe") || done <= startupTrials {
+		return false
+	}
+	return mv.rng.Float64() < s.LocalMoves
 }
 
 type queued struct {

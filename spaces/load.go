@@ -188,6 +188,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetInt(int64(dur))
 	case v.Kind() == reflect.Struct:
 		d.decodeStruct(n, v, path)
+	case v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct:
+		v.Set(reflect.New(v.Type().Elem()))
+		d.decodeStruct(n, v.Elem(), path)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
 		if n.Kind != yaml.SequenceNode {
 			d.fail(n, path, nil, "want a list, got %s", describeNode(n))

@@ -83,6 +83,42 @@ type MemoryRange struct {
 	Step    Mebibytes `yaml:"step,omitempty"` // default 256Mi
 	Current Mebibytes `yaml:"current"`
 	Values  []Target  `yaml:"values"`
+	// Floor, if set, raises the minimum the search proposes with an int
+	// parameter: a pod of N gunicorn workers needs N processes' memory.
+	Floor *MemoryFloor `yaml:"floor,omitempty"`
+}
+
+// MemoryFloor raises a service's memory minimum by Each for every unit of
+// Param above that parameter's own minimum. The search never proposes less;
+// eval and presets are not held to it (the model OOM-kills what is short).
+type MemoryFloor struct {
+	Param string    `yaml:"param"`
+	Each  Mebibytes `yaml:"each"`
+}
+
+// MemoryMin is the least memory the search proposes for sv under cfg: the
+// range's minimum, raised by its floor parameter, rounded up to the step
+// and never above the maximum.
+func (sv Service) MemoryMin(sp *Space, cfg Config) Mebibytes {
+	m := sv.Memory.Min
+	f := sv.Memory.Floor
+	if f == nil {
+		return m
+	}
+	for _, p := range sp.Params {
+		if p.Name != f.Param {
+			continue
+		}
+		v, ok := asFloat(cfg[p.Name])
+		if !ok || v <= p.Min {
+			return m
+		}
+		m += Mebibytes(float64(f.Each) * (v - p.Min))
+	}
+	if step := max(1, sv.Memory.Step); (m-sv.Memory.Min)%step != 0 {
+		m = sv.Memory.Min + ((m-sv.Memory.Min)/step+1)*step
+	}
+	return min(m, sv.Memory.Max)
 }
 
 // ParamType is the kind of a non-resource parameter.

@@ -97,6 +97,9 @@ func (c *checker) services() {
 			func(v int64) string { return Millicores(v).String() })
 		c.rng(p+".memory", int64(sv.Memory.Min), int64(sv.Memory.Max), int64(sv.Memory.Step), int64(sv.Memory.Current), 1,
 			func(v int64) string { return Mebibytes(v).String() })
+		if f := sv.Memory.Floor; f != nil {
+			c.floor(p+".memory.floor", *f)
+		}
 		if len(sv.CPU.Values) == 0 {
 			c.add(p+".cpu.values", "want at least one target (usually both requests.cpu and limits.cpu)")
 		}
@@ -107,6 +110,22 @@ func (c *checker) services() {
 }
 
 func fmtInt(v int64) string { return fmt.Sprint(v) }
+
+// floor checks a memory floor: it names an int parameter and adds memory.
+func (c *checker) floor(p string, f MemoryFloor) {
+	if f.Each <= 0 {
+		c.add(p+".each", "%s must be > 0", f.Each)
+	}
+	for _, pr := range c.s.Params {
+		if pr.Name == f.Param {
+			if pr.Type != TypeInt {
+				c.add(p+".param", "%q is a %s parameter; a floor needs an int one", f.Param, pr.Type)
+			}
+			return
+		}
+	}
+	c.add(p+".param", "no parameter named %q", f.Param)
+}
 
 // rng checks a range: least ≤ min ≤ max, step > 0, min ≤ current ≤ max.
 func (c *checker) rng(p string, lo, hi, step, cur, least int64, f func(int64) string) {

@@ -102,11 +102,11 @@ func shortConfig(sp *spaces.Space, params map[string]any) string {
 		group, rest, _ := strings.Cut(name, ".")
 		if _, ok := groups[group]; !ok {
 			order = append(order, group)
+			groups[group] = nil
 		}
 		switch rest {
 		case "replicas", "cpu", "memory":
-			groups[group] = append(groups[group]) // services are written whole below
-			continue
+			continue // services are written whole below
 		}
 		groups[group] = append(groups[group], fmt.Sprintf("%s=%v", rest, params[name]))
 	}

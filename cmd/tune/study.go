@@ -28,6 +28,7 @@ type studyOpts struct {
 	out     string
 	sampler string
 	enqueue []string
+	moves   float64
 }
 
 func newStudyCmd(argv []string) *cobra.Command {
@@ -65,6 +66,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.storage, "storage", "", "trial store: a SQLite file or sqlite:PATH (default <out>/trials.db)")
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
 	f.StringVar(&o.sampler, "sampler", "tpe", "search algorithm: "+strings.Join(search.Samplers, ", "))
+	f.Float64Var(&o.moves, "local-moves", 0.5, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
 	f.StringSliceVar(&o.enqueue, "enqueue", nil, "configurations to evaluate after the baseline: preset ids from <space dir>/presets (e.g. s16-final) or YAML files")
 	return c
 }
@@ -79,6 +81,9 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	}
 	if o.timeout < 0 {
 		return badInput("--timeout %s: must be positive", o.timeout)
+	}
+	if o.moves < 0 || o.moves > 1 {
+		return badInput("--local-moves %g: want a share between 0 and 1", o.moves)
 	}
 	if !contains(search.Samplers, o.sampler) {
 		return badInput("--sampler %q: want one of %s", o.sampler, strings.Join(search.Samplers, ", "))
@@ -158,6 +163,7 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	s := &search.Study{
 		Space: in.space, Budget: in.budget, Workload: in.workload, Objective: in.objective,
 		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, Enqueue: presets,
+		LocalMoves: o.moves,
 		Evaluator: in.evaluator, Store: store,
 		OnTrial: func(t results.Trial, best *results.Trial) {
 			fmt.Fprintln(stdout, progressLine(in.space, t, best, o.trials))

@@ -15,10 +15,14 @@ type apiPod struct {
 
 	stalledUntil float64
 	stalls       int
+
+	// CPU quota consumed (core-seconds), what cAdvisor reports: throttled
+	// demand uses the whole quota even when part of it is lost.
+	quota, quotaRate, quotaLast float64
 }
 
 // apiProc is one gunicorn worker process: a gevent loop whose greenlets share
-// at most one core (the GIL), up to workerConnections requests at a time,
+// at most one core (the GIL), up to SERVER_WORKER_CONNECTIONS requests at a time,
 // with its own SQLAlchemy pool.
 type apiProc struct {
 	pod   *apiPod
@@ -66,11 +70,15 @@ func (p *apiPod) share() {
 			busy++
 		}
 	}
+	p.accrue()
 	per := 1.0
+	p.quotaRate = 0
 	if p.r.e.now < p.stalledUntil {
 		per = 0
+		p.quotaRate = math.Min(1, p.limit) // the collector runs
 	} else if busy > 0 {
 		demand := float64(busy) + podOverheadCores
+		p.quotaRate = math.Min(demand, p.limit)
 		if demand > p.limit {
 			per = p.limit * throttleEfficiency((demand-p.limit)/p.limit) / demand
 		}
@@ -78,6 +86,11 @@ func (p *apiPod) share() {
 	for _, pr := range p.procs {
 		pr.cpu.setTotal(per)
 	}
+}
+
+func (p *apiPod) accrue() {
+	p.quota += (p.r.e.now - p.quotaLast) * p.quotaRate
+	p.quotaLast = p.r.e.now
 }
 
 // gc is a full collection in one of the pod's processes. It walks that
@@ -109,7 +122,7 @@ func (p *apiPod) gc() {
 func (p *apiPod) admit(q *request) {
 	var best *apiProc
 	for _, pr := range p.procs {
-		if pr.slots < workerConnections && (best == nil || pr.slots < best.slots) {
+		if pr.slots < p.r.slots && (best == nil || pr.slots < best.slots) {
 			best = pr
 		}
 	}

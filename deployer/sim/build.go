@@ -54,7 +54,7 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 
 	r := &run{
 		e: newEngine(seed, sys, w), sc: &sc, thinkMin: tmin, thinkMax: tmax,
-		total: newHist(), ttfb: newHist(), errs: map[string]int{},
+		total: newHist(), ttfb: newHist(), errs: map[string]int{}, timeout: -1,
 	}
 	ramp := float64(users) / spawn
 	r.t0, r.t1 = ramp, ramp+dur
@@ -75,8 +75,10 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 
 	workers := int(sys.Int("api.workers", defaultWorkers))
 	poolSize := int(sys.Int("api.dbPoolSize", defaultDBPoolSize))
-	if workers < 1 || poolSize < 1 {
-		return nil, fmt.Errorf("%w: api.workers %d and api.dbPoolSize %d must be ≥ 1", ErrBadSystem, workers, poolSize)
+	r.slots = int(sys.Int("api.workerConnections", defaultWorkerConns))
+	if workers < 1 || poolSize < 1 || r.slots < 1 {
+		return nil, fmt.Errorf("%w: api.workers %d, api.dbPoolSize %d and api.workerConnections %d must be ≥ 1",
+			ErrBadSystem, workers, poolSize, r.slots)
 	}
 	storage := sys.String("postgresql.storageClass", defaultStorageClass)
 	placement := sys.String("weaviate.placement", defaultPlacement)
@@ -192,17 +194,10 @@ type serviceStations struct {
 	extra    float64 // cores always in use (reserved pool's idle components)
 }
 
-// byService groups stations by service name for utilisation.
+// byService groups stations by service name for utilisation (the api is
+// measured by its pods' CPU quota instead).
 func (r *run) byService() map[string]serviceStations {
 	out := map[string]serviceStations{}
-	for _, p := range r.pods {
-		s := out["api"]
-		for _, pr := range p.procs {
-			s.stations = append(s.stations, pr.cpu)
-		}
-		s.den += p.limit
-		out["api"] = s
-	}
 	sum := func(ps []*ps) (t float64) {
 		for _, p := range ps {
 			t += p.total

@@ -19,19 +19,19 @@ const (
 
 // API server (dify-api on gunicorn + gevent).
 const (
-	workerConnections = 10    // Dify: SERVER_WORKER_CONNECTIONS default
-	podOverheadCores  = 0.25  // estimate, fitted: gunicorn arbiter, probes, pod network stack when busy
-	throttleMaxLoss   = 0.5   // estimate: CFS quota exhaustion loses at most half the quota
-	throttleScale2    = 0.15  // estimate, fitted to s8-initial vs s8-cpu12 (x² scale of the loss)
-	gcEveryRequests   = 150   // estimate: requests a process serves between full (gen-2) collections
-	gcStallPerGiB     = 0.2   // estimate, fitted to s16-vertical: pod-wide stall per GiB of pod RSS
-	gcPressureGain    = 3.0   // estimate: stalls lengthen as pod RSS nears its limit (reclaim)
-	apiPodBaseMiB     = 150   // estimate: gunicorn arbiter and shared pages
-	apiProcMiB        = 380   // estimate: one dify-api worker process after imports (RSS)
-	dbPoolOverflow    = 10    // Dify: SQLALCHEMY_MAX_OVERFLOW default
-	poolTimeout       = 30.0  // SQLAlchemy pool_timeout default
-	errorHandlingCPU  = 0.006 // estimate: exception, traceback logging, error event
-	errorRecordCPU    = 0.001 // estimate: marking the message and workflow run failed
+	defaultWorkerConns = 10    // Dify: SERVER_WORKER_CONNECTIONS default (setting api.workerConnections)
+	podOverheadCores   = 0.25  // estimate, fitted: gunicorn arbiter, probes, pod network stack when busy
+	throttleMaxLoss    = 0.5   // estimate: CFS quota exhaustion loses at most half the quota
+	throttleScale2     = 0.15  // estimate, fitted to s8-initial vs s8-cpu12 (x² scale of the loss)
+	gcEveryRequests    = 150   // estimate: requests a process serves between full (gen-2) collections
+	gcStallPerGiB      = 0.2   // estimate, fitted to s16-vertical: pod-wide stall per GiB of pod RSS
+	gcPressureGain     = 3.0   // estimate: stalls lengthen as pod RSS nears its limit (reclaim)
+	apiPodBaseMiB      = 150   // estimate: gunicorn arbiter and shared pages
+	apiProcMiB         = 380   // estimate: one dify-api worker process after imports (RSS)
+	dbPoolOverflow     = 10    // Dify: SQLALCHEMY_MAX_OVERFLOW default
+	poolTimeout        = 30.0  // SQLAlchemy pool_timeout default
+	errorHandlingCPU   = 0.006 // estimate: exception, traceback logging, error event
+	errorRecordCPU     = 0.001 // estimate: marking the message and workflow run failed
 )
 
 // Network.
@@ -41,23 +41,22 @@ const (
 
 // PostgreSQL.
 const (
-	pgMaxConnections      = 100    // PostgreSQL default max_connections
-	pgSuperuserReserved   = 3      // PostgreSQL default superuser_reserved_connections
-	pgConnectCPU          = 0.0015 // estimate: backend fork + authentication
-	pgRejectCPU           = 0.0015 // estimate: the backend is forked and authenticates before the limit check refuses it
-	pgBackendSlowdown     = 0.5    // estimate, fitted to s16-horizontal vs s16-pgbouncer: per-query CPU × (1 + this × (backends/max_connections)²)
-	pgBaseMiB             = 300    // Dify chart: shared_buffers 128 MiB + postmaster and caches
-	pgBackendMiB          = 9      // estimate: one backend's private memory (work_mem in use, catalog cache)
-	fsyncSSDMean          = 0.0006 // estimate: local NVMe/SSD fdatasync
-	fsyncSSDSigma         = 0.3
-	fsyncNFSMean          = 0.010  // estimate, fitted to s8-workers2 vs s8-ssd: NFS COMMIT round trip
-	fsyncNFSSigma         = 0.9    // seed: "WAL 日志写入延迟波动剧烈" (heavy, jittery tail)
-	bgConnsPerWorker      = 2      // estimate: celery worker's pool in use
-	bgConnsPerPlugin      = 4      // estimate: plugin daemon's GORM pool
-	bgConnsOther          = 1      // celery beat
-	pgbouncerHop          = 0.0001 // estimate: one extra proxy hop
-	pgbouncerWaitTimeout  = 120.0  // pgbouncer query_wait_timeout default
-	pgbouncerServerConnMB = 0      // server connections are PostgreSQL backends, counted there
+	pgMaxConnections     = 100    // PostgreSQL default max_connections
+	pgSuperuserReserved  = 3      // PostgreSQL default superuser_reserved_connections
+	pgConnectCPU         = 0.0015 // estimate: backend fork + authentication
+	pgRejectCPU          = 0.0015 // estimate: the backend is forked and authenticates before the limit check refuses it
+	pgBackendSlowdown    = 0.5    // estimate, fitted to s16-horizontal vs s16-pgbouncer: per-query CPU × (1 + this × (backends/max_connections)²)
+	pgBaseMiB            = 300    // Dify chart: shared_buffers 128 MiB + postmaster and caches
+	pgBackendMiB         = 9      // estimate: one backend's private memory (work_mem in use, catalog cache)
+	fsyncSSDMean         = 0.0006 // estimate: local NVMe/SSD fdatasync
+	fsyncSSDSigma        = 0.3
+	fsyncNFSMean         = 0.010  // estimate, fitted to s8-workers2 vs s8-ssd: NFS COMMIT round trip
+	fsyncNFSSigma        = 0.9    // seed: "WAL 日志写入延迟波动剧烈" (heavy, jittery tail)
+	bgConnsPerWorker     = 2      // estimate: celery worker's pool in use
+	bgConnsPerPlugin     = 4      // estimate: plugin daemon's GORM pool
+	bgConnsOther         = 1      // celery beat
+	pgbouncerHop         = 0.0001 // estimate: one extra proxy hop
+	pgbouncerWaitTimeout = 120.0  // pgbouncer query_wait_timeout default
 )
 
 // Other services.

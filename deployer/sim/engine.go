@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"math"
 	"math/rand/v2"
 )
@@ -10,61 +9,145 @@ import (
 // heap of pending callbacks and the one seeded random source every random
 // draw of a run comes from.
 type engine struct {
-	now    float64
-	seq    uint64
-	events eventHeap
-	rng    *rand.Rand
+	now   float64
+	seq   uint64
+	heap  []int32 // item ids; ints, so sifting costs no GC write barriers
+	items []item
+	free  []int32
+	rng   *rand.Rand
 
-	// busyCores is how many cores all stations (except those flagged
-	// noContention) use at this instant; a shared Weaviate reads it.
+	// busyCores is how many cores all stations (except those flagged own)
+	// use at this instant; a shared Weaviate reads it.
 	busyCores float64
 }
 
-type event struct {
-	t   float64
-	seq uint64 // FIFO among equal times, so runs are deterministic
-	fn  func()
+// item is a pending callback. A station keeps one item and moves it
+// (schedule again) instead of leaving stale events behind.
+type item struct {
+	t    float64
+	seq  uint64 // FIFO among equal times, so runs are deterministic
+	fn   func()
+	idx  int32 // position in the heap, -1 when not in it
+	keep bool  // a station's timer, reused; others are freed once run
 }
 
-type eventHeap []event
-
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].t != h[j].t {
-		return h[i].t < h[j].t
+func (e *engine) less(i, j int32) bool {
+	a, b := &e.items[e.heap[i]], &e.items[e.heap[j]]
+	if a.t != b.t {
+		return a.t < b.t
 	}
-	return h[i].seq < h[j].seq
-}
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+	return a.seq < b.seq
 }
 
-// at runs fn at absolute time t (never before now).
-func (e *engine) at(t float64, fn func()) {
+func (e *engine) swap(i, j int32) {
+	e.heap[i], e.heap[j] = e.heap[j], e.heap[i]
+	e.items[e.heap[i]].idx = i
+	e.items[e.heap[j]].idx = j
+}
+
+func (e *engine) up(i int32) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !e.less(i, p) {
+			return
+		}
+		e.swap(i, p)
+		i = p
+	}
+}
+
+func (e *engine) down(i int32) {
+	n := int32(len(e.heap))
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && e.less(r, l) {
+			m = r
+		}
+		if !e.less(m, i) {
+			return
+		}
+		e.swap(i, m)
+		i = m
+	}
+}
+
+// newItem returns the id of a fresh item running fn.
+func (e *engine) newItem(fn func(), keep bool) int32 {
+	var id int32
+	if n := len(e.free); n > 0 {
+		id = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		id = int32(len(e.items))
+		e.items = append(e.items, item{})
+	}
+	e.items[id] = item{fn: fn, idx: -1, keep: keep}
+	return id
+}
+
+// schedule puts item id in the heap at time t, or moves it there.
+func (e *engine) schedule(id int32, t float64) {
 	if t < e.now {
 		t = e.now
 	}
 	e.seq++
-	heap.Push(&e.events, event{t: t, seq: e.seq, fn: fn})
+	it := &e.items[id]
+	it.t, it.seq = t, e.seq
+	if i := it.idx; i >= 0 {
+		e.up(i)
+		e.down(e.items[id].idx)
+		return
+	}
+	it.idx = int32(len(e.heap))
+	e.heap = append(e.heap, id)
+	e.up(it.idx)
 }
+
+// cancel takes item id out of the heap if it is there.
+func (e *engine) cancel(id int32) {
+	i := e.items[id].idx
+	if i < 0 {
+		return
+	}
+	last := int32(len(e.heap) - 1)
+	if i != last {
+		e.swap(i, last)
+	}
+	e.heap = e.heap[:last]
+	e.items[id].idx = -1
+	if i != last {
+		moved := e.heap[i]
+		e.up(i)
+		e.down(e.items[moved].idx)
+	}
+}
+
+// at runs fn at absolute time t (never before now).
+func (e *engine) at(t float64, fn func()) { e.schedule(e.newItem(fn, false), t) }
 
 // after runs fn d seconds from now.
 func (e *engine) after(d float64, fn func()) { e.at(e.now+d, fn) }
 
-// step pops and runs the next event; false when none is left or the next is
-// past until.
+// step runs the next event; false when none is left or the next is past
+// until.
 func (e *engine) step(until float64) bool {
-	if len(e.events) == 0 || e.events[0].t > until {
+	if len(e.heap) == 0 || e.items[e.heap[0]].t > until {
 		return false
 	}
-	ev := heap.Pop(&e.events).(event)
-	e.now = ev.t
-	ev.fn()
+	id := e.heap[0]
+	e.cancel(id)
+	it := &e.items[id]
+	e.now = it.t
+	fn := it.fn
+	if !it.keep {
+		it.fn = nil
+		e.free = append(e.free, id)
+	}
+	fn()
 	return true
 }
 
@@ -94,17 +177,18 @@ type ps struct {
 	e      *engine
 	total  float64 // cores given to the station now (may change: throttling, stalls)
 	perJob float64 // cap per job
-	jobs   psHeap
+	jobs   []psJob // min-heap by tag
 	v      float64 // attained service per job (core-seconds)
 	last   float64
-	gen    uint64 // invalidates stale completion events
+	timer  int32 // item of the next completion
 	busy   float64
 	used   float64 // cores in use now
 	// onBusy is called when the station turns busy or idle (n 0↔1) so a
 	// parent (an api pod) can share its quota anew.
 	onBusy func()
 	// own marks a station whose use is not counted in engine.busyCores.
-	own bool
+	own  bool
+	done []func() // scratch for completions
 }
 
 type psJob struct {
@@ -112,21 +196,10 @@ type psJob struct {
 	done func()
 }
 
-type psHeap []psJob
-
-func (h psHeap) Len() int           { return len(h) }
-func (h psHeap) Less(i, j int) bool { return h[i].tag < h[j].tag }
-func (h psHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *psHeap) Push(x any)        { *h = append(*h, x.(psJob)) }
-func (h *psHeap) Pop() any {
-	old := *h
-	j := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return j
-}
-
 func newPS(e *engine, total, perJob float64) *ps {
-	return &ps{e: e, total: total, perJob: perJob}
+	p := &ps{e: e, total: total, perJob: perJob}
+	p.timer = e.newItem(p.fire, true)
+	return p
 }
 
 func (p *ps) rate() float64 {
@@ -154,11 +227,43 @@ func (p *ps) n() int { return len(p.jobs) }
 // add starts a job of `demand` core-seconds; done runs when it completes.
 func (p *ps) add(demand float64, done func()) {
 	p.sync()
-	heap.Push(&p.jobs, psJob{tag: p.v + demand, done: done})
+	p.jobs = append(p.jobs, psJob{tag: p.v + demand, done: done})
+	for i := len(p.jobs) - 1; i > 0; {
+		u := (i - 1) / 2
+		if p.jobs[u].tag <= p.jobs[i].tag {
+			break
+		}
+		p.jobs[u], p.jobs[i] = p.jobs[i], p.jobs[u]
+		i = u
+	}
 	p.reschedule()
 	if len(p.jobs) == 1 && p.onBusy != nil {
 		p.onBusy()
 	}
+}
+
+func (p *ps) popJob() func() {
+	j := p.jobs[0]
+	n := len(p.jobs) - 1
+	p.jobs[0] = p.jobs[n]
+	p.jobs[n] = psJob{}
+	p.jobs = p.jobs[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && p.jobs[r].tag < p.jobs[l].tag {
+			m = r
+		}
+		if p.jobs[i].tag <= p.jobs[m].tag {
+			break
+		}
+		p.jobs[i], p.jobs[m] = p.jobs[m], p.jobs[i]
+		i = m
+	}
+	return j.done
 }
 
 // setTotal changes the cores the station gets (a throttled or stalled pod).
@@ -172,7 +277,6 @@ func (p *ps) setTotal(total float64) {
 }
 
 func (p *ps) reschedule() {
-	p.gen++
 	r := p.rate()
 	used := r * float64(len(p.jobs))
 	if !p.own {
@@ -180,28 +284,28 @@ func (p *ps) reschedule() {
 	}
 	p.used = used
 	if len(p.jobs) == 0 || r <= 0 {
+		p.e.cancel(p.timer)
 		return
 	}
-	gen := p.gen
-	dt := (p.jobs[0].tag - p.v) / r
-	p.e.after(math.Max(dt, 0), func() {
-		if p.gen != gen {
-			return
-		}
-		p.sync()
-		// Complete every job whose tag is reached (ties, rounding).
-		var done []func()
-		for len(p.jobs) > 0 && p.jobs[0].tag <= p.v+1e-12 {
-			done = append(done, heap.Pop(&p.jobs).(psJob).done)
-		}
-		p.reschedule()
-		if len(p.jobs) == 0 && p.onBusy != nil {
-			p.onBusy()
-		}
-		for _, f := range done {
-			f()
-		}
-	})
+	p.e.schedule(p.timer, p.e.now+math.Max((p.jobs[0].tag-p.v)/r, 0))
+}
+
+// fire completes every job whose tag is reached (ties, rounding).
+func (p *ps) fire() {
+	p.sync()
+	done := p.done[:0]
+	for len(p.jobs) > 0 && p.jobs[0].tag <= p.v+1e-12 {
+		done = append(done, p.popJob())
+	}
+	p.reschedule()
+	if len(p.jobs) == 0 && p.onBusy != nil {
+		p.onBusy()
+	}
+	p.done = done[:0]
+	for i, f := range done {
+		done[i] = nil
+		f()
+	}
 }
 
 // mutex is a FIFO lock (a hot row): one holder, waiters served in order.

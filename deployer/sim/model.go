@@ -49,6 +49,7 @@ type run struct {
 	err     error
 
 	thinkMin, thinkMax float64
+	slots              int     // requests a gunicorn process accepts at once
 	t0, t1             float64 // measured window
 
 	reserved   *ps
@@ -67,6 +68,9 @@ type run struct {
 
 	resCores, redisCores, workerCores float64
 	util                              map[string]float64
+
+	pending []*request // requests in order of their client deadline
+	timeout int32      // the timer of pending's head, -1 before the first
 
 	total, ttfb       *hdrhistogram.Histogram
 	completed, failed int
@@ -102,6 +106,7 @@ func (r *run) loop(ctx context.Context) error {
 		return r.err
 	}
 	var starts map[*ps]float64
+	var quota0 float64
 	snap := func() map[*ps]float64 {
 		out := map[*ps]float64{}
 		for _, p := range r.stations() {
@@ -110,7 +115,14 @@ func (r *run) loop(ctx context.Context) error {
 		}
 		return out
 	}
-	r.e.at(r.t0, func() { starts = snap() })
+	quota := func() (q float64) {
+		for _, p := range r.pods {
+			p.accrue()
+			q += p.quota
+		}
+		return q
+	}
+	r.e.at(r.t0, func() { starts, quota0 = snap(), quota() })
 	for n := 0; ; n++ {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -127,7 +139,15 @@ func (r *run) loop(ctx context.Context) error {
 	r.e.now = r.t1
 	ends := snap()
 	r.util = map[string]float64{}
+	var limits float64
+	for _, p := range r.pods {
+		limits += p.limit
+	}
+	r.util["api"] = math.Min(1, (quota()-quota0)/(limits*(r.t1-r.t0)))
 	for name, ss := range r.byService() {
+		if name == "api" {
+			continue
+		}
 		used := ss.extra * (r.t1 - r.t0)
 		for _, p := range ss.stations {
 			used += ends[p] - starts[p]

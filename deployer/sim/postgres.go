@@ -243,15 +243,28 @@ func (r *run) disconnect() {
 }
 
 // txn runs one transaction of n statements on a connection the caller holds.
-// In pgbouncer transaction mode it first takes a server connection and gives
-// it back at the end; too small a pool queues here.
-func (r *run) txn(n int, cpu float64, commit bool, done func(kind string)) {
-	if r.pgb == nil {
-		r.pg.query(n, cpu, commit, 0, func() { done("") })
-		return
+// mid, when set, is the Python work the api does between the first
+// statement and the rest (SQLAlchemy opened the transaction with the first
+// statement, so the connection stays in the transaction meanwhile). In
+// pgbouncer transaction mode the transaction first takes a server connection
+// and gives it back at the end; too small a pool queues here.
+func (r *run) txn(n int, cpu float64, commit bool, mid func(cont func()), done func(kind string)) {
+	hop := 0.0
+	if r.pgb != nil {
+		hop = pgbouncerHop
 	}
-	if !r.pgb.transaction {
-		r.pg.query(n, cpu, commit, pgbouncerHop, func() { done("") })
+	body := func(end func()) {
+		if mid == nil || n < 2 {
+			r.pg.query(n, cpu, commit, hop, end)
+			return
+		}
+		first := cpu / float64(n)
+		r.pg.query(1, first, false, hop, func() {
+			mid(func() { r.pg.query(n-1, cpu-first, commit, hop, end) })
+		})
+	}
+	if r.pgb == nil || !r.pgb.transaction {
+		body(func() { done("") })
 		return
 	}
 	r.pgb.acquire(func(kind string) {
@@ -259,7 +272,7 @@ func (r *run) txn(n int, cpu float64, commit bool, done func(kind string)) {
 			done(kind)
 			return
 		}
-		r.pg.query(n, cpu, commit, pgbouncerHop, func() {
+		body(func() {
 			r.pgb.release()
 			done("")
 		})

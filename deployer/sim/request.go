@@ -27,13 +27,15 @@ const (
 
 // step is one step of a scenario. cpu is the mean demand (core-seconds) at
 // the step's station; n is statements or commands; lat the mean of a remote
-// latency; commit says whether a transaction writes (and so flushes WAL).
+// latency; commit says whether a transaction writes (and so flushes WAL);
+// api is Python work done while a transaction is open.
 type step struct {
 	kind   stepKind
 	cpu    float64
 	n      int
 	lat    float64
 	commit bool
+	api    float64 // api CPU between a transaction's first statement and the rest
 }
 
 // scenario is what one virtual user's request does, in order.
@@ -53,22 +55,22 @@ var scenarios = map[string]scenario{
 		{kind: stAPI, cpu: 0.005}, // routing, auth, request parsing
 		{kind: stSession},
 		{kind: stHot, cpu: 0.0005},
-		{kind: stAPI, cpu: 0.007},                           // app model, conversation
-		{kind: stTxn, n: 3, cpu: 0.0027, commit: true},      // conversation + message
-		{kind: stRedis, n: 8, lat: 3},                       // rate limit, stop flag, queue
-		{kind: stAPI, cpu: 0.005},                           // workflow start
-		{kind: stSessionEnd},                                // closed before streaming
-		{kind: stFlowStart},                                 // the graph engine's thread
-		{kind: stFirstByte},                                 // workflow_started event
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true}, // workflow run record
-		{kind: stAPI, cpu: 0.004},                           // start node
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true}, // node execution
-		{kind: stAPI, cpu: 0.004},                           // answer node, stream
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true}, // node execution
+		{kind: stAPI, cpu: 0.004}, // app model
+		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003},     // conversation + message
+		{kind: stRedis, n: 8, lat: 3},                                  // rate limit, stop flag, queue
+		{kind: stAPI, cpu: 0.005},                                      // workflow start
+		{kind: stSessionEnd},                                           // closed before streaming
+		{kind: stFlowStart},                                            // the graph engine's thread
+		{kind: stFirstByte},                                            // workflow_started event
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}, // workflow run record
+		{kind: stAPI, cpu: 0.003},                                      // start node
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}, // node execution
+		{kind: stAPI, cpu: 0.002},                                      // answer node, stream
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}, // node execution
 		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.0017, commit: true}, // message answer
+		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001}, // message answer
 		{kind: stRedis, n: 4, lat: 2},
-		{kind: stAPI, cpu: 0.006}, // message_end, teardown
+		{kind: stAPI, cpu: 0.004}, // message_end, teardown
 		{kind: stTask, cpu: 0.002},
 	}},
 	"agent": {name: "agent", reqMiB: 6, steps: []step{
@@ -77,30 +79,30 @@ var scenarios = map[string]scenario{
 		{kind: stAPI, cpu: 0.005},
 		{kind: stSession},
 		{kind: stHot, cpu: 0.0005},
-		{kind: stAPI, cpu: 0.007},
-		{kind: stTxn, n: 3, cpu: 0.0027, commit: true},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003},
 		{kind: stRedis, n: 8, lat: 3},
 		{kind: stAPI, cpu: 0.005},
 		{kind: stSessionEnd},
 		{kind: stFlowStart},
 		{kind: stFirstByte},
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
-		{kind: stAPI, cpu: 0.004}, // keyword check (if/else)
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
-		{kind: stAPI, cpu: 0.004},
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: 0.003}, // keyword check (if/else)
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: 0.003},
 		{kind: stOllama, cpu: 0.008},             // function-calling decision
 		{kind: stPlugin, cpu: 0.0035},            // current time tool
 		{kind: stPlugin, cpu: 0.0077, lat: 0.25}, // weather plugin and its API
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
-		{kind: stAPI, cpu: 0.004},
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: 0.003},
 		{kind: stHTTP2, cpu: 0.001, lat: 0.2},
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
-		{kind: stAPI, cpu: 0.006}, // merge, stream
-		{kind: stSideTxn, n: 2, cpu: 0.00135, commit: true},
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: 0.005}, // merge, stream
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
 		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.0017, commit: true},
+		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001},
 		{kind: stRedis, n: 4, lat: 2},
-		{kind: stAPI, cpu: 0.006},
+		{kind: stAPI, cpu: 0.005},
 		{kind: stTask, cpu: 0.002},
 	}},
 	"retrieval": {name: "retrieval", reqMiB: 5, steps: []step{
@@ -135,6 +137,15 @@ type request struct {
 	gone    bool // the client timed out and went on
 }
 
+// cont continues q after a step that may fail with an error kind.
+func (q *request) cont(kind string) {
+	if kind != "" {
+		q.finish(kind)
+		return
+	}
+	q.next()
+}
+
 // next runs the step after the current one (or finishes).
 func (q *request) next() {
 	if q.over || q.r.stopped {
@@ -148,13 +159,6 @@ func (q *request) next() {
 	r := q.r
 	s := q.sc.steps[q.i]
 	e := &r.e
-	cont := func(kind string) {
-		if kind != "" {
-			q.finish(kind)
-			return
-		}
-		q.next()
-	}
 	switch s.kind {
 	case stNginx:
 		e.after(rtt, func() { r.reserved.add(e.work(s.cpu), q.next) })
@@ -167,20 +171,20 @@ func (q *request) next() {
 			if kind == "" {
 				q.session = true
 			}
-			cont(kind)
+			q.cont(kind)
 		})
 	case stHot:
-		r.hotTxn(s.cpu, cont)
+		r.hotTxn(s.cpu, q.cont)
 	case stTxn:
-		r.txn(s.n, s.cpu, s.commit, cont)
+		r.txn(s.n, s.cpu, s.commit, q.mid(s), q.cont)
 	case stSideTxn:
-		r.txn(s.n, s.cpu, s.commit, cont)
+		r.txn(s.n, s.cpu, s.commit, q.mid(s), q.cont)
 	case stFlowStart:
 		q.proc.pool.checkout(func(kind string) {
 			if kind == "" {
 				q.flow = true
 			}
-			cont(kind)
+			q.cont(kind)
 		})
 	case stSessionEnd:
 		q.session = false
@@ -190,12 +194,12 @@ func (q *request) next() {
 		pool := q.proc.pool
 		pool.checkout(func(kind string) {
 			if kind != "" {
-				cont(kind)
+				q.cont(kind)
 				return
 			}
-			r.txn(s.n, s.cpu, s.commit, func(kind string) {
+			r.txn(s.n, s.cpu, s.commit, q.mid(s), func(kind string) {
 				pool.release()
-				cont(kind)
+				q.cont(kind)
 			})
 		})
 	case stFlowEnd:
@@ -243,6 +247,14 @@ func (q *request) next() {
 	}
 }
 
+// mid is the api work inside a transaction of step s, if it has any.
+func (q *request) mid(s step) func(func()) {
+	if s.api <= 0 {
+		return nil
+	}
+	return func(cont func()) { q.proc.cpu.add(q.r.e.work(s.api), cont) }
+}
+
 // finish ends q: success when kind is "", else a failure of that kind. It
 // gives back the connection and the slot, records the outcome unless the
 // client already gave up, and lets the user think and go again.
@@ -267,7 +279,7 @@ func (q *request) finish(kind string) {
 		// Dify logs the traceback and marks the message (and workflow run)
 		// failed before answering 500: work a failure still costs.
 		q.proc.cpu.add(r.e.work(errorHandlingCPU), func() {
-			r.txn(2, errorRecordCPU, true, func(string) { release() })
+			r.txn(2, errorRecordCPU, true, nil, func(string) { release() })
 		})
 	} else {
 		release()
@@ -296,12 +308,38 @@ func (u *user) send() {
 		return
 	}
 	q := &request{r: r, u: u, sc: r.sc, i: -1, start: r.e.now}
-	r.e.after(clientTimeout, func() {
+	r.watch(q)
+	q.next()
+}
+
+// watch arms the client's timeout for q. Every request has the same
+// timeout, so deadlines come in order: one FIFO and one timer serve them all
+// instead of an event per request.
+func (r *run) watch(q *request) {
+	r.pending = append(r.pending, q)
+	if r.timeout < 0 {
+		r.timeout = r.e.newItem(r.expire, true)
+	}
+	if r.e.items[r.timeout].idx < 0 {
+		r.e.schedule(r.timeout, q.start+clientTimeout)
+	}
+}
+
+// expire fails every request whose deadline has passed (the client gives up
+// and goes on; the server keeps working on it) and re-arms for the next.
+func (r *run) expire() {
+	for len(r.pending) > 0 {
+		q := r.pending[0]
+		if !q.over && q.start+clientTimeout > r.e.now {
+			r.e.schedule(r.timeout, q.start+clientTimeout)
+			return
+		}
+		r.pending[0] = nil
+		r.pending = r.pending[1:]
 		if !q.over && !q.gone {
 			q.gone = true
 			r.record(q, "timeout")
-			u.think()
+			q.u.think()
 		}
-	})
-	q.next()
+	}
 }

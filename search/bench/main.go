@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -42,15 +43,17 @@ func main() {
 	var (
 		spaceFile = flag.String("space", "spaces/default.yaml", "search space")
 		budgets   = flag.String("budgets", "8c16g,16c32g", "comma-separated budgets")
-		samplers  = flag.String("samplers", "tpe,random", "comma-separated samplers; the last is the anchor")
+		samplers  = flag.String("samplers", "tpe,tpe-pure,random", "comma-separated samplers: tpe (tune's default, TPE with local moves), tpe-pure (goptuna's TPE alone), random (the anchor), cmaes, sobol")
 		seeds     = flag.Int("seeds", 20, "studies per sampler and budget")
 		maxTrials = flag.Int("max-trials", 100, "trials per study; a study that never gets within 5% counts as more")
 		refFile   = flag.String("reference", "search/bench/reference.json", "reference optima (read, or written with -recompute)")
 		recompute = flag.Bool("recompute", false, "run the long reference search again")
 		longRuns  = flag.Int("reference-runs", 4, "TPE studies in the reference search")
 		longLen   = flag.Int("reference-trials", 600, "trials per reference study")
+		check     = flag.Int("checkpoint", 40, "also report the median best TPS after this many trials")
 	)
 	flag.Parse()
+	checkpoint = *check
 	if err := run(*spaceFile, split(*budgets), split(*samplers), *seeds, *maxTrials, *refFile, *recompute, *longRuns, *longLen); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -60,6 +63,12 @@ func main() {
 func split(s string) []string { return strings.Split(s, ",") }
 
 const modelSeed = 1
+
+// checkpoint is the -checkpoint flag.
+var checkpoint = 40
+
+// defaultLocalMoves is tune's default --local-moves.
+const defaultLocalMoves = 0.5
 
 func run(spaceFile string, budgets, samplers []string, seeds, maxTrials int, refFile string, recompute bool, longRuns, longLen int) error {
 	sp, err := spaces.Load(spaceFile)
@@ -104,25 +113,31 @@ func run(spaceFile string, budgets, samplers []string, seeds, maxTrials int, ref
 		}
 	}
 
-	fmt.Printf("\ntrials until the best SLO-feasible TPS is within 5%% of the reference optimum (%d seeds, cap %d)\n", seeds, maxTrials)
-	fmt.Printf("%-8s %-8s %9s %8s %8s %8s %10s\n", "budget", "sampler", "reference", "median", "p90", "reached", "wall")
+	fmt.Printf("\ntrials until the best SLO-feasible TPS is within 5%% of the reference optimum (%d seeds, cap %d),\nand the median best TPS after %d and %d trials\n", seeds, maxTrials, checkpoint, maxTrials)
+	fmt.Printf("%-8s %-9s %9s %7s %7s %8s %9s %9s %8s\n", "budget", "sampler", "reference", "median", "p90", "reached", fmt.Sprintf("best@%d", checkpoint), fmt.Sprintf("best@%d", maxTrials), "wall")
 	for _, b := range budgets {
 		ref := refs[b]
 		for _, s := range samplers {
 			start := time.Now()
-			n, err := trialsToTarget(sp, b, s, seeds, maxTrials, 0.95*ref.TPS)
+			trajs, err := trajectories(sp, b, s, seeds, maxTrials)
 			if err != nil {
 				return err
 			}
+			var n []int
+			var at, end []float64
 			reached := 0
-			for _, x := range n {
+			for _, tr := range trajs {
+				x := firstReach(tr, 0.95*ref.TPS)
 				if x <= maxTrials {
 					reached++
 				}
+				n = append(n, x)
+				at = append(at, tr[min(checkpoint, len(tr))-1])
+				end = append(end, tr[len(tr)-1])
 			}
-			fmt.Printf("%-8s %-8s %9.1f %8s %8s %5d/%-2d %10s\n", b, s, ref.TPS,
+			fmt.Printf("%-8s %-9s %9.1f %7s %7s %5d/%-2d %9.1f %9.1f %8s\n", b, s, ref.TPS,
 				show(quantile(n, 0.5), maxTrials), show(quantile(n, 0.9), maxTrials), reached, seeds,
-				time.Since(start).Round(time.Second))
+				medianF(at), medianF(end), time.Since(start).Round(time.Second))
 		}
 	}
 	return nil
@@ -148,18 +163,22 @@ func study(sp *spaces.Space, budget, sampler string, seed int64, trials int) (*s
 	if err != nil {
 		return nil, err
 	}
+	moves := defaultLocalMoves
+	if sampler == "tpe-pure" {
+		sampler, moves = "tpe", 0
+	}
 	return &search.Study{
 		Space: sp, Budget: b, Workload: sp.Load, Objective: sp.Objective,
-		Sampler: sampler, Trials: trials, Seed: seed, Baseline: true,
+		Sampler: sampler, Trials: trials, Seed: seed, Baseline: true, LocalMoves: moves,
 		Evaluator: sim.New(modelSeed), Store: &search.MemoryStore{},
 	}, nil
 }
 
-// trialsToTarget runs one study per seed (in parallel, one per core) and
-// returns, for each, the 1-based trial at which the best feasible TPS first
-// reached target (maxTrials+1 when it never did).
-func trialsToTarget(sp *spaces.Space, budget, sampler string, seeds, maxTrials int, target float64) ([]int, error) {
-	out := make([]int, seeds)
+// trajectories runs one study per seed (in parallel, one per core) and
+// returns, for each, the best SLO-feasible TPS after each trial (0 before
+// the first feasible one).
+func trajectories(sp *spaces.Space, budget, sampler string, seeds, maxTrials int) ([][]float64, error) {
+	out := make([][]float64, seeds)
 	errs := make([]error, seeds)
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -174,22 +193,40 @@ func trialsToTarget(sp *spaces.Space, budget, sampler string, seeds, maxTrials i
 				errs[i] = err
 				return
 			}
-			out[i] = maxTrials + 1
 			s.OnTrial = func(t results.Trial, best *results.Trial) {
-				if best != nil && best.Metrics.TPS >= target && out[i] > maxTrials {
-					out[i] = t.Number + 1
+				v := 0.0
+				if best != nil {
+					v = best.Metrics.TPS
 				}
+				out[i] = append(out[i], v)
 			}
 			_, errs[i] = s.Run(context.Background())
 		}(i)
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	return out, errors.Join(errs...)
+}
+
+// firstReach is the 1-based trial at which a trajectory reaches target, or
+// len+1 when it never does.
+func firstReach(traj []float64, target float64) int {
+	for i, v := range traj {
+		if v >= target {
+			return i + 1
 		}
 	}
-	return out, nil
+	return len(traj) + 1
+}
+
+// medianF is the median of xs.
+func medianF(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // referenceSearch is the long search: several long TPE studies in parallel,

@@ -1,0 +1,15 @@
+// Package sim is the embedded performance model of a Dify deployment: a
+// seeded discrete-event simulation, in virtual time, of closed-loop virtual
+// users against the stations of the stack (nginx, gunicorn/gevent api
+// processes under a CFS quota, SQLAlchemy pools, pgbouncer, PostgreSQL with
+// its WAL and connection limit, Redis, Celery, the plugin daemon, Weaviate
+// and the model servers), calibrated on the seed's measurements. MODEL.md
+// holds its equations, constants, omissions and calibration table.
+//
+// Model.Evaluate is deterministic in (Seed, System, Workload) and computes
+// every figure from the mechanisms; nothing is looked up by configuration.
+//
+// It owns the model and its calibration only. It must not import search,
+// the results store, net/http, Helm or client-go: it reads spaces (System,
+// Workload) and writes results.Measurement, nothing else.
+package sim
