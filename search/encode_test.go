@@ -7,6 +7,7 @@ import (
 
 	"github.com/c-bata/goptuna"
 
+	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
 )
 
@@ -123,5 +124,40 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, base) {
 		t.Errorf("Decode(Encode(baseline)) =\n%v\nwant\n%v", got, base)
+	}
+}
+
+// A local move changes one to three dimensions of the incumbent and lands on
+// a feasible configuration no trial has tried.
+func TestMoverProposesNearbyNewConfigs(t *testing.T) {
+	sp := loadDefault(t)
+	bud := budget(t, "16c32g")
+	e := NewEncoding(sp, bud, false)
+	mv := newMover(e, 1)
+	inc := results.Trial{Params: sp.Baseline()}
+	base := e.Encode(inc.Params)
+	tried := []results.Trial{inc}
+	for i := 0; i < 50; i++ {
+		raw := mv.propose(inc, tried)
+		if raw == nil {
+			t.Fatal("no move found around the baseline")
+		}
+		changed := 0
+		for k, v := range raw {
+			if v != base[k] {
+				changed++
+			}
+		}
+		if changed < 1 || changed > 3 {
+			t.Errorf("move changed %d dimensions, want 1..3", changed)
+		}
+		cfg, sys, err := e.Decode(raw)
+		if err != nil || sp.Check(sys) != nil {
+			t.Fatalf("move decodes to an infeasible config: %v", err)
+		}
+		if triedBefore(cfg, tried) {
+			t.Fatal("move proposed a configuration already tried")
+		}
+		tried = append(tried, results.Trial{Params: cfg})
 	}
 }

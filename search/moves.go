@@ -18,12 +18,13 @@ import (
 // moves around the incumbent keeps TPE's exploration and adds the refinement
 // (the same idea as Optuna's hybrid local search, kept deliberately simple).
 type mover struct {
-	enc *Encoding
-	rng *rand.Rand
+	enc     *Encoding
+	rng     *rand.Rand
+	sampler *seededRandom // for the random startup trials
 }
 
 func newMover(enc *Encoding, seed int64) *mover {
-	return &mover{enc: enc, rng: rand.New(rand.NewSource(seed ^ 0x5eed))}
+	return &mover{enc: enc, rng: rand.New(rand.NewSource(seed ^ 0x5eed)), sampler: newSeededRandom(seed)}
 }
 
 // propose returns raw values near the incumbent's that decode to a

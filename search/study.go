@@ -135,11 +135,18 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		if err := ctx.Err(); err != nil {
 			return trials, err
 		}
-		if best != nil && s.moveNext(mv, len(trials)) {
-			if raw := mv.propose(*best, trials); raw != nil {
-				if err := study.EnqueueTrial(raw); err != nil {
-					return trials, err
-				}
+		var raw map[string]float64
+		switch {
+		case s.isTPE() && len(trials) < startupTrials:
+			raw = mv.random()
+		case s.isTPE() && s.moveNext(mv, len(trials)):
+			if inc := s.incumbent(best, trials); inc != nil {
+				raw = mv.propose(*inc, trials)
+			}
+		}
+		if raw != nil {
+			if err := study.EnqueueTrial(raw); err != nil {
+				return trials, err
 			}
 		}
 		var done *results.Trial
@@ -177,14 +184,29 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 	return trials, nil
 }
 
-// moveNext decides whether the next sampler trial is a local move around
-// the feasible incumbent: only for TPE, after its startup trials.
-func (s *Study) moveNext(mv *mover, done int) bool {
-	if s.LocalMoves <= 0 || !(s.Sampler == "" || s.Sampler == "tpe") || done <= startupTrials {
-		return false
+// incumbent is what local moves start from: the best feasible trial, or
+// while there is none the trial the sampler scored highest (a study whose
+// SLO nothing meets yet still climbs towards it).
+func (s *Study) incumbent(best *results.Trial, trials []results.Trial) *results.Trial {
+	if best != nil {
+		return best
 	}
-	return mv.rng.Float64() < s.LocalMoves
+	var inc *results.Trial
+	for i := range trials {
+		if inc == nil || s.score(trials[i]) > s.score(*inc) {
+			inc = &trials[i]
+		}
+	}
+	return inc
 }
+
+// moveNext decides whether the next sampler trial is a local move around
+// the incumbent.
+func (s *Study) moveNext(mv *mover, done int) bool {
+	return s.LocalMoves > 0 && done >= startupTrials && mv.rng.Float64() < s.LocalMoves
+}
+
+func (s *Study) isTPE() bool { return s.Sampler == "" || s.Sampler == "tpe" }
 
 type queued struct {
 	origin results.Origin
@@ -323,13 +345,15 @@ func (s *Study) newGoptuna(enc *Encoding) (*goptuna.Study, error) {
 		goptuna.StudyOptionDirection(goptuna.StudyDirectionMaximize),
 		goptuna.StudyOptionLogger(nil),
 		goptuna.StudyOptionIgnoreError(false),
-		goptuna.StudyOptionSampler(goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(s.Seed))),
+		goptuna.StudyOptionSampler(newSeededRandom(s.Seed)),
 	}
 	switch s.Sampler {
 	case "", "tpe":
+		// TPE's own startup sampler is goptuna's unseeded one (see
+		// seededRandom): Run enqueues the startup trials itself instead.
 		opts = append(opts, goptuna.StudyOptionSampler(tpe.NewSampler(
 			tpe.SamplerOptionSeed(s.Seed),
-			tpe.SamplerOptionNumberOfStartupTrials(startupTrials),
+			tpe.SamplerOptionNumberOfStartupTrials(0),
 		)))
 	case "random":
 	case "cmaes":
@@ -350,6 +374,6 @@ func (s *Study) newGoptuna(enc *Encoding) (*goptuna.Study, error) {
 	return goptuna.CreateStudy("tune", opts...)
 }
 
-// startupTrials is how many random trials TPE takes before it models the
-// space; the baseline and presets count towards it.
+// startupTrials is how many trials TPE has before it models the space: the
+// baseline and presets count towards it, random trials make up the rest.
 const startupTrials = 8

@@ -47,8 +47,10 @@ func TestStudySameSeedSameStudy(t *testing.T) {
 			if len(a) != 12 {
 				t.Fatalf("got %d trials, want 12", len(a))
 			}
-			if !reflect.DeepEqual(params(a), params(b)) {
-				t.Errorf("two runs with seed 3 proposed different configurations")
+			for i := range a {
+				if !reflect.DeepEqual(a[i].Params, b[i].Params) {
+					t.Fatalf("two runs with seed 3 proposed different configurations at trial %d:\n%v\n%v", i, a[i].Params, b[i].Params)
+				}
 			}
 			if a[0].Origin != results.OriginBaseline {
 				t.Errorf("trial 0 origin %s, want baseline", a[0].Origin)

@@ -14,7 +14,6 @@ type apiPod struct {
 	reqMiB   float64
 
 	stalledUntil float64
-	stalls       int
 
 	// CPU quota consumed (core-seconds), what cAdvisor reports: throttled
 	// demand uses the whole quota even when part of it is lost.
@@ -106,7 +105,6 @@ func (p *apiPod) gc() {
 	if until <= p.stalledUntil {
 		return
 	}
-	p.stalls++
 	p.stalledUntil = until
 	p.share()
 	p.r.e.at(until, func() {

@@ -62,12 +62,13 @@ const (
 // Other services.
 const (
 	redisOpCPU        = 0.00004 // estimate: one Redis command
+	taskPGCPU         = 0.0013  // fitted with the request's transactions: a Celery task's 2-statement commit
 	reservedBGCores   = 0.3     // estimate: web, sandbox, beat, ssrf-proxy idling
 	reservedNeedMiB   = 950     // estimate: nginx 50, web 250, sandbox 300, ssrf-proxy 100, beat 250
 	workerMiB         = 420     // estimate: celery worker process
 	pluginMiB         = 450     // estimate: plugin daemon + python plugin runtimes
 	weaviateMiB       = 600     // estimate: weaviate + the knowledge base's index
-	weaviateContend   = 1.2     // estimate: shared-node slowdown per unit of cluster CPU utilisation
+	weaviateContend   = 3.0     // estimate: shared-node slowdown per unit of cluster CPU utilisation (seed: dedicated cut latency ~40%)
 	xinferenceMiB     = 1400    // estimate: xinference + a small embedding model
 	xinferenceScaling = 0.8     // estimate: torch intra-op speedup = cores^0.8
 	ollamaMiB         = 900     // estimate: ollama + a 0.5B model + 4 parallel KV caches

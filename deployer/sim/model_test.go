@@ -3,7 +3,12 @@ package sim
 import (
 	"context"
 	"errors"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,4 +137,30 @@ func BenchmarkTrial(b *testing.B) {
 		completed = r.Completed
 	}
 	b.ReportMetric(float64(completed), "requests/trial")
+}
+
+// TestImports keeps the package's boundary (doc.go): the model reads spaces
+// and writes results' Measurement, nothing more.
+func TestImports(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	allowed := map[string]bool{
+		"github.com/tune-dify/tune/spaces":        true,
+		"github.com/tune-dify/tune/results":       true,
+		"github.com/HdrHistogram/hdrhistogram-go": true,
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range pf.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if strings.Contains(p, ".") && !allowed[p] || p == "net/http" {
+				t.Errorf("%s imports %s", f, p)
+			}
+		}
+	}
 }

@@ -13,7 +13,6 @@ type postgres struct {
 	nfs      bool
 	wal      walFlusher
 	hotRow   mutex
-	peak     int
 }
 
 // query runs n statements costing cpu core-seconds in all, then a commit
@@ -47,9 +46,6 @@ func (pg *postgres) open(ok func(bool)) {
 			return
 		}
 		pg.backends++
-		if pg.backends > pg.peak {
-			pg.peak = pg.backends
-		}
 		if need := pgBaseMiB + float64(pg.backends)*pgBackendMiB; need > pg.memLimit {
 			pg.r.oom("postgresql", need, pg.memLimit)
 			return
@@ -66,7 +62,7 @@ type walFlusher struct {
 	pg    *postgres
 	busy  bool
 	next  []func()
-	count int
+	spare []func() // the last batch's slice, reused
 }
 
 func (w *walFlusher) commit(done func()) {
@@ -79,17 +75,20 @@ func (w *walFlusher) commit(done func()) {
 func (w *walFlusher) flush() {
 	e := &w.pg.r.e
 	batch := w.next
-	w.next = nil
+	w.next, w.spare = w.spare[:0], nil
 	w.busy = true
-	w.count++
 	d := e.lognormal(fsyncSSDMean, fsyncSSDSigma)
 	if w.pg.nfs {
 		d = e.lognormal(fsyncNFSMean, fsyncNFSSigma)
 	}
 	e.after(d, func() {
 		w.busy = false
-		for _, f := range batch {
+		for i, f := range batch {
+			batch[i] = nil
 			f()
+		}
+		if w.spare == nil {
+			w.spare = batch[:0]
 		}
 		if len(w.next) > 0 && !w.busy {
 			w.flush()

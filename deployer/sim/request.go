@@ -114,7 +114,7 @@ var scenarios = map[string]scenario{
 		{kind: stAPI, cpu: 0.004},
 		{kind: stTxn, n: 2, cpu: 0.0015}, // dataset, retrieval settings
 		{kind: stEmbed, cpu: 0.023},
-		{kind: stSearch, cpu: 0.023},
+		{kind: stSearch, cpu: 0.0195},
 		{kind: stTxn, n: 2, cpu: 0.003}, // segments and documents by id
 		{kind: stAPI, cpu: 0.009},       // records, JSON
 		{kind: stTxn, n: 1, cpu: 0.0005, commit: true},
@@ -135,6 +135,11 @@ type request struct {
 	flow    bool // holds the workflow thread's connection
 	over    bool // finished or failed: late callbacks do nothing
 	gone    bool // the client timed out and went on
+
+	// The two continuations, bound once: a method value allocates each time
+	// it is taken, and every step takes one.
+	nextFn func()
+	contFn func(kind string)
 }
 
 // cont continues q after a step that may fail with an error kind.
@@ -161,11 +166,11 @@ func (q *request) next() {
 	e := &r.e
 	switch s.kind {
 	case stNginx:
-		e.after(rtt, func() { r.reserved.add(e.work(s.cpu), q.next) })
+		e.after(rtt, func() { r.reserved.add(e.work(s.cpu), q.nextFn) })
 	case stSlot:
 		r.pods[e.rng.IntN(len(r.pods))].admit(q)
 	case stAPI:
-		q.proc.cpu.add(e.work(s.cpu), q.next)
+		q.proc.cpu.add(e.work(s.cpu), q.nextFn)
 	case stSession:
 		q.proc.pool.checkout(func(kind string) {
 			if kind == "" {
@@ -174,11 +179,9 @@ func (q *request) next() {
 			q.cont(kind)
 		})
 	case stHot:
-		r.hotTxn(s.cpu, q.cont)
-	case stTxn:
-		r.txn(s.n, s.cpu, s.commit, q.mid(s), q.cont)
-	case stSideTxn:
-		r.txn(s.n, s.cpu, s.commit, q.mid(s), q.cont)
+		r.hotTxn(s.cpu, q.contFn)
+	case stTxn, stSideTxn:
+		r.txn(s.n, s.cpu, s.commit, q.mid(s), q.contFn)
 	case stFlowStart:
 		q.proc.pool.checkout(func(kind string) {
 			if kind == "" {
@@ -207,7 +210,7 @@ func (q *request) next() {
 		q.proc.pool.release()
 		q.next()
 	case stRedis:
-		e.after(s.lat*rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.next) })
+		e.after(s.lat*rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.nextFn) })
 	case stFirstByte:
 		q.ttfb = e.now - q.start
 		q.next()
@@ -216,19 +219,19 @@ func (q *request) next() {
 		e.after(2*rtt, func() {
 			p.add(e.work(s.cpu), func() {
 				if s.lat > 0 {
-					e.after(e.lognormal(s.lat, 0.5), q.next)
+					e.after(e.lognormal(s.lat, 0.5), q.nextFn)
 					return
 				}
 				q.next()
 			})
 		})
 	case stOllama:
-		e.after(rtt, func() { r.ollama.add(e.work(s.cpu), q.next) })
+		e.after(rtt, func() { r.ollama.add(e.work(s.cpu), q.nextFn) })
 	case stEmbed:
-		e.after(rtt, func() { r.xinference.add(e.work(s.cpu), q.next) })
+		e.after(rtt, func() { r.xinference.add(e.work(s.cpu), q.nextFn) })
 	case stSearch:
 		d := e.work(s.cpu) * r.weaviateSlowdown()
-		e.after(rtt, func() { r.weaviate.add(d, q.next) })
+		e.after(rtt, func() { r.weaviate.add(d, q.nextFn) })
 	case stHTTP2:
 		left := 2
 		for range 2 {
@@ -242,7 +245,7 @@ func (q *request) next() {
 		}
 	case stTask:
 		w := r.workers[e.rng.IntN(len(r.workers))]
-		w.add(e.work(s.cpu), func() { r.pg.query(2, 0.0013, true, 0, func() {}) })
+		w.add(e.work(s.cpu), func() { r.pg.query(2, taskPGCPU, true, 0, func() {}) })
 		q.next()
 	}
 }
@@ -308,6 +311,7 @@ func (u *user) send() {
 		return
 	}
 	q := &request{r: r, u: u, sc: r.sc, i: -1, start: r.e.now}
+	q.nextFn, q.contFn = q.next, q.cont
 	r.watch(q)
 	q.next()
 }

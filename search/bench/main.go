@@ -43,7 +43,7 @@ func main() {
 	var (
 		spaceFile = flag.String("space", "spaces/default.yaml", "search space")
 		budgets   = flag.String("budgets", "8c16g,16c32g", "comma-separated budgets")
-		samplers  = flag.String("samplers", "tpe,tpe-pure,random", "comma-separated samplers: tpe (tune's default, TPE with local moves), tpe-pure (goptuna's TPE alone), random (the anchor), cmaes, sobol")
+		samplers  = flag.String("samplers", "tpe,tpe-pure,random", "comma-separated samplers: tpe (tune's default, TPE with local moves), tpe-pure (goptuna's TPE alone), tpe@0.3 (another --local-moves), random (the anchor), cmaes, sobol")
 		seeds     = flag.Int("seeds", 20, "studies per sampler and budget")
 		maxTrials = flag.Int("max-trials", 100, "trials per study; a study that never gets within 5% counts as more")
 		refFile   = flag.String("reference", "search/bench/reference.json", "reference optima (read, or written with -recompute)")
@@ -166,6 +166,12 @@ func study(sp *spaces.Space, budget, sampler string, seed int64, trials int) (*s
 	moves := defaultLocalMoves
 	if sampler == "tpe-pure" {
 		sampler, moves = "tpe", 0
+	}
+	if name, share, ok := strings.Cut(sampler, "@"); ok { // tpe@0.3: another --local-moves
+		if _, err := fmt.Sscan(share, &moves); err != nil {
+			return nil, fmt.Errorf("sampler %q: %w", sampler, err)
+		}
+		sampler = name
 	}
 	return &search.Study{
 		Space: sp, Budget: b, Workload: sp.Load, Objective: sp.Objective,
