@@ -33,74 +33,140 @@ type Encoding struct {
 	dims        []dim
 }
 
-// dim is one sampler dimension: its goptuna distribution and how its value
-// becomes a config value.
+// dim is one sampler dimension: its goptuna distribution and, for discrete
+// parameters, the values its raw value picks from. A categorical dimension's
+// raw value is an index into levels; a unit dimension's is u in [0, 1] and
+// picks levels[⌊u·n⌋]. Integers are unit dimensions because goptuna v0.9.0's
+// stepped-int distribution misbehaves (TPE ignores the step, an enqueued top
+// value is not taken as fixed, Sobol never draws it).
 type dim struct {
-	name string
-	dist any
+	name   string
+	dist   any
+	levels []any // nil: the raw value is the config value (floats, CPU shares)
+	unit   bool
+}
+
+// index is the level raw picks.
+func (d dim) index(raw float64) int {
+	n := len(d.levels)
+	i := int(raw)
+	if d.unit {
+		i = int(math.Floor(raw * float64(n)))
+	}
+	return min(n-1, max(0, i))
+}
+
+// value is the config value raw stands for.
+func (d dim) value(raw float64) any {
+	if d.levels == nil {
+		return raw
+	}
+	return d.levels[d.index(raw)]
+}
+
+// rawOf is the raw value that stands for level i: the middle of its slice
+// of [0, 1] for a unit dimension.
+func (d dim) rawOf(i int) float64 {
+	if d.unit {
+		return (float64(i) + 0.5) / float64(len(d.levels))
+	}
+	return float64(i)
+}
+
+// encode is the raw value for config value v (the nearest level).
+func (d dim) encode(v any) float64 {
+	if d.levels == nil {
+		return toFloat(v)
+	}
+	best, gap := 0, math.Inf(1)
+	for i, l := range d.levels {
+		if fmt.Sprint(l) == fmt.Sprint(v) {
+			return d.rawOf(i)
+		}
+		if g := math.Abs(toFloat(l) - toFloat(v)); g < gap {
+			best, gap = i, g
+		}
+	}
+	return d.rawOf(best)
+}
+
+// intLevels lists lo, lo+step, ..., hi.
+func intLevels(lo, hi, step int64) []any {
+	var ls []any
+	for v := lo; v <= hi; v += max(1, step) {
+		ls = append(ls, v)
+	}
+	return ls
+}
+
+// discrete is a dimension over levels: categorical when the sampler handles
+// it and the levels are choices, a unit float otherwise.
+func discrete(name string, levels []any, categorical bool) dim {
+	if categorical {
+		names := make([]string, len(levels))
+		for i, l := range levels {
+			names[i] = fmt.Sprint(l)
+		}
+		return dim{name: name, dist: goptuna.CategoricalDistribution{Choices: names}, levels: levels}
+	}
+	return dim{name: name, dist: goptuna.UniformDistribution{Low: 0, High: 1}, levels: levels, unit: true}
 }
 
 // NewEncoding builds the encoding of sp under budget b.
 func NewEncoding(sp *spaces.Space, b spaces.Budget, unitChoices bool) *Encoding {
 	e := &Encoding{space: sp, budget: b, unitChoices: unitChoices}
 	for _, s := range sp.Services {
-		if s.Replicas.Max > s.Replicas.Min {
-			e.dims = append(e.dims, dim{s.Name + ".replicas", goptuna.StepIntUniformDistribution{
-				Low: int(s.Replicas.Min), High: int(s.Replicas.Max), Step: int(max(1, s.Replicas.Step))}})
+		if r := s.Replicas; r.Max > r.Min {
+			e.dims = append(e.dims, discrete(s.Name+".replicas", intLevels(r.Min, r.Max, r.Step), false))
 		}
 		if s.CPU.Max > s.CPU.Min {
 			// A share of the CPU still free when this service's turn
 			// comes (stick-breaking), not cores: see apply.
-			e.dims = append(e.dims, dim{s.Name + ".cpu", goptuna.UniformDistribution{Low: 0, High: 1}})
+			e.dims = append(e.dims, dim{name: s.Name + ".cpu", dist: goptuna.UniformDistribution{Low: 0, High: 1}})
 		}
 		if s.Memory.Max > s.Memory.Min {
-			e.dims = append(e.dims, dim{s.Name + ".memory", goptuna.UniformDistribution{
+			e.dims = append(e.dims, dim{name: s.Name + ".memory", dist: goptuna.UniformDistribution{
 				Low: float64(s.Memory.Min), High: float64(s.Memory.Max)}})
 		}
 	}
 	for _, p := range sp.Params {
-		if d := paramDist(p, unitChoices); d != nil {
-			e.dims = append(e.dims, dim{p.Name, d})
+		if d, ok := paramDim(p, unitChoices); ok {
+			e.dims = append(e.dims, d)
 		}
 	}
 	return e
 }
 
-// paramDist is the distribution of a non-resource parameter, or nil when it
-// has a single value.
-func paramDist(p spaces.Param, unitChoices bool) any {
+// paramDim is the dimension of a non-resource parameter; false when it has
+// a single value.
+func paramDim(p spaces.Param, unitChoices bool) (dim, bool) {
 	switch p.Type {
 	case spaces.TypeInt:
-		if p.Max <= p.Min {
-			return nil
+		if p.Max > p.Min {
+			return discrete(p.Name, intLevels(int64(p.Min), int64(p.Max), int64(p.Step)), false), true
 		}
-		return goptuna.StepIntUniformDistribution{Low: int(p.Min), High: int(p.Max), Step: int(max(1, p.Step))}
 	case spaces.TypeFloat:
 		switch {
 		case p.Max <= p.Min:
-			return nil
 		case p.Log:
-			return goptuna.LogUniformDistribution{Low: p.Min, High: p.Max}
+			return dim{name: p.Name, dist: goptuna.LogUniformDistribution{Low: p.Min, High: p.Max}}, true
 		case p.Step > 0:
-			return goptuna.DiscreteUniformDistribution{Low: p.Min, High: p.Max, Q: p.Step}
+			return dim{name: p.Name, dist: goptuna.DiscreteUniformDistribution{Low: p.Min, High: p.Max, Q: p.Step}}, true
+		default:
+			return dim{name: p.Name, dist: goptuna.UniformDistribution{Low: p.Min, High: p.Max}}, true
 		}
-		return goptuna.UniformDistribution{Low: p.Min, High: p.Max}
 	case spaces.TypeBool:
-		return choiceDist([]string{"false", "true"}, unitChoices)
+		return discrete(p.Name, []any{false, true}, !unitChoices), true
 	case spaces.TypeChoice:
-		if len(p.Choices) < 2 {
-			return nil
+		if len(p.Choices) > 1 {
+			levels := make([]any, len(p.Choices))
+			for i, c := range p.Choices {
+				levels[i] = c
+			}
+			return discrete(p.Name, levels, !unitChoices), true
 		}
-		return choiceDist(p.Choices, unitChoices)
 	}
-	return nil
-}
-
-func choiceDist(choices []string, unit bool) any {
-	if unit {
-		return goptuna.UniformDistribution{Low: 0, High: 1}
-	}
-	return goptuna.CategoricalDistribution{Choices: choices}
+	return dim{}, false
 }
 
 // SearchSpace is the goptuna search space, for samplers that need it defined
@@ -121,10 +187,6 @@ func (e *Encoding) Suggest(t goptuna.Trial) (map[string]float64, error) {
 		var v float64
 		var err error
 		switch dist := d.dist.(type) {
-		case goptuna.StepIntUniformDistribution:
-			var i int
-			i, err = t.SuggestStepInt(d.name, dist.Low, dist.High, dist.Step)
-			v = float64(i)
 		case goptuna.UniformDistribution:
 			v, err = t.SuggestFloat(d.name, dist.Low, dist.High)
 		case goptuna.LogUniformDistribution:
@@ -158,9 +220,13 @@ func indexOf(xs []string, x string) int {
 func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System, error) {
 	sp := e.space
 	cfg := sp.Baseline()
+	dims := make(map[string]dim, len(e.dims))
+	for _, d := range e.dims {
+		dims[d.name] = d
+	}
 	for _, p := range sp.Params {
 		if v, ok := raw[p.Name]; ok {
-			cfg[p.Name] = e.paramValue(p, v)
+			cfg[p.Name] = dims[p.Name].value(v)
 		}
 	}
 	// Replicas first, at minimum resources: lower each service's replicas
@@ -173,7 +239,7 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 	for _, s := range sp.Services {
 		want := s.Replicas.Current
 		if v, ok := raw[s.Name+".replicas"]; ok {
-			want = int64(math.Round(v))
+			want = dims[s.Name+".replicas"].value(v).(int64)
 		}
 		for r := want; r >= s.Replicas.Min; r -= max(1, s.Replicas.Step) {
 			cfg[s.Name+".replicas"] = r
@@ -281,28 +347,6 @@ func (e *Encoding) fits(cfg spaces.Config) bool {
 	return err == nil && e.space.Check(sys) == nil
 }
 
-// paramValue turns a raw sampler value into the parameter's config value.
-func (e *Encoding) paramValue(p spaces.Param, v float64) any {
-	switch p.Type {
-	case spaces.TypeInt:
-		return int64(math.Round(v))
-	case spaces.TypeFloat:
-		return v
-	case spaces.TypeBool:
-		return e.choiceIndex(v, 2) == 1
-	case spaces.TypeChoice:
-		return p.Choices[e.choiceIndex(v, len(p.Choices))]
-	}
-	return v
-}
-
-func (e *Encoding) choiceIndex(v float64, n int) int {
-	if e.unitChoices {
-		v = math.Floor(v * float64(n))
-	}
-	return min(n-1, max(0, int(v)))
-}
-
 // Encode is the inverse of Decode for a feasible configuration: the raw
 // values whose projection is cfg itself. It lets the baseline, enqueued
 // presets and resumed trials teach the sampler.
@@ -314,19 +358,7 @@ func (e *Encoding) Encode(cfg spaces.Config) map[string]float64 {
 			raw[d.name] = share
 			continue
 		}
-		v := cfg[d.name]
-		switch dist := d.dist.(type) {
-		case goptuna.CategoricalDistribution:
-			raw[d.name] = float64(indexOf(dist.Choices, fmt.Sprint(v)))
-		case goptuna.UniformDistribution:
-			if c, ok := choicesOf(e.space, d.name); ok && e.unitChoices {
-				raw[d.name] = (float64(indexOf(c, fmt.Sprint(v))) + 0.5) / float64(len(c))
-				continue
-			}
-			raw[d.name] = toFloat(v)
-		default:
-			raw[d.name] = toFloat(v)
-		}
+		raw[d.name] = d.encode(cfg[d.name])
 	}
 	return raw
 }
@@ -348,21 +380,6 @@ func (e *Encoding) cpuShares(cfg spaces.Config) map[string]float64 {
 		left -= take
 	}
 	return shares
-}
-
-func choicesOf(sp *spaces.Space, name string) ([]string, bool) {
-	for _, p := range sp.Params {
-		if p.Name != name {
-			continue
-		}
-		switch p.Type {
-		case spaces.TypeBool:
-			return []string{"false", "true"}, true
-		case spaces.TypeChoice:
-			return p.Choices, true
-		}
-	}
-	return nil, false
 }
 
 func toFloat(v any) float64 {

@@ -49,13 +49,20 @@ func (m *mover) propose(incumbent results.Trial, tried []results.Trial) map[stri
 	return nil
 }
 
-// step moves one dimension's internal value a little, within its range.
+// step moves one dimension's raw value a little, within its range: a
+// discrete one by one or two levels (any other level for a choice), a
+// continuous one by a normal step of 15% of its range.
 func (m *mover) step(d dim, v float64) float64 {
-	sign := float64(1 - 2*m.rng.Intn(2))
+	if d.levels != nil {
+		n, i := len(d.levels), d.index(v)
+		if _, isInt := d.levels[0].(int64); isInt {
+			i = min(n-1, max(0, i+(1+m.rng.Intn(2))*(1-2*m.rng.Intn(2))))
+		} else if n > 1 {
+			i = (i + 1 + m.rng.Intn(n-1)) % n
+		}
+		return d.rawOf(i)
+	}
 	switch dist := d.dist.(type) {
-	case goptuna.StepIntUniformDistribution:
-		v += sign * float64(dist.Step*(1+m.rng.Intn(2)))
-		return math.Max(float64(dist.Low), math.Min(float64(dist.High), v))
 	case goptuna.UniformDistribution:
 		v += m.rng.NormFloat64() * 0.15 * (dist.High - dist.Low)
 		return math.Max(dist.Low, math.Min(dist.High, v))
@@ -63,14 +70,8 @@ func (m *mover) step(d dim, v float64) float64 {
 		lv := math.Log(v) + m.rng.NormFloat64()*0.15*(math.Log(dist.High)-math.Log(dist.Low))
 		return math.Max(dist.Low, math.Min(dist.High, math.Exp(lv)))
 	case goptuna.DiscreteUniformDistribution:
-		v += sign * dist.Q
+		v += float64(1-2*m.rng.Intn(2)) * dist.Q
 		return math.Max(dist.Low, math.Min(dist.High, v))
-	case goptuna.CategoricalDistribution:
-		if len(dist.Choices) < 2 {
-			return v
-		}
-		i := (int(v) + 1 + m.rng.Intn(len(dist.Choices)-1)) % len(dist.Choices)
-		return float64(i)
 	}
 	return v
 }

@@ -8,10 +8,9 @@ import (
 )
 
 // seededRandom is goptuna's random sampler with every draw taken from one
-// seeded source. goptuna v0.9.0's RandomSampler draws categorical values
-// from the global math/rand (so two studies with the same seed differ) and
-// never draws the top value of a stepped int range; both are fixed here,
-// everything else is goptuna's.
+// seeded source: goptuna v0.9.0's RandomSampler draws categorical values
+// from the global math/rand, so two studies with the same seed differ.
+// Everything else is goptuna's.
 type seededRandom struct {
 	mu    sync.Mutex
 	rng   *rand.Rand
@@ -32,9 +31,6 @@ func (s *seededRandom) Sample(study *goptuna.Study, trial goptuna.FrozenTrial, n
 	switch d := dist.(type) {
 	case goptuna.CategoricalDistribution:
 		return float64(s.rng.Intn(len(d.Choices))), nil
-	case goptuna.StepIntUniformDistribution:
-		n := (d.High-d.Low)/d.Step + 1
-		return float64(d.Low + s.rng.Intn(n)*d.Step), nil
 	}
 	return s.inner.Sample(study, trial, name, dist)
 }

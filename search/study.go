@@ -10,7 +10,7 @@ import (
 	"github.com/c-bata/goptuna"
 	"github.com/c-bata/goptuna/cmaes"
 	"github.com/c-bata/goptuna/sobol"
-	"github.com/c-bata/goptuna/tpe"
+	"github.com/tune-dify/tune/search/internal/tpe"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
