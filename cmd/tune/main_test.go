@@ -95,7 +95,7 @@ func TestBadInput(t *testing.T) {
 
 func TestStudyOutput(t *testing.T) {
 	out := t.TempDir()
-	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "6", "--seed", "1", "--out", out)
+	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "6", "--seed", "1", "--enqueue", "s8-final", "--out", out)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -136,7 +136,7 @@ func TestStudyOutput(t *testing.T) {
 
 	// Rerunning the same command resumes: nothing new with the same --trials,
 	// two more with --trials 8.
-	stdout, _, code = runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "8", "--seed", "1", "--out", out)
+	stdout, _, code = runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "8", "--seed", "1", "--enqueue", "s8-final", "--out", out)
 	if code != exitOK || !strings.Contains(stdout, "resuming study") {
 		t.Fatalf("resume: exit %d\n%s", code, stdout)
 	}

@@ -37,7 +37,7 @@ func writeOutcome(stdout io.Writer, out string, in *inputs, meta studyMeta, tria
 		return err
 	}
 	if !ok {
-		fmt.Fprintf(stdout, "\nno trial met the SLO (P95 ≤ %s, errors ≤ %.1f%%): no values.yaml written; see %s\n",
+		fmt.Fprintf(stdout, "no trial met the SLO (P95 ≤ %s, errors ≤ %.1f%%): no values.yaml written; see %s\n",
 			in.objective.SLOP95, 100*in.objective.MaxErrorRate, filepath.Join(out, "trials.jsonl"))
 		os.Remove(filepath.Join(out, "values.yaml"))
 		return errSilent
@@ -46,9 +46,7 @@ func writeOutcome(stdout io.Writer, out string, in *inputs, meta studyMeta, tria
 	if err := writeValues(path, in.space, nil, rec, meta); err != nil {
 		return err
 	}
-	m := rec.Metrics
-	fmt.Fprintf(stdout, "\nrecommended: trial %d, TPS %.1f, P95 %.0f ms, errors %.2f%%\n  %s\nwrote %s, %s, %s\n",
-		rec.Number, m.TPS, m.P95, 100*m.ErrorRate, shortConfig(in.space, rec.Params),
+	fmt.Fprintf(stdout, "  %s\nwrote %s, %s, %s\n", shortConfig(in.space, rec.Params),
 		filepath.Join(out, "trials.jsonl"), filepath.Join(out, "pareto.json"), path)
 	return nil
 }
