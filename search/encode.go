@@ -140,6 +140,10 @@ func NewEncoding(sp *spaces.Space, b spaces.Budget, unitChoices bool) *Encoding 
 // paramDim is the dimension of a non-resource parameter; false when it has
 // a single value.
 func paramDim(p spaces.Param, unitChoices bool) (dim, bool) {
+	if r := p.PerCPU; r != nil {
+		// A ratio to the service's cores, turned into a count in perCore.
+		return dim{name: p.Name, dist: goptuna.UniformDistribution{Low: r.Min, High: r.Max}}, true
+	}
 	switch p.Type {
 	case spaces.TypeInt:
 		if p.Max > p.Min {
@@ -225,16 +229,20 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 		dims[d.name] = d
 	}
 	for _, p := range sp.Params {
-		if v, ok := raw[p.Name]; ok {
+		if v, ok := raw[p.Name]; ok && p.PerCPU == nil {
 			cfg[p.Name] = dims[p.Name].value(v)
 		}
 	}
+	e.perCore(cfg, raw) // at minimum CPU for now; apply redoes it
 	// Replicas first, at minimum resources: lower each service's replicas
 	// until the minimum configuration fits.
 	for _, s := range sp.Services {
 		cfg[s.Name+".cpu"] = s.CPU.Min.Cores()
-		cfg[s.Name+".memory"] = int64(s.MemoryMin(sp, cfg))
 		cfg[s.Name+".replicas"] = s.Replicas.Min
+	}
+	e.perCore(cfg, raw)
+	for _, s := range sp.Services {
+		cfg[s.Name+".memory"] = int64(s.MemoryMin(sp, cfg))
 	}
 	for _, s := range sp.Services {
 		want := s.Replicas.Current
@@ -268,14 +276,14 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 	} else {
 		slack = spaces.Resources{}
 	}
-	e.apply(cfg, want, slack, 1)
+	e.apply(cfg, raw, want, slack, 1)
 	// With nodes or a dedicated placement, packing and stranded capacity
 	// may still not fit: shrink what was handed out until it does.
 	for f := 0.9; !e.fits(cfg); f *= 0.9 {
 		if f < 1e-3 {
 			return nil, spaces.System{}, fmt.Errorf("no feasible projection under %s (is the minimum configuration over budget?)", e.budget.Name)
 		}
-		e.apply(cfg, want, slack, f)
+		e.apply(cfg, raw, want, slack, f)
 	}
 	sys, err := sp.Resolve(e.budget, cfg)
 	if err != nil {
@@ -290,28 +298,50 @@ func (e *Encoding) Decode(raw map[string]float64) (spaces.Config, spaces.System,
 // the total never exceeds the budget. Memory asked for above the minimums
 // is scaled by one factor for all: running out of memory is a cliff (OOM)
 // for every service, so none is left at its minimum for being listed last.
-func (e *Encoding) apply(cfg spaces.Config, want map[string][2]float64, slack spaces.Resources, f float64) {
+func (e *Encoding) apply(cfg spaces.Config, raw map[string]float64, want map[string][2]float64, slack spaces.Resources, f float64) {
 	leftCPU := f * float64(slack.CPU)
+	for _, s := range e.space.Services {
+		r := float64(cfg[s.Name+".replicas"].(int64))
+		lo := float64(s.CPU.Min)
+		take := math.Min(want[s.Name][0]*leftCPU, r*(float64(s.CPU.Max)-lo))
+		cfg[s.Name+".cpu"] = grant(lo, float64(s.CPU.Max), float64(max(1, s.CPU.Step)), lo+take/r, r, &leftCPU) / 1000
+	}
+	// Per-core counts follow the CPU just given; memory floors follow them,
+	// so the memory slack is measured now.
+	e.perCore(cfg, raw)
+	leftMem := 0.0
+	if u := e.usage(cfg); u.Memory < e.budget.Total.Memory {
+		leftMem = f * float64(e.budget.Total.Memory-u.Memory)
+	}
 	askMem := 0.0
 	for _, s := range e.space.Services {
 		r := float64(cfg[s.Name+".replicas"].(int64))
 		askMem += r * math.Max(0, math.Min(want[s.Name][1], float64(s.Memory.Max))-float64(s.MemoryMin(e.space, cfg)))
 	}
-	leftMem := f * float64(slack.Memory)
 	memShare := 1.0
 	if askMem > leftMem {
 		memShare = leftMem / askMem
 	}
 	for _, s := range e.space.Services {
 		r := float64(cfg[s.Name+".replicas"].(int64))
-		lo := float64(s.CPU.Min)
-		take := math.Min(want[s.Name][0]*leftCPU, r*(float64(s.CPU.Max)-lo))
-		cpu := grant(lo, float64(s.CPU.Max), float64(max(1, s.CPU.Step)), lo+take/r, r, &leftCPU)
-		lo = float64(s.MemoryMin(e.space, cfg))
+		lo := float64(s.MemoryMin(e.space, cfg))
 		memWant := lo + memShare*math.Max(0, math.Min(want[s.Name][1], float64(s.Memory.Max))-lo)
-		mem := grant(lo, float64(s.Memory.Max), float64(max(1, s.Memory.Step)), memWant, r, &leftMem)
-		cfg[s.Name+".cpu"] = cpu / 1000
-		cfg[s.Name+".memory"] = int64(mem)
+		cfg[s.Name+".memory"] = int64(grant(lo, float64(s.Memory.Max), float64(max(1, s.Memory.Step)), memWant, r, &leftMem))
+	}
+}
+
+// perCore sets every per-core parameter from its ratio in raw (or, when raw
+// has none, keeps the config's count) and the cores of its service's pods.
+func (e *Encoding) perCore(cfg spaces.Config, raw map[string]float64) {
+	for _, p := range e.space.Params {
+		ratio, ok := raw[p.Name]
+		if p.PerCPU == nil || !ok {
+			continue
+		}
+		cores := toFloat(cfg[p.PerCPU.Service+".cpu"])
+		step := math.Max(1, p.Step)
+		n := p.Min + math.Round((ratio*cores-p.Min)/step)*step
+		cfg[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
 	}
 }
 
@@ -359,6 +389,12 @@ func (e *Encoding) Encode(cfg spaces.Config) map[string]float64 {
 			continue
 		}
 		raw[d.name] = d.encode(cfg[d.name])
+	}
+	for _, p := range e.space.Params {
+		if r := p.PerCPU; r != nil {
+			cores := toFloat(cfg[r.Service+".cpu"])
+			raw[p.Name] = math.Max(r.Min, math.Min(r.Max, toFloat(cfg[p.Name])/math.Max(cores, 1e-3)))
+		}
 	}
 	return raw
 }

@@ -29,7 +29,7 @@ func mustBudget(t testing.TB, s string) Budget {
 func TestParamNames(t *testing.T) {
 	s := loadDefault(t)
 	got := s.ParamNames()
-	want := []string{"api.replicas", "api.cpu", "api.memory", "worker.replicas", "worker.cpu", "worker.memory"}
+	want := []string{"api.replicas", "api.cpu", "api.memory", "postgresql.replicas", "postgresql.cpu", "postgresql.memory"}
 	if !slices.Equal(got[:6], want) {
 		t.Errorf("first names %v, want %v", got[:6], want)
 	}

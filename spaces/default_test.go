@@ -16,7 +16,7 @@ func TestDefaultSpace(t *testing.T) {
 	for _, sv := range s.Services {
 		names = append(names, sv.Name)
 	}
-	want := []string{"api", "worker", "pluginDaemon", "postgresql", "weaviate", "redis", "xinference", "ollama"}
+	want := []string{"api", "postgresql", "pluginDaemon", "weaviate", "xinference", "redis", "worker", "ollama"}
 	if !slices.Equal(names, want) {
 		t.Errorf("services %v, want %v", names, want)
 	}

@@ -145,6 +145,18 @@ type Param struct {
 	Current any       `yaml:"current"`
 	Values  []Target  `yaml:"values"`
 	Note    string    `yaml:"note,omitempty"`
+	// PerCPU, for an int parameter, makes the search propose it per core of
+	// a service's pods: the count is the ratio times the pod's cores,
+	// rounded, within Min..Max (gunicorn's workers follow the cores).
+	PerCPU *PerCPU `yaml:"perCPU,omitempty"`
+}
+
+// PerCPU is the range of a per-core ratio and the service whose pods' cores
+// it multiplies.
+type PerCPU struct {
+	Service string  `yaml:"service"`
+	Min     float64 `yaml:"min"`
+	Max     float64 `yaml:"max"`
 }
 
 // Target is where a parameter's value lands in the Helm values.

@@ -111,6 +111,24 @@ func (c *checker) services() {
 
 func fmtInt(v int64) string { return fmt.Sprint(v) }
 
+// perCPU checks a per-core ratio: on an int parameter, naming a service,
+// with 0 < min ≤ max.
+func (c *checker) perCPU(p string, pr Param) {
+	r := pr.PerCPU
+	if pr.Type != TypeInt {
+		c.add(p+".perCPU", "only an int parameter can be searched per core; %q is %s", pr.Name, pr.Type)
+	}
+	if r.Min <= 0 || r.Max < r.Min {
+		c.add(p+".perCPU", "want 0 < min ≤ max, got min %g, max %g", r.Min, r.Max)
+	}
+	for _, sv := range c.s.Services {
+		if sv.Name == r.Service {
+			return
+		}
+	}
+	c.add(p+".perCPU.service", "no service named %q", r.Service)
+}
+
 // floor checks a memory floor: it names an int parameter and adds memory.
 func (c *checker) floor(p string, f MemoryFloor) {
 	if f.Each <= 0 {
@@ -163,6 +181,9 @@ func (c *checker) params() {
 		}
 		if _, dup := names[pr.Name]; !dup {
 			names[pr.Name] = p
+		}
+		if pr.PerCPU != nil {
+			c.perCPU(p, pr)
 		}
 		switch pr.Type {
 		case TypeInt, TypeFloat:
