@@ -66,7 +66,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.storage, "storage", "", "trial store: a SQLite file or sqlite:PATH (default <out>/trials.db)")
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
 	f.StringVar(&o.sampler, "sampler", "tpe", "search algorithm: "+strings.Join(search.Samplers, ", "))
-	f.Float64Var(&o.moves, "local-moves", 0.5, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
+	f.Float64Var(&o.moves, "local-moves", 0.25, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
 	f.StringSliceVar(&o.enqueue, "enqueue", nil, "configurations to evaluate after the baseline: preset ids from <space dir>/presets (e.g. s16-final) or YAML files")
 	return c
 }

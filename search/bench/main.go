@@ -68,7 +68,7 @@ const modelSeed = 1
 var checkpoint = 40
 
 // defaultLocalMoves is tune's default --local-moves.
-const defaultLocalMoves = 0.5
+const defaultLocalMoves = 0.25
 
 func run(spaceFile string, budgets, samplers []string, seeds, maxTrials int, refFile string, recompute bool, longRuns, longLen int) error {
 	sp, err := spaces.Load(spaceFile)
