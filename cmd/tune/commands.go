@@ -42,7 +42,7 @@ leaves out take the space's current values.`,
 			if err != nil {
 				return err
 			}
-			cfg, sys, err := checkConfig(in, cfg, "--config "+config)
+			_, sys, err := checkConfig(in, cfg, "--config "+config)
 			if err != nil {
 				return err
 			}

@@ -151,8 +151,11 @@ func TestStudyOutput(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("export: exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(exp); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(stdout, "(knee)") {
+		t.Errorf("export says %q, want the knee pick named", stdout)
+	}
+	if b, err := os.ReadFile(exp); err != nil || yaml.Unmarshal(b, &values) != nil {
+		t.Fatalf("export wrote no readable values file: %v", err)
 	}
 }
 

@@ -164,7 +164,7 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		Space: in.space, Budget: in.budget, Workload: in.workload, Objective: in.objective,
 		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, Enqueue: presets,
 		LocalMoves: o.moves,
-		Evaluator: in.evaluator, Store: store,
+		Evaluator:  in.evaluator, Store: store,
 		OnTrial: func(t results.Trial, best *results.Trial) {
 			fmt.Fprintln(stdout, progressLine(in.space, t, best, o.trials))
 		},

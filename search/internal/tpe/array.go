@@ -31,7 +31,7 @@ func linspace(start, stop float64, num int, endPoint bool) []float64 {
 		}
 		step = (stop - start) / float64(num)
 	}
-	r := make([]float64, num, num)
+	r := make([]float64, num) // tune: lint (S1019)
 	for i := 0; i < num; i++ {
 		r[i] = start + float64(i)*step
 	}
@@ -61,14 +61,6 @@ func location(array []float64, key float64) int {
 		}
 	}
 	return i
-}
-
-func searchsorted(array, values []float64) []int {
-	var indexes []int
-	for _, val := range values {
-		indexes = append(indexes, location(array, val))
-	}
-	return indexes
 }
 
 func bincount(x []int, weights []float64, minlength int) []float64 {
