@@ -197,3 +197,36 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 		t.Errorf("TUNE_BUDGET=16cores: exit %d, stderr %s", code, stderr)
 	}
 }
+
+func TestConfigFileSetsFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tune.yaml")
+	if err := os.WriteFile(file, []byte("budget: 8c16g\nspace: "+space+"\ntrials: 2\nseed: 4\nenqueue: [s8-final]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	stdout, stderr, code := runCLI(t, "--config-file", file, "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil || len(trials) != 2 || trials[1].Origin != results.OriginEnqueued {
+		t.Fatalf("--config-file study: %d trials (%v)\n%s", len(trials), err, stdout)
+	}
+	// A flag on the command line wins over the file.
+	_, stderr, code = runCLI(t, "--config-file", file, "--budget", "16cores", "--out", out)
+	if code != exitBadInput || !strings.Contains(stderr, "16cores") {
+		t.Errorf("--budget over --config-file: exit %d, %s", code, stderr)
+	}
+}
+
+func TestConfigFileUnknownKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tune.yaml")
+	if err := os.WriteFile(file, []byte("budjet: 8c16g\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "--config-file", file, "--space", space)
+	if code != exitBadInput || !strings.Contains(stderr, `unknown key "budjet"`) {
+		t.Errorf("exit %d, %s", code, stderr)
+	}
+}

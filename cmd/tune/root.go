@@ -95,6 +95,11 @@ func bindEnv(c *cobra.Command) error {
 		if err := v.ReadInConfig(); err != nil {
 			return badInput("--config-file %s: %v", f, err)
 		}
+		for _, k := range v.AllKeys() {
+			if c.Flags().Lookup(k) == nil {
+				return badInput("--config-file %s: unknown key %q: keys are the flags of %s (see --help)", f, k, c.CommandPath())
+			}
+		}
 	}
 	var errs []error
 	c.Flags().VisitAll(func(f *pflag.Flag) {
