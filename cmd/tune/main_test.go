@@ -230,3 +230,24 @@ func TestConfigFileUnknownKey(t *testing.T) {
 		t.Errorf("exit %d, %s", code, stderr)
 	}
 }
+
+// --timeout ends an overnight study at its deadline: what finished is kept,
+// the summary is written, and the study can be resumed.
+func TestTimeoutKeepsWhatIsDone(t *testing.T) {
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", space, "--trials", "1000",
+		"--timeout", "400ms", "--out", out)
+	if code == exitBadInput {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "stopped at --timeout 400ms after") {
+		t.Fatalf("no timeout line in:\n%s", stdout)
+	}
+	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil || len(trials) >= 1000 {
+		t.Fatalf("%d trials after the deadline (%v)", len(trials), err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "pareto.json")); err != nil {
+		t.Errorf("no pareto.json after the deadline: %v", err)
+	}
+}
