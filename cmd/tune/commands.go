@@ -117,13 +117,13 @@ the picked trial as a values overlay that helm upgrade -f takes as it is:
   min-p95  lowest P95 within the SLO among trials with at least 90% of the max-tps TPS
 With --base, list-style env blocks (api.extraEnv) keep the base file's other entries,
 because Helm replaces lists instead of merging them.`,
-		Example: `  tune export --from tune-out/dify-16c32g-chatflow -o values.yaml
-  tune export --from tune-out/dify-16c32g-chatflow --pick knee --slo-p95 1s -o knee.yaml
+		Example: `  tune export --from tune-out/default-16c32g-chatflow -o values.yaml
+  tune export --from tune-out/default-16c32g-chatflow --pick knee --slo-p95 1s -o knee.yaml
   helm upgrade dify dify/dify -f my-values.yaml -f values.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if from == "" {
-				return badInput("--from is required: a study's output folder (e.g. tune-out/dify-16c32g-chatflow)")
+				return badInput("--from is required: a study's output folder (e.g. tune-out/default-16c32g-chatflow)")
 			}
 			pm, err := results.ParseMode(mode)
 			if err != nil {
