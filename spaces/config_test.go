@@ -172,4 +172,3 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 	})
 }
-
