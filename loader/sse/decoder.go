@@ -11,8 +11,8 @@ import (
 )
 
 // DefaultMaxEventSize bounds one line and one event's data unless
-// WithMaxEventSize says otherwise: far above any Dify event, far below what
-// a hostile server could make us hold.
+// WithMaxEventSize says otherwise: well above Dify's events (a few KB), far
+// below what a hostile server could make us hold.
 const DefaultMaxEventSize = 1 << 20
 
 // initialBufSize is the first read buffer; it grows (up to the max event size)
@@ -117,7 +117,7 @@ func NewDecoder(r io.Reader, opts ...Option) *Decoder {
 	for _, o := range opts {
 		o(d)
 	}
-	d.buf = make([]byte, min(initialBufSize, d.max+1))
+	d.buf = make([]byte, initialBufSize)
 	return d
 }
 
@@ -384,7 +384,10 @@ func (d *Decoder) fill() {
 	if d.end == len(d.buf) {
 		// Growing past max+1 is never needed: a window that long without a
 		// line end is already too large.
-		n := min(max(2*len(d.buf), initialBufSize), d.max+1)
+		n := min(2*len(d.buf), d.max)
+		if n == d.max && d.max < math.MaxInt {
+			n++
+		}
 		if n > len(d.buf) {
 			nb := make([]byte, n)
 			copy(nb, d.buf[:d.end])

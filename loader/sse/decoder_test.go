@@ -372,3 +372,12 @@ func equalEvents(a, b []ev) bool {
 	}
 	return true
 }
+
+// TestHugeLimit guards the buffer growth arithmetic against overflow.
+func TestHugeLimit(t *testing.T) {
+	in := "data: " + strings.Repeat("x", 100_000) + "\n\n"
+	got, err := decodeAll(iotest.HalfReader(strings.NewReader(in)), sse.WithMaxEventSize(math.MaxInt))
+	if err != io.EOF || len(got) != 1 || len(got[0].Data) != 100_000 {
+		t.Errorf("got %d events, err %v", len(got), err)
+	}
+}

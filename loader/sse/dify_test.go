@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the deco
 func transcript(t *testing.T, in []byte, oneByte bool) string {
 	t.Helper()
 	var b strings.Builder
-	var r = bytes.NewReader(in)
+	r := bytes.NewReader(in)
 	d := sse.NewDecoder(r,
 		sse.WithCommentFunc(func(text []byte) { fmt.Fprintf(&b, "comment %q\n", text) }),
 		sse.WithEmptyEventFunc(func(typ string) { fmt.Fprintf(&b, "empty event %s\n", typ) }))
@@ -88,11 +89,13 @@ func TestDifyChatflow(t *testing.T) {
 	}))
 	var kinds []string
 	var answer strings.Builder
-	var usage struct{ TotalTokens int `json:"total_tokens"` }
+	var usage struct {
+		TotalTokens int `json:"total_tokens"`
+	}
 	for {
 		e, err := d.Next()
 		if err != nil {
-			if err.Error() != "EOF" {
+			if err != io.EOF {
 				t.Fatal(err)
 			}
 			break
