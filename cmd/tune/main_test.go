@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -249,5 +251,34 @@ func TestTimeoutKeepsWhatIsDone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "pareto.json")); err != nil {
 		t.Errorf("no pareto.json after the deadline: %v", err)
+	}
+}
+
+// SIGINT (a cancelled context) ends the study between or during trials:
+// every finished trial is kept, the user is told how to resume, exit 1.
+func TestInterruptKeepsTrialsAndResumes(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"--budget", "16c32g", "--space", space, "--trials", "1000", "--out", out}, &stdout, &stderr)
+	if code := exitCode(err); code != exitFailed {
+		t.Fatalf("exit %d, want %d: %s", code, exitFailed, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "interrupted after") || stderr.Len() != 0 {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	before, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(before) + 2
+	stdoutAgain, stderrAgain, code := runCLI(t, "--budget", "16c32g", "--space", space, "--trials", fmt.Sprint(n), "--out", out)
+	if code == exitBadInput || !strings.Contains(stdoutAgain, fmt.Sprintf("%d of %d trials done", len(before), n)) {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdoutAgain, stderrAgain)
+	}
+	after, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil || len(after) != n {
+		t.Fatalf("after resume %d trials (%v), want %d", len(after), err, n)
 	}
 }

@@ -132,8 +132,11 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		Budget: meta.Budget, Space: meta.Space, Target: meta.Target, Scenario: meta.Scenario,
 		Seed: meta.Seed, Command: meta.Command, SpaceDigest: digest,
 	})
-	if err != nil {
+	var mismatch *results.MismatchError
+	if errors.As(err, &mismatch) {
 		return badInput("--study %s: %w", o.study, err)
+	} else if err != nil {
+		return fmt.Errorf("study %s in %s: %w", o.study, dbPath, err)
 	}
 	if err := writeStudyFiles(o.out, o.space, meta); err != nil {
 		return err
@@ -178,6 +181,7 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		runErr = nil
 	case ctx.Err() != nil:
 		stopped = fmt.Sprintf("interrupted after %d trials; rerun the same command to resume", len(trials))
+		runErr = errSilent // said; exit 1
 	}
 	if stopped != "" {
 		fmt.Fprintln(stdout, stopped)
