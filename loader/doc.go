@@ -1,6 +1,22 @@
-// Package loader generates SSE load against a Dify chat API and measures it:
-// time to first byte, time to the stream's end event, completed and failed
-// streams. Its subpackage sse decodes the event streams.
+// Package loader generates SSE load against Dify's service API and measures
+// it honestly: time to response headers, time to first token, time to the
+// stream's end event, events per stream, TPS inside a measured window, a
+// per-second timeline, and every failed request classified by kind with a
+// redacted first example.
 //
-// It knows nothing of search: it must not import search or deployer.
+// The pipeline is Config → Run → Summary: a Scenario builds each request and
+// judges its response; a load shape (closed-loop users with think time,
+// spawn rate and stages, or an open-loop arrival rate free of coordinated
+// omission) decides when requests start; a recorder keeps HdrHistograms.
+// Summary converts to results.Measurement for the search.
+//
+// Measurement choices: times are taken with the monotonic clock and
+// recorded in microseconds (HdrHistogram, 1 µs to 10 min, 3 significant
+// digits); time to headers is when Client.Do returns; percentiles are of
+// successful requests ending inside the window; requests cut by the end
+// of the run are not counted at all; in an open loop every time is
+// measured from the scheduled start.
+//
+// It owns load generation and measurement only. It must not import search
+// or deployer; its subpackage sse decodes the event streams.
 package loader
