@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: help build test lint bench bench-model calibrate fuzz run clean
+.PHONY: help build test lint bench bench-load bench-model calibrate fuzz run clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs random, 20 seeds)
 	$(GO) run ./search/bench
+
+bench-load: ## streams/s per client core (tune load vs Locust) and p50 accuracy, pinned with taskset
+	$(GO) run ./loader/benchload
 
 bench-model: ## CPU time of one simulated trial (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./deployer/sim

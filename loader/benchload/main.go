@@ -1,0 +1,403 @@
+// Command benchload is make bench-load: completed SSE streams per second
+// per client core for tune load and, in the same run, for Debian's Locust
+// (FastHttpUser and HttpUser), against a one-core server sending a Dify
+// chatflow stream of 21 events; then how close tune load's p50 total time
+// is to the server's own timing of streams whose events are 10 ms apart.
+// It prints figures; it asserts nothing.
+//
+// The server is this program re-executed in serve mode, pinned to core 0
+// with GOMAXPROCS=1; each client is pinned to core 1, so a client's
+// streams per second is also its streams per second per core.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tune-dify/tune/loader"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(ctx, args[1:], stdout)
+	}
+	fs := flag.NewFlagSet("bench-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	users := fs.Int("users", 100, "closed-loop users of each client in the throughput runs")
+	dur := fs.Duration("duration", 10*time.Second, "length of each run")
+	flushEach := fs.Bool("flush-each", false, "throughput server flushes every event (a write call each) instead of as its buffer fills")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute) // the whole run, installs included
+	defer cancel()
+	dir, err := os.MkdirTemp("", "bench-load-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	e := &env{dir: dir, self: self, stderr: stderr, dur: *dur, users: *users, flushEach: *flushEach, nproc: runtime.NumCPU()}
+	pinNote := "server pinned to core 0 (GOMAXPROCS=1), each client to core 1"
+	if _, err := exec.LookPath("taskset"); err != nil {
+		pinNote = "unpinned: taskset (util-linux) is missing"
+	} else if e.nproc < 2 {
+		pinNote = "unpinned: one core, so server and client cannot be apart"
+	} else {
+		e.pinned = true
+	}
+	return e.bench(ctx, stdout, pinNote)
+}
+
+// env is one run's setup: a temp dir for binaries, files and logs, and
+// whether subprocesses are pinned.
+type env struct {
+	dir, self, tune string
+	stderr          io.Writer
+	dur             time.Duration // of each throughput and accuracy run
+	users, nproc    int
+	pinned          bool
+	flushEach       bool
+}
+
+func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
+	e.tune = filepath.Join(e.dir, "tune")
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(bctx, "go", "build", "-o", e.tune, "github.com/tune-dify/tune/cmd/tune").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/tune: %v\n%s", err, out)
+	}
+	cores := 1 // the client's cores
+	if !e.pinned {
+		cores = e.nproc
+	}
+
+	// Throughput: every client against the same server, one after another.
+	srv, err := e.startServer(ctx, 0, "", 0)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	type row struct {
+		client     string
+		rate, busy float64 // streams/s per core, the server's CPU share mid-run; < 0: unknown
+		note       string
+	}
+	cpu := busy(srv.cmd.Process.Pid, e.dur)
+	sum, err := e.tuneLoad(ctx, srv.url, e.users, 0)
+	if err != nil {
+		return err
+	}
+	rows := []row{{"tune load", float64(sum.Completed) / sum.Duration / float64(cores), <-cpu, ""}}
+	if sum.Failed > 0 {
+		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
+	}
+	locust, lerr := e.findLocust(ctx)
+	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
+		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, note: "locust: not available"}
+		if lerr == nil {
+			cpu := busy(srv.cmd.Process.Pid, e.dur)
+			ok, failed, err := e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users)
+			r.busy, r.note = <-cpu, ""
+			if err != nil {
+				r.note = "locust: failed: " + err.Error()
+			} else if r.rate = float64(ok) / e.dur.Seconds() / float64(cores); failed > 0 {
+				r.note = fmt.Sprintf("%d failed", failed)
+			}
+		} else if r.client == "Locust FastHttpUser" {
+			r.note += " (" + lerr.Error() + ")"
+		}
+		rows = append(rows, r)
+	}
+	_ = srv.stop()
+
+	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s\n", e.nproc, pinNote,
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx))
+	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v; streams read to message_end / s / client core (%d)\n\n",
+		e.users, e.dur, cores)
+	fmt.Fprintf(w, "%-22s | %5s | %18s | %15s | %s\n", "client", "users", "streams/s per core", "vs FastHttpUser", "server core busy")
+	fmt.Fprintf(w, "%s|%s|%s|%s|%s\n", strings.Repeat("-", 23), strings.Repeat("-", 7), strings.Repeat("-", 20),
+		strings.Repeat("-", 17), strings.Repeat("-", 17))
+	for _, r := range rows {
+		rate, vs := "n/a", "n/a"
+		if r.rate >= 0 {
+			rate = fmt.Sprintf("%.0f", r.rate)
+		}
+		if r.rate >= 0 && rows[1].rate > 0 {
+			vs = fmt.Sprintf("%.2f×", r.rate/rows[1].rate)
+		}
+		fmt.Fprintf(w, "%-22s | %5d | %18s | %15s | %s\n", r.client, e.users, rate, vs, pct(r.busy))
+		if r.note != "" {
+			fmt.Fprintf(w, "  %s\n", r.note)
+		}
+	}
+
+	// Accuracy: tune's p50 total against the server's own p50; the first
+	// warmUp of each run is left out on both sides.
+	const warmUp = 2 * time.Second
+	fmt.Fprintf(w, "\naccuracy: 20 message events 10 ms apart, then message_end; p50 total, first %v left out (tune's p50 has HdrHistogram's ~0.1 ms steps here)\n", warmUp)
+	for _, users := range []int{50, 1000} {
+		tune, server, busy, n, err := e.accuracy(ctx, users, warmUp)
+		if err != nil {
+			fmt.Fprintf(w, "  %4d streams: %v\n", users, err)
+			continue
+		}
+		fmt.Fprintf(w, "  %4d streams: tune load %.2f ms, server %.2f ms (%d streams), difference %+.2f ms; server core busy %s\n",
+			users, tune, server, n, tune-server, pct(busy))
+	}
+	return nil
+}
+
+// pin prefixes taskset -c core when pinning.
+func (e *env) pin(core int, name string, args ...string) (string, []string) {
+	if !e.pinned {
+		return name, args
+	}
+	return "taskset", append([]string{"-c", strconv.Itoa(core), name}, args...)
+}
+
+// runLogged runs a command with a timeout, its output to a log in e.dir;
+// a failure's error carries the log's tail.
+func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	path := filepath.Join(e.dir, logName+".log")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr, cmd.WaitDelay = f, f, 5*time.Second
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(path)
+		if len(out) > 600 {
+			out = out[len(out)-600:]
+		}
+		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// tuneLoad runs the built tune load pinned to core 1 and returns its JSON
+// summary.
+func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration) (*loader.Summary, error) {
+	out := filepath.Join(e.dir, fmt.Sprintf("tune-%d.json", users))
+	name, args := e.pin(1, e.tune, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
+		"--think-time", "0s", "--duration", e.dur.String(), "--warm-up", warmUp.String(),
+		"--request-timeout", "30s", "--json", out)
+	// Exit code 1 means some requests failed; the summary says which.
+	err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, name, args...)
+	if err != nil && exitCode(err) != 1 {
+		return nil, err
+	}
+	b, rerr := os.ReadFile(out)
+	if rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	var s loader.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", out, err)
+	}
+	if s.Duration <= 0 {
+		return nil, fmt.Errorf("%s: no measured window", out)
+	}
+	return &s, nil
+}
+
+// accuracy runs tune load with users against a server spacing events 10 ms
+// apart and returns both p50 totals in ms, the server's CPU share mid-run
+// and how many streams the server's figure is of.
+func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tune, server, serverBusy float64, n int, err error) {
+	log := filepath.Join(e.dir, fmt.Sprintf("server-%d.log", users))
+	srv, err := e.startServer(ctx, 10*time.Millisecond, log, warmUp)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	defer srv.stop()
+	cpu := busy(srv.cmd.Process.Pid, e.dur)
+	sum, err := e.tuneLoad(ctx, srv.url, users, warmUp)
+	serverBusy = <-cpu
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	if sum.Failed > 0 {
+		return 0, 0, 0, 0, fmt.Errorf("tune load: %d failed %v", sum.Failed, sum.Errors)
+	}
+	if err := srv.stop(); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("server: %w", err)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	var took []int64
+	for line := range strings.Lines(string(b)) {
+		ns, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+		if err != nil {
+			return 0, 0, 0, 0, fmt.Errorf("%s: %w", log, err)
+		}
+		took = append(took, ns)
+	}
+	if len(took) == 0 {
+		return 0, 0, 0, 0, fmt.Errorf("server logged no streams after the warm-up")
+	}
+	slices.Sort(took)
+	// The lower median, as HdrHistogram's p50 is a value at or below which half the samples fall.
+	p50 := took[(len(took)-1)/2]
+	return sum.Total.P50, float64(p50) / 1e6, serverBusy, len(took), nil
+}
+
+// server is a running serve-mode child.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+	err  error
+}
+
+// startServer re-executes this program in serve mode, pinned to core 0,
+// and waits for its address.
+func (e *env) startServer(ctx context.Context, gap time.Duration, log string, skip time.Duration) (*server, error) {
+	args := []string{"serve", "-gap", gap.String(), "-flush-each=" + strconv.FormatBool(e.flushEach)}
+	if log != "" {
+		args = append(args, "-log", log, "-skip", skip.String())
+	}
+	name, args := e.pin(0, e.self, args...)
+	cmd := exec.CommandContext(ctx, name, args...) // killed if the whole run times out
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stderr, cmd.WaitDelay = e.stderr, 5*time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		addr <- strings.TrimSpace(line)
+		s.done <- cmd.Wait()
+	}()
+	select {
+	case a := <-addr:
+		if a != "" {
+			s.url = "http://" + a
+			return s, nil
+		}
+	case <-time.After(10 * time.Second):
+	}
+	s.stop()
+	return nil, fmt.Errorf("server did not start")
+}
+
+// stop asks the server to exit (it writes its log then), kills it after 5
+// s, and returns how it ended. Later calls return the same.
+func (s *server) stop() error {
+	if s.done == nil {
+		return s.err
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case s.err = <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.err = errors.Join(errors.New("killed after 5s"), <-s.done)
+	}
+	s.done = nil
+	return s.err
+}
+
+func locustVersion(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f", "${Version}", "python3-locust").Output()
+	if err != nil || len(out) == 0 {
+		return "version unknown"
+	}
+	return string(out)
+}
+
+// busy returns pid's share of a core from 30% to 80% of a run of length
+// dur starting now: mid-run for every client, Locust's second of start-up
+// included. -1 if /proc is unreadable.
+func busy(pid int, dur time.Duration) <-chan float64 {
+	ch := make(chan float64, 1)
+	go func() {
+		time.Sleep(dur * 3 / 10)
+		a, t := cpuSeconds(pid), time.Now()
+		time.Sleep(dur / 2)
+		b := cpuSeconds(pid)
+		if a < 0 || b < 0 {
+			ch <- -1
+			return
+		}
+		ch <- (b - a) / time.Since(t).Seconds()
+	}()
+	return ch
+}
+
+// cpuSeconds is pid's user plus system CPU time so far, from
+// /proc/pid/stat fields 14 and 15 in USER_HZ ticks (100 a second on
+// Linux); -1 if unreadable.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := strings.LastIndexByte(string(b), ')')
+	if err != nil || i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
+	if len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.ParseFloat(f[11], 64)
+	s, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (u + s) / 100
+}
+
+func pct(f float64) string {
+	if f < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
