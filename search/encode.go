@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/c-bata/goptuna"
 
@@ -200,7 +201,7 @@ func (e *Encoding) Suggest(t goptuna.Trial) (map[string]float64, error) {
 		case goptuna.CategoricalDistribution:
 			var c string
 			c, err = t.SuggestCategorical(d.name, dist.Choices)
-			v = float64(indexOf(dist.Choices, c))
+			v = float64(max(0, slices.Index(dist.Choices, c)))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("suggest %s: %w", d.name, err)
@@ -208,15 +209,6 @@ func (e *Encoding) Suggest(t goptuna.Trial) (map[string]float64, error) {
 		raw[d.name] = v
 	}
 	return raw, nil
-}
-
-func indexOf(xs []string, x string) int {
-	for i, s := range xs {
-		if s == x {
-			return i
-		}
-	}
-	return 0
 }
 
 // Decode projects raw sampler values onto a feasible configuration and

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +68,7 @@ func (o *common) load() (*inputs, error) {
 	}
 	in := &inputs{space: sp, budget: b, workload: sp.Load, objective: sp.Objective}
 	if o.scenario != "" {
-		if !contains(scenarios, o.scenario) {
+		if !slices.Contains(scenarios, o.scenario) {
 			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
 		}
 		in.workload.Scenario = o.scenario
@@ -104,15 +105,6 @@ func loadPreset(spaceFile, ref string) (search.Preset, error) {
 		return search.Preset{}, err
 	}
 	return search.Preset{Name: ref, Config: cfg}, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, s := range xs {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }
 
 // checkConfig completes cfg from the space's current values and checks that

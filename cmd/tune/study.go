@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +86,7 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	if o.moves < 0 || o.moves > 1 {
 		return badInput("--local-moves %g: want a share between 0 and 1", o.moves)
 	}
-	if !contains(search.Samplers, o.sampler) {
+	if !slices.Contains(search.Samplers, o.sampler) {
 		return badInput("--sampler %q: want one of %s", o.sampler, strings.Join(search.Samplers, ", "))
 	}
 	var presets []search.Preset

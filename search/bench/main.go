@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -185,32 +186,40 @@ func study(sp *spaces.Space, budget, sampler string, seed int64, trials int) (*s
 // the first feasible one).
 func trajectories(sp *spaces.Space, budget, sampler string, seeds, maxTrials int) ([][]float64, error) {
 	out := make([][]float64, seeds)
-	errs := make([]error, seeds)
+	err := parallel(seeds, func(i int) error {
+		s, err := study(sp, budget, sampler, int64(i+1), maxTrials)
+		if err != nil {
+			return err
+		}
+		s.OnTrial = func(t results.Trial, best *results.Trial) {
+			v := 0.0
+			if best != nil {
+				v = best.Metrics.TPS
+			}
+			out[i] = append(out[i], v)
+		}
+		_, err = s.Run(context.Background())
+		return err
+	})
+	return out, err
+}
+
+// parallel runs fn(0..n-1), one per core at a time, and joins their errors.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for i := 0; i < seeds; i++ {
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := study(sp, budget, sampler, int64(i+1), maxTrials)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			s.OnTrial = func(t results.Trial, best *results.Trial) {
-				v := 0.0
-				if best != nil {
-					v = best.Metrics.TPS
-				}
-				out[i] = append(out[i], v)
-			}
-			_, errs[i] = s.Run(context.Background())
+			errs[i] = fn(i)
 		}(i)
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // firstReach is the 1-based trial at which a trajectory reaches target, or
@@ -251,29 +260,17 @@ func referenceSearch(sp *spaces.Space, budget string, runs, trials int) (referen
 			best, found = t, true
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, runs)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i := 0; i < runs; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s, err := study(sp, budget, "tpe", int64(1000+i), trials)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			s.OnTrial = func(t results.Trial, _ *results.Trial) { keep(t, s.Objective) }
-			_, errs[i] = s.Run(context.Background())
-		}(i)
-	}
-	wg.Wait()
-	for _, err := range errs {
+	err := parallel(runs, func(i int) error {
+		s, err := study(sp, budget, "tpe", int64(1000+i), trials)
 		if err != nil {
-			return reference{}, err
+			return err
 		}
+		s.OnTrial = func(t results.Trial, _ *results.Trial) { keep(t, s.Objective) }
+		_, err = s.Run(context.Background())
+		return err
+	})
+	if err != nil {
+		return reference{}, err
 	}
 	if !found {
 		return reference{}, fmt.Errorf("%s: no SLO-feasible configuration in %d evaluations", budget, evals)
@@ -363,7 +360,7 @@ func moves(sp *spaces.Space) []func(spaces.Config, float64) bool {
 				c[p.Name] = !c[p.Name].(bool)
 				return d > 0
 			case spaces.TypeChoice:
-				i := indexOf(p.Choices, fmt.Sprint(c[p.Name])) + int(d)
+				i := slices.Index(p.Choices, fmt.Sprint(c[p.Name])) + int(d)
 				if i < 0 || i >= len(p.Choices) {
 					return false
 				}
@@ -374,13 +371,4 @@ func moves(sp *spaces.Space) []func(spaces.Config, float64) bool {
 		})
 	}
 	return ms
-}
-
-func indexOf(xs []string, x string) int {
-	for i, s := range xs {
-		if s == x {
-			return i
-		}
-	}
-	return -1
 }
