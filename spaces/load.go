@@ -206,6 +206,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			d.fail(n, path, nil, "want %s, got %s", describeType(v.Type()), describeNode(n))
+			return
+		}
+		if v.Kind() == reflect.Map && n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 { // so Validate can name a key's line
+				d.lines[path+"."+n.Content[i].Value] = n.Content[i].Line
+			}
 		}
 	}
 }
@@ -348,7 +354,8 @@ func (s *Space) line(path string) int {
 
 // SetDefaults fills what the file left out, in this one place: steps
 // (replicas 1, cpu 250m, memory 256Mi, int parameters 1), load (100 users,
-// spawn rate 10/s, 3m) and objective (max error rate 0.01). A value the file
+// spawn rate 10/s, 3m), objective (max error rate 0.01) and a Helm target's
+// timeouts and health path (DefaultRolloutTimeout, ...). A value the file
 // states, even zero, is kept, so Validate can refuse "step: 0" and an
 // explicit "maxErrorRate: 0" means what it says. Load calls it; call it on a
 // Space built in code before Validate.
@@ -368,6 +375,7 @@ func (s *Space) SetDefaults() {
 	setDefault(s, "load.spawnRate", &s.Load.SpawnRate, 10)
 	setDefault(s, "load.duration", &s.Load.Duration, 3*time.Minute)
 	setDefault(s, "objective.maxErrorRate", &s.Objective.MaxErrorRate, 0.01)
+	s.setTargetDefaults()
 }
 
 func setDefault[T comparable](s *Space, path string, v *T, def T) {

@@ -20,6 +20,7 @@ type Space struct {
 	Params     []Param   `yaml:"params"`
 	Load       Workload  `yaml:"load"`
 	Objective  Objective `yaml:"objective"`
+	Target     Targets   `yaml:"target,omitempty"`
 
 	// File is the path the space was read from; errors name it.
 	File string `yaml:"-"`

@@ -58,6 +58,7 @@ func (s *Space) validate(b *Budget) []*FileError {
 	c.params()
 	c.targets()
 	c.workload()
+	c.target()
 	if o := s.Objective; o.SLOP95 < 0 {
 		c.add("objective.sloP95", "must not be negative")
 	}
