@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tune-dify/tune/deployer/local"
 	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
@@ -22,16 +23,20 @@ type common struct {
 	scenario string
 	seed     int64
 	sloP95   time.Duration
+	users    int
+	duration time.Duration
 }
 
 func (o *common) register(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&o.budget, "budget", "", "hardware to spend: <cores>c<GiB>g or a node pool <n>x<cores>c<GiB>g (e.g. 16c32g, 2x8c16g)")
 	f.StringVar(&o.space, "space", "", "search space file (e.g. spaces/default.yaml)")
-	f.StringVar(&o.target, "target", "sim", "where trials run: sim (the embedded model), local or helm")
+	f.StringVar(&o.target, "target", "sim", "where trials run: sim (the embedded model, virtual time), local (the model served over HTTP and measured by the loader, real time) or helm")
 	f.StringVar(&o.scenario, "scenario", "", "load scenario: chatflow, agent or retrieval (default: the space's)")
 	f.Int64Var(&o.seed, "seed", 1, "random seed of the sampler and the model's noise (same seed, same study)")
 	f.DurationVar(&o.sloP95, "slo-p95", 0, "P95 latency SLO, e.g. 2s (default: the space's objective)")
+	f.IntVar(&o.users, "users", 0, "virtual users of each trial's load (default: the space's load.users)")
+	f.DurationVar(&o.duration, "duration", 0, "measured window of each trial's load, after the spawn ramp, e.g. 15s (default: the space's load.duration)")
 }
 
 // scenarios the loader and the model know.
@@ -73,6 +78,18 @@ func (o *common) load() (*inputs, error) {
 		}
 		in.workload.Scenario = o.scenario
 	}
+	if o.users < 0 {
+		return nil, badInput("--users %d: must be positive", o.users)
+	}
+	if o.users > 0 {
+		in.workload.Users = o.users
+	}
+	if o.duration < 0 {
+		return nil, badInput("--duration %s: must be positive", o.duration)
+	}
+	if o.duration > 0 {
+		in.workload.Duration = o.duration
+	}
 	if o.sloP95 < 0 {
 		return nil, badInput("--slo-p95 %s: must be positive", o.sloP95)
 	}
@@ -82,7 +99,9 @@ func (o *common) load() (*inputs, error) {
 	switch o.target {
 	case "sim":
 		in.evaluator = sim.New(o.seed)
-	case "local", "helm":
+	case "local":
+		in.evaluator = &local.Target{Seed: o.seed}
+	case "helm":
 		return nil, badInput("--target %s is not available in this version; use --target sim", o.target)
 	default:
 		return nil, badInput("--target %q: want sim, local or helm", o.target)

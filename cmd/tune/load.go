@@ -18,7 +18,8 @@ import (
 
 type loadOpts struct {
 	url, scenario, dataset, thinkTime, stages, queries string
-	apiKeyEnv, apiKeyFile, jsonOut, csvPrefix          string
+	jsonOut, csvPrefix                                 string
+	keys                                               keySource
 	users                                              int
 	spawnRate, rate                                    float64
 	duration, warmUp, timeout                          time.Duration
@@ -58,8 +59,7 @@ printed. Exit 1 when any request failed.`,
 	f.DurationVar(&o.timeout, "request-timeout", 60*time.Second, "limit on one request, headers to end event")
 	f.StringVar(&o.queries, "queries", "", "file of queries, one a line (default: a built-in list)")
 	f.BoolVar(&o.conversation, "conversation", false, "each user continues its conversation (conversation_id) instead of starting new ones")
-	f.StringVar(&o.apiKeyEnv, "api-key-env", "DIFY_API_KEY", "environment variable holding the app or dataset API key")
-	f.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (instead of --api-key-env)")
+	o.keys.register(c, "environment variable holding the app or dataset API key")
 	f.StringVar(&o.jsonOut, "json", "", "write the summary as JSON to this file")
 	f.StringVar(&o.csvPrefix, "csv", "", "write PREFIX_stats.csv, PREFIX_timeline.csv and PREFIX_errors.csv")
 	return c
@@ -134,7 +134,7 @@ func (o *loadOpts) config() (loader.Config, error) {
 			return cfg, badInput("--queries: %w", err)
 		}
 	}
-	key, err := o.apiKey()
+	key, err := o.keys.key()
 	if err != nil {
 		return cfg, err
 	}
@@ -145,23 +145,41 @@ func (o *loadOpts) config() (loader.Config, error) {
 	return cfg, nil
 }
 
-// apiKey reads the key from --api-key-file or the --api-key-env variable.
-// Errors name where it was looked for, never what was found.
-func (o *loadOpts) apiKey() (loader.Secret, error) {
-	if o.apiKeyFile != "" {
-		b, err := os.ReadFile(o.apiKeyFile)
+// keySource is where an API key comes from: --api-key-file or the
+// --api-key-env variable, never a flag's value (it would show in ps and
+// shell history).
+type keySource struct{ env, file string }
+
+func (k *keySource) register(c *cobra.Command, envHelp string) {
+	c.Flags().StringVar(&k.env, "api-key-env", "DIFY_API_KEY", envHelp)
+	c.Flags().StringVar(&k.file, "api-key-file", "", "file holding the API key (instead of --api-key-env)")
+}
+
+// where says where the key comes from, for messages.
+func (k *keySource) where() string {
+	if k.file != "" {
+		return k.file
+	}
+	return "$" + k.env
+}
+
+// key reads the key. Errors name where it was looked for, never what was
+// found.
+func (k *keySource) key() (loader.Secret, error) {
+	if k.file != "" {
+		b, err := os.ReadFile(k.file)
 		if err != nil {
 			return "", badInput("--api-key-file: %w", err)
 		}
-		if k := strings.TrimSpace(string(b)); k != "" {
-			return loader.Secret(k), nil
+		if key := strings.TrimSpace(string(b)); key != "" {
+			return loader.Secret(key), nil
 		}
-		return "", badInput("--api-key-file %s is empty", o.apiKeyFile)
+		return "", badInput("--api-key-file %s is empty", k.file)
 	}
-	if k := strings.TrimSpace(os.Getenv(o.apiKeyEnv)); k != "" {
-		return loader.Secret(k), nil
+	if key := strings.TrimSpace(os.Getenv(k.env)); key != "" {
+		return loader.Secret(key), nil
 	}
-	return "", badInput("no API key: set %s (an app-... or dataset-... key) or give --api-key-file", o.apiKeyEnv)
+	return "", badInput("no API key: set %s (an app-... or dataset-... key) or give --api-key-file", k.env)
 }
 
 // parseThinkTime reads "2s" (fixed) or "1s..3s" (uniform, like Locust's between).

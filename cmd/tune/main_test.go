@@ -180,7 +180,7 @@ func TestEvalJSON(t *testing.T) {
 }
 
 func TestHelpExplainsEveryFlag(t *testing.T) {
-	for _, cmd := range [][]string{{"--help"}, {"eval", "--help"}, {"export", "--help"}, {"validate", "--help"}} {
+	for _, cmd := range [][]string{{"--help"}, {"eval", "--help"}, {"export", "--help"}, {"validate", "--help"}, {"load", "--help"}, {"emulate", "--help"}} {
 		stdout, _, code := runCLI(t, cmd...)
 		if code != exitOK {
 			t.Fatalf("%v: exit %d", cmd, code)

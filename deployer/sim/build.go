@@ -29,9 +29,24 @@ func allocOf(sys spaces.System, name string) (alloc, error) {
 
 // newRun builds the stations of sys and schedules the users of w.
 func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
+	r, users, spawn, err := build(seed, sys, w)
+	if err != nil || r.stopped {
+		return r, err
+	}
+	for i := range users {
+		u := &user{r: r}
+		r.e.at(float64(i)/spawn, u.send)
+	}
+	return r, nil
+}
+
+// build builds the stations of sys for w's scenario and sets the measured
+// window; it returns w's users and spawn rate with their defaults. A pod
+// that cannot even start (OOM) leaves r stopped with r.err set.
+func build(seed int64, sys spaces.System, w spaces.Workload) (r *run, users int, spawn float64, err error) {
 	sc, ok := scenarios[w.Scenario]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown scenario %q (want chatflow, agent or retrieval)", ErrBadSystem, w.Scenario)
+		return nil, 0, 0, fmt.Errorf("%w: unknown scenario %q (want chatflow, agent or retrieval)", ErrBadSystem, w.Scenario)
 	}
 	users, spawn, dur := w.Users, w.SpawnRate, w.Duration.Seconds()
 	if users == 0 {
@@ -48,11 +63,11 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 		tmin, tmax = defaultThinkMin, defaultThinkMax
 	}
 	if users < 0 || spawn < 0 || dur < 0 || tmin < 0 || tmax < tmin {
-		return nil, fmt.Errorf("%w: workload users %d, spawn rate %g, duration %v, think %v..%v",
+		return nil, 0, 0, fmt.Errorf("%w: workload users %d, spawn rate %g, duration %v, think %v..%v",
 			ErrBadSystem, w.Users, w.SpawnRate, w.Duration, w.ThinkMin, w.ThinkMax)
 	}
 
-	r := &run{
+	r = &run{
 		e: newEngine(seed, sys, w), sc: &sc, thinkMin: tmin, thinkMax: tmax,
 		total: newHist(), ttfb: newHist(), errs: map[string]int{}, timeout: -1,
 	}
@@ -70,27 +85,27 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 	pgA, weav, redis := get("postgresql"), get("weaviate"), get("redis")
 	xinf, oll := get("xinference"), get("ollama")
 	if r.err != nil {
-		return nil, r.err
+		return nil, 0, 0, r.err
 	}
 
 	workers := int(sys.Int("api.workers", defaultWorkers))
 	poolSize := int(sys.Int("api.dbPoolSize", defaultDBPoolSize))
 	r.slots = int(sys.Int("api.workerConnections", defaultWorkerConns))
 	if workers < 1 || poolSize < 1 || r.slots < 1 {
-		return nil, fmt.Errorf("%w: api.workers %d, api.dbPoolSize %d and api.workerConnections %d must be ≥ 1",
+		return nil, 0, 0, fmt.Errorf("%w: api.workers %d, api.dbPoolSize %d and api.workerConnections %d must be ≥ 1",
 			ErrBadSystem, workers, poolSize, r.slots)
 	}
 	storage := sys.String("postgresql.storageClass", defaultStorageClass)
 	placement := sys.String("weaviate.placement", defaultPlacement)
 	mode := sys.String("pgbouncer.poolMode", defaultPgbPoolMode)
 	if storage != "nfs" && storage != "local-ssd" {
-		return nil, fmt.Errorf("%w: postgresql.storageClass %q (want nfs or local-ssd)", ErrBadSystem, storage)
+		return nil, 0, 0, fmt.Errorf("%w: postgresql.storageClass %q (want nfs or local-ssd)", ErrBadSystem, storage)
 	}
 	if placement != "shared" && placement != "dedicated" {
-		return nil, fmt.Errorf("%w: weaviate.placement %q (want shared or dedicated)", ErrBadSystem, placement)
+		return nil, 0, 0, fmt.Errorf("%w: weaviate.placement %q (want shared or dedicated)", ErrBadSystem, placement)
 	}
 	if mode != "transaction" && mode != "session" {
-		return nil, fmt.Errorf("%w: pgbouncer.poolMode %q (want transaction or session)", ErrBadSystem, mode)
+		return nil, 0, 0, fmt.Errorf("%w: pgbouncer.poolMode %q (want transaction or session)", ErrBadSystem, mode)
 	}
 
 	e := &r.e
@@ -115,7 +130,7 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 		r.pgb = &pgbouncer{r: r, transaction: mode == "transaction",
 			size: int(sys.Int("pgbouncer.poolSize", defaultPgbPoolSize))}
 		if r.pgb.size < 1 {
-			return nil, fmt.Errorf("%w: pgbouncer.poolSize %d must be ≥ 1", ErrBadSystem, r.pgb.size)
+			return nil, 0, 0, fmt.Errorf("%w: pgbouncer.poolSize %d must be ≥ 1", ErrBadSystem, r.pgb.size)
 		}
 	}
 	// Redis executes commands on one thread.
@@ -162,18 +177,13 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 	} {
 		if c.need > c.limit {
 			r.oom(c.name, c.need, c.limit)
-			return r, nil
+			return r, users, spawn, nil
 		}
 	}
 
 	// Background clients hold their connections from the start.
 	r.pg.backends = worker.replicas*bgConnsPerWorker + plugin.replicas*bgConnsPerPlugin + bgConnsOther
-
-	for i := range users {
-		u := &user{r: r}
-		e.at(float64(i)/spawn, u.send)
-	}
-	return r, nil
+	return r, users, spawn, nil
 }
 
 func (a alloc) total() float64 { return float64(a.replicas) * a.cores }

@@ -105,24 +105,8 @@ func (r *run) loop(ctx context.Context) error {
 	if r.err != nil {
 		return r.err
 	}
-	var starts map[*ps]float64
-	var quota0 float64
-	snap := func() map[*ps]float64 {
-		out := map[*ps]float64{}
-		for _, p := range r.stations() {
-			p.sync()
-			out[p] = p.busy
-		}
-		return out
-	}
-	quota := func() (q float64) {
-		for _, p := range r.pods {
-			p.accrue()
-			q += p.quota
-		}
-		return q
-	}
-	r.e.at(r.t0, func() { starts, quota0 = snap(), quota() })
+	var start usage
+	r.e.at(r.t0, func() { start = r.usage() })
 	for n := 0; ; n++ {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -137,26 +121,55 @@ func (r *run) loop(ctx context.Context) error {
 		return r.err
 	}
 	r.e.now = r.t1
-	ends := snap()
-	r.util = map[string]float64{}
+	r.util = r.utilisation(start)
+	return nil
+}
+
+// usage is what every station has used up to one instant: busy
+// core-seconds per station and the api pods' CPU quota spent.
+type usage struct {
+	at    float64
+	busy  map[*ps]float64
+	quota float64
+}
+
+func (r *run) usage() usage {
+	u := usage{at: r.e.now, busy: map[*ps]float64{}}
+	for _, p := range r.stations() {
+		p.sync()
+		u.busy[p] = p.busy
+	}
+	for _, p := range r.pods {
+		p.accrue()
+		u.quota += p.quota
+	}
+	return u
+}
+
+// utilisation is each service's CPU use since start as a fraction of what
+// it was given (the api: of its pods' limits).
+func (r *run) utilisation(start usage) map[string]float64 {
+	end := r.usage()
+	dt := end.at - start.at
+	util := map[string]float64{}
+	if dt <= 0 {
+		return util
+	}
 	var limits float64
 	for _, p := range r.pods {
 		limits += p.limit
 	}
-	r.util["api"] = math.Min(1, (quota()-quota0)/(limits*(r.t1-r.t0)))
+	util["api"] = math.Min(1, (end.quota-start.quota)/(limits*dt))
 	for name, ss := range r.byService() {
-		if name == "api" {
-			continue
-		}
-		used := ss.extra * (r.t1 - r.t0)
+		used := ss.extra * dt
 		for _, p := range ss.stations {
-			used += ends[p] - starts[p]
+			used += end.busy[p] - start.busy[p]
 		}
-		if alloc := ss.den * (r.t1 - r.t0); alloc > 0 {
-			r.util[name] = math.Min(1, used/alloc)
+		if alloc := ss.den * dt; alloc > 0 {
+			util[name] = math.Min(1, used/alloc)
 		}
 	}
-	return nil
+	return util
 }
 
 // record counts a finished request that ended inside the measured window.

@@ -136,6 +136,10 @@ type request struct {
 	over    bool // finished or failed: late callbacks do nothing
 	gone    bool // the client timed out and went on
 
+	// Live requests (from Live.Do) report here instead of to a user.
+	onFirst func()
+	onDone  func(kind string)
+
 	// The two continuations, bound once: a method value allocates each time
 	// it is taken, and every step takes one.
 	nextFn func()
@@ -213,6 +217,9 @@ func (q *request) next() {
 		e.after(s.lat*rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.nextFn) })
 	case stFirstByte:
 		q.ttfb = e.now - q.start
+		if q.onFirst != nil {
+			q.onFirst()
+		}
 		q.next()
 	case stPlugin:
 		p := r.plugins[e.rng.IntN(len(r.plugins))]
@@ -286,6 +293,10 @@ func (q *request) finish(kind string) {
 		})
 	} else {
 		release()
+	}
+	if q.onDone != nil {
+		q.onDone(kind)
+		return
 	}
 	if q.gone {
 		return

@@ -1,0 +1,398 @@
+// Package local serves the embedded model as a Dify-compatible API on
+// loopback, in real time (`tune emulate`), and evaluates a configuration by
+// driving that server with the real SSE loader (`--target local`).
+//
+// The server speaks Dify's service API as its clients see it: Bearer keys
+// (401 otherwise), POST /v1/chat-messages and /v1/workflows/run streaming
+// text/event-stream (or blocking JSON), POST /v1/datasets/{id}/retrieve,
+// pings every 10 s, and Dify's error bodies. Each request takes as long as
+// the model says; where the model fails one (too many PostgreSQL clients, a
+// pool timeout, an OOM-killed pod) the client sees what Dify would send: a
+// 500 before the stream, a failed workflow_finished and an error event
+// inside it, or 502 from the ingress once the pods are gone.
+package local
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tune-dify/tune/deployer/sim"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// Options configure a Server.
+type Options struct {
+	System spaces.System
+	// App is what POST /chat-messages answers as: "chatflow" (an advanced
+	// chat app: workflow and node events around the message) or "agent"
+	// (agent_thought and agent_message events). Default chatflow.
+	App  string
+	Seed int64 // the model's noise
+	// Keys are the accepted API keys (app- and dataset- keys alike); at
+	// least one is required.
+	Keys []string
+	// Ping is the interval of `event: ping` on open streams (Dify: 10 s).
+	Ping time.Duration
+	// MaxActive, when positive, answers 429 too_many_requests to a request
+	// arriving while that many are in flight (Dify's APP_MAX_ACTIVE_REQUESTS).
+	MaxActive int
+	// Chunks is how many answer chunks a stream carries (default 20, which
+	// makes a chatflow stream 26 events).
+	Chunks int
+}
+
+// Server is the emulated Dify. Close it when done.
+type Server struct {
+	opts   Options
+	live   *sim.Live
+	ln     net.Listener
+	http   *http.Server
+	cancel context.CancelFunc
+	ran    chan struct{}
+	active atomic.Int64
+	once   sync.Once
+}
+
+// maxBody bounds a request body, as Dify's nginx does (client_max_body_size
+// is larger, but no service-API call here needs more).
+const maxBody = 1 << 20
+
+// Start builds the model of opts.System and serves it on addr (for example
+// "127.0.0.1:0"). A configuration whose pods cannot start returns the
+// model's *sim.OOMError.
+func Start(addr string, opts Options) (*Server, error) {
+	if len(opts.Keys) == 0 || slices.Contains(opts.Keys, "") {
+		return nil, errors.New("emulate: an API key is required")
+	}
+	if opts.App == "" {
+		opts.App = "chatflow"
+	}
+	if opts.App != "chatflow" && opts.App != "agent" {
+		return nil, fmt.Errorf("emulate: app %q: want chatflow or agent", opts.App)
+	}
+	if opts.Ping <= 0 {
+		opts.Ping = 10 * time.Second
+	}
+	if opts.Chunks <= 0 {
+		opts.Chunks = 20
+	}
+	live, err := sim.New(opts.Seed).Live(opts.System, opts.App)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulate: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{opts: opts, live: live, ln: ln, cancel: cancel, ran: make(chan struct{})}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	go func() {
+		defer close(s.ran)
+		_ = live.Run(ctx)
+	}()
+	go func() { _ = s.http.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the base URL of the service API, http://127.0.0.1:<port>/v1.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/v1" }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Down is closed when the model stops serving: it failed (Err says how) or
+// the server was closed.
+func (s *Server) Down() <-chan struct{} { return s.ran }
+
+// Err is the model's failure (an OOM kill) once it has one.
+func (s *Server) Err() error { return s.live.Err() }
+
+// Utilisation is each service's CPU use since the start, as a fraction of
+// what the configuration gives it.
+func (s *Server) Utilisation() map[string]float64 { return s.live.Utilisation() }
+
+// Close stops the model (open streams end), the listener and every
+// connection, and waits for the model's goroutine.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.cancel()
+		<-s.ran
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err = s.http.Shutdown(ctx); err != nil {
+			err = s.http.Close()
+		}
+	})
+	return err
+}
+
+// Handler is the service API, for mounting elsewhere (tests).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat-messages", s.auth(s.chat))
+	mux.HandleFunc("POST /v1/workflows/run", s.auth(s.workflow))
+	mux.HandleFunc("POST /v1/datasets/{id}/retrieve", s.auth(s.retrieve))
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if s.live.Err() != nil {
+			difyError(w, http.StatusServiceUnavailable, "unavailable", "the system is down")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": "tune-emulate"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		difyError(w, http.StatusNotFound, "not_found", "The requested URL was not found on the server.")
+	})
+	return mux
+}
+
+// auth checks the Bearer key in constant time, then admits the request
+// under MaxActive.
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !s.known(key) {
+			difyError(w, http.StatusUnauthorized, "unauthorized", "Access token is invalid")
+			return
+		}
+		n := s.active.Add(1)
+		defer s.active.Add(-1)
+		if s.opts.MaxActive > 0 && n > int64(s.opts.MaxActive) {
+			difyError(w, http.StatusTooManyRequests, "too_many_requests",
+				fmt.Sprintf("Too many requests. Please try again later. The current maximum concurrent requests allowed is %d.", s.opts.MaxActive))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next(w, r)
+	}
+}
+
+func (s *Server) known(key string) bool {
+	found := 0
+	for _, k := range s.opts.Keys {
+		found |= subtle.ConstantTimeCompare([]byte(k), []byte(key))
+	}
+	return found == 1
+}
+
+// chatBody is POST /chat-messages and /workflows/run.
+type chatBody struct {
+	Inputs         map[string]any `json:"inputs"`
+	Query          string         `json:"query"`
+	ResponseMode   string         `json:"response_mode"`
+	User           string         `json:"user"`
+	ConversationID string         `json:"conversation_id"`
+	Files          []any          `json:"files"`
+}
+
+// decode reads a JSON body into v, answering 400 invalid_param itself when
+// it is not JSON.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		difyError(w, http.StatusBadRequest, "invalid_param", "The browser (or proxy) sent a request that this server could not understand.")
+		return false
+	}
+	return true
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	var b chatBody
+	if !decode(w, r, &b) {
+		return
+	}
+	switch {
+	case strings.TrimSpace(b.Query) == "":
+		difyError(w, http.StatusBadRequest, "invalid_param", "query is required")
+		return
+	case b.User == "":
+		difyError(w, http.StatusBadRequest, "invalid_param", "user is required")
+		return
+	case b.ResponseMode != "streaming" && b.ResponseMode != "blocking":
+		difyError(w, http.StatusBadRequest, "invalid_param", "response_mode must be streaming or blocking")
+		return
+	}
+	st := newStream(s.opts.App, b.ConversationID, s.opts.Chunks)
+	s.serve(w, r, s.opts.App, b.ResponseMode == "blocking", st)
+}
+
+func (s *Server) workflow(w http.ResponseWriter, r *http.Request) {
+	var b chatBody
+	if !decode(w, r, &b) {
+		return
+	}
+	switch {
+	case b.User == "":
+		difyError(w, http.StatusBadRequest, "invalid_param", "user is required")
+		return
+	case b.ResponseMode != "streaming" && b.ResponseMode != "blocking":
+		difyError(w, http.StatusBadRequest, "invalid_param", "response_mode must be streaming or blocking")
+		return
+	}
+	st := newStream("workflow", "", s.opts.Chunks)
+	s.serve(w, r, "workflow", b.ResponseMode == "blocking", st)
+}
+
+// serve runs one model call and writes what Dify writes as it goes: the
+// stream's opening events at the model's first byte, pings while it works,
+// the answer and the end events when it finishes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, scenario string, blocking bool, st *stream) {
+	call, err := s.live.Do(scenario)
+	if err != nil {
+		badGateway(w)
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	ping := time.NewTicker(s.opts.Ping)
+	defer ping.Stop()
+	first := call.First()
+	open := false
+	start := func() {
+		open = true
+		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(st.opening())
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	for {
+		select {
+		case <-first:
+			first = nil
+			if !blocking {
+				start()
+			}
+		case kind := <-call.Done():
+			if first != nil && kind == "" && !blocking {
+				start() // the first byte and the end came together
+			}
+			switch {
+			case blocking && kind == "":
+				writeJSON(w, http.StatusOK, st.blocking())
+			case blocking || !open:
+				failure(w, kind)
+			case kind == "":
+				_, _ = w.Write(st.success())
+			default:
+				_, _ = w.Write(st.failure(kind))
+			}
+			return
+		case <-ping.C:
+			if open {
+				_, _ = io.WriteString(w, "event: ping\n\n")
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+		case <-r.Context().Done():
+			s.live.Cancel(call)
+			return
+		}
+	}
+}
+
+// retrieveBody is POST /datasets/{id}/retrieve.
+type retrieveBody struct {
+	Query          string `json:"query"`
+	RetrievalModel struct {
+		SearchMethod string `json:"search_method"`
+		TopK         int    `json:"top_k"`
+	} `json:"retrieval_model"`
+}
+
+func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
+	var b retrieveBody
+	if !decode(w, r, &b) {
+		return
+	}
+	switch n := len([]rune(b.Query)); {
+	case n == 0:
+		difyError(w, http.StatusBadRequest, "invalid_param", "query is required")
+		return
+	case n > 250:
+		difyError(w, http.StatusBadRequest, "invalid_param", "Query cannot exceed 250 characters")
+		return
+	}
+	k := b.RetrievalModel.TopK
+	if k <= 0 || k > 10 {
+		k = 3
+	}
+	call, err := s.live.Do("retrieval")
+	if err != nil {
+		badGateway(w)
+		return
+	}
+	select {
+	case kind := <-call.Done():
+		if kind != "" {
+			failure(w, kind)
+			return
+		}
+		writeJSON(w, http.StatusOK, records(r.PathValue("id"), b.Query, k))
+	case <-r.Context().Done():
+		s.live.Cancel(call)
+	}
+}
+
+// failure answers a request the model failed before its stream began.
+func failure(w http.ResponseWriter, kind string) {
+	if kind == "down" {
+		badGateway(w)
+		return
+	}
+	difyError(w, http.StatusInternalServerError, "internal_server_error", failureMessage(kind))
+}
+
+// failureMessage is what Dify's log and error body say for a model failure.
+func failureMessage(kind string) string {
+	switch kind {
+	case "db_too_many_connections":
+		return "(psycopg2.OperationalError) connection to server failed: FATAL:  sorry, too many clients already"
+	case "pool_timeout":
+		return "QueuePool limit reached, connection timed out, timeout 30.00"
+	case "down":
+		return "upstream connection reset: the pod was OOMKilled"
+	}
+	return "Internal Server Error: " + kind
+}
+
+// badGateway is what the ingress answers when no pod is left behind it.
+func badGateway(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusBadGateway)
+	_, _ = io.WriteString(w, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+}
+
+// difyError writes Dify's error body {code, message, status}.
+func difyError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"code": code, "message": msg, "status": status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func newID() string { return uuid.NewString() }
