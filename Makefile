@@ -6,10 +6,10 @@ LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: help build test lint bench bench-load bench-model calibrate fuzz run clean
+.PHONY: help build test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/tune with the version stamped
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tune ./cmd/tune
@@ -22,6 +22,13 @@ lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+e2e-build: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kwok for e2e (cached; cold ~6 min)
+	e2e/build.sh
+
+e2e: e2e-build ## every test, plus those tagged e2e against a real control plane (internal/testcluster)
+	$(GO) vet -tags e2e ./...
+	TUNE_E2E_BIN=$$(e2e/build.sh --print-bin-dir) $(GO) test -count=1 -tags e2e -timeout 20m ./...
 
 bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs random, 20 seeds)
 	$(GO) run ./search/bench
