@@ -105,6 +105,43 @@ func parse(ev sse.Event, p *event) error {
 	return nil
 }
 
+// skippable reports whether ev is one of the many events of a stream that
+// decide nothing: node progress, or an answer chunk once the first token is
+// marked (tokened). It recognises them from their opening {"event":"<name>"
+// without decoding the JSON. Anything else (the end events, errors, an
+// event that does not open that way or is cut short) is decoded in full.
+// It spares the client most of its JSON work: streams are mostly chunks.
+func skippable(ev sse.Event, tokened bool) bool {
+	if ev.Type != "" && ev.Type != "message" {
+		return false
+	}
+	d := ev.Data
+	if len(d) < 2 || d[len(d)-1] != '}' {
+		return false
+	}
+	var ok bool
+	if d, ok = bytes.CutPrefix(d, []byte(`{"event":`)); !ok {
+		return false
+	}
+	d = bytes.TrimLeft(d, " ")
+	if len(d) == 0 || d[0] != '"' {
+		return false
+	}
+	d = d[1:]
+	end := bytes.IndexByte(d, '"')
+	if end < 0 {
+		return false
+	}
+	switch string(d[:end]) {
+	case "message", "agent_message", "text_chunk":
+		return tokened
+	case "node_started", "node_finished", "agent_thought", "iteration_started", "iteration_next",
+		"iteration_completed", "message_file", "tts_message":
+		return true
+	}
+	return false
+}
+
 // Chat is the chatflow and agent scenario: POST {base}/chat-messages,
 // streaming. Success is message_end, and, when the app announced a workflow
 // with workflow_started, also workflow_finished with status succeeded,
@@ -149,6 +186,9 @@ func (c *Chat) Read(s *Stream) error {
 		}
 		if err != nil {
 			return err
+		}
+		if skippable(ev, !s.token.IsZero()) {
+			continue
 		}
 		if err := parse(ev, &p); err != nil {
 			return err
@@ -217,6 +257,9 @@ func (w *Workflow) Read(s *Stream) error {
 		}
 		if err != nil {
 			return err
+		}
+		if skippable(ev, !s.token.IsZero()) {
+			continue
 		}
 		if err := parse(ev, &p); err != nil {
 			return err
