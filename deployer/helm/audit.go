@@ -1,0 +1,229 @@
+package helm
+
+import (
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/tune-dify/tune/spaces"
+)
+
+// Audit is what a rendered release asks of the cluster: every workload's
+// pods × per-pod requests and limits, and the totals the budget counts.
+//
+// What counts: Deployments, StatefulSets and ReplicaSets (replicas, 1 when
+// unset) and bare Pods; a DaemonSet once per node of the budget's node pool
+// (once without node structure). A pod's amount is what the scheduler
+// reserves for it: its containers and sidecars, or its largest init
+// container when that is more, plus the pod overhead. A request left unset
+// defaults to the limit, as Kubernetes does; a limit left unset counts as
+// the request and the workload is listed in Unbounded. Jobs and CronJobs
+// (migrations, hooks, backups) run to completion and are not counted: the
+// budget is what the running system holds under load. They are listed in
+// NotCounted.
+type Audit struct {
+	Workloads  []WorkloadUsage
+	Requests   spaces.Resources // Σ pods × per-pod requests
+	Limits     spaces.Resources
+	NotCounted []string // "Job/dify-migrate"
+	Unbounded  []string // "Deployment/dify-web: container web sets no cpu limit"
+}
+
+// WorkloadUsage is one workload's share of an Audit.
+type WorkloadUsage struct {
+	Kind      string
+	Name      string
+	Component string // the values key it maps to ("api"), or ""
+	Pods      int
+	Requests  spaces.Resources // per pod
+	Limits    spaces.Resources
+}
+
+// audit sums what objs ask for. nodes is how many pods a DaemonSet runs.
+func audit(objs []runtime.Object, comps *components, nodes int) *Audit {
+	a := &Audit{}
+	nodes = max(nodes, 1)
+	for _, obj := range objs {
+		var (
+			kind, name string
+			pods       int
+			spec       *corev1.PodSpec
+			lbls       map[string]string
+		)
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			kind, name, pods, spec, lbls = "Deployment", o.Name, replicas(o.Spec.Replicas), &o.Spec.Template.Spec, o.Labels
+		case *appsv1.StatefulSet:
+			kind, name, pods, spec, lbls = "StatefulSet", o.Name, replicas(o.Spec.Replicas), &o.Spec.Template.Spec, o.Labels
+		case *appsv1.ReplicaSet:
+			kind, name, pods, spec, lbls = "ReplicaSet", o.Name, replicas(o.Spec.Replicas), &o.Spec.Template.Spec, o.Labels
+		case *appsv1.DaemonSet:
+			kind, name, pods, spec, lbls = "DaemonSet", o.Name, nodes, &o.Spec.Template.Spec, o.Labels
+		case *corev1.Pod:
+			kind, name, pods, spec, lbls = "Pod", o.Name, 1, &o.Spec, o.Labels
+		case *batchv1.Job:
+			a.NotCounted = append(a.NotCounted, "Job/"+o.Name)
+			continue
+		case *batchv1.CronJob:
+			a.NotCounted = append(a.NotCounted, "CronJob/"+o.Name)
+			continue
+		default:
+			continue
+		}
+		req, lim, unbounded := podResources(spec)
+		for _, u := range unbounded {
+			a.Unbounded = append(a.Unbounded, fmt.Sprintf("%s/%s: %s", kind, name, u))
+		}
+		w := WorkloadUsage{Kind: kind, Name: name, Pods: pods, Requests: req, Limits: lim}
+		if comps != nil {
+			w.Component = comps.of(lbls)
+		}
+		a.Workloads = append(a.Workloads, w)
+		a.Requests = a.Requests.Add(req.Times(pods))
+		a.Limits = a.Limits.Add(lim.Times(pods))
+	}
+	return a
+}
+
+func replicas(r *int32) int {
+	if r == nil {
+		return 1
+	}
+	return int(*r)
+}
+
+// amount is CPU in millicores and memory in bytes, summed exactly and
+// rounded up to whole millicores and MiB at the end.
+type amount struct{ cpu, mem resource.Quantity }
+
+func (x *amount) add(o amount) { x.cpu.Add(o.cpu); x.mem.Add(o.mem) }
+
+func maxAmount(x, o amount) amount {
+	r := amount{cpu: x.cpu.DeepCopy(), mem: x.mem.DeepCopy()}
+	if o.cpu.Cmp(r.cpu) > 0 {
+		r.cpu = o.cpu.DeepCopy()
+	}
+	if o.mem.Cmp(r.mem) > 0 {
+		r.mem = o.mem.DeepCopy()
+	}
+	return r
+}
+
+func (x amount) resources() spaces.Resources {
+	const mib = 1 << 20
+	b := x.mem.Value()
+	return spaces.Resources{
+		CPU:    spaces.Millicores(x.cpu.MilliValue()),
+		Memory: spaces.Mebibytes((b + mib - 1) / mib),
+	}
+}
+
+// containerAmounts is a container's request and limit; an unset request is
+// its limit, an unset limit its request (reported in unbounded).
+func containerAmounts(c corev1.Container) (req, lim amount, unbounded []string) {
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		rq, hasReq := c.Resources.Requests[r]
+		lm, hasLim := c.Resources.Limits[r]
+		if !hasReq && hasLim {
+			rq = lm
+		}
+		if !hasLim {
+			lm = rq
+			unbounded = append(unbounded, fmt.Sprintf("container %s sets no %s limit", c.Name, r))
+		}
+		if r == corev1.ResourceCPU {
+			req.cpu, lim.cpu = rq.DeepCopy(), lm.DeepCopy()
+		} else {
+			req.mem, lim.mem = rq.DeepCopy(), lm.DeepCopy()
+		}
+	}
+	return req, lim, unbounded
+}
+
+// podResources is what the scheduler reserves for a pod (requests) and what
+// the pod may use at most (limits): the containers plus sidecar init
+// containers (restartPolicy Always), or a regular init container with the
+// sidecars started before it when that is larger, plus the overhead.
+func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded []string) {
+	var sumReq, sumLim, sideReq, sideLim, initReq, initLim amount
+	for _, c := range spec.InitContainers {
+		r, l, u := containerAmounts(c)
+		unbounded = append(unbounded, u...)
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sideReq.add(r)
+			sideLim.add(l)
+			continue
+		}
+		r.add(sideReq)
+		l.add(sideLim)
+		initReq, initLim = maxAmount(initReq, r), maxAmount(initLim, l)
+	}
+	for _, c := range spec.Containers {
+		r, l, u := containerAmounts(c)
+		unbounded = append(unbounded, u...)
+		sumReq.add(r)
+		sumLim.add(l)
+	}
+	sumReq.add(sideReq)
+	sumLim.add(sideLim)
+	effReq, effLim := maxAmount(sumReq, initReq), maxAmount(sumLim, initLim)
+	if o := spec.Overhead; o != nil {
+		effReq.add(amount{cpu: o.Cpu().DeepCopy(), mem: o.Memory().DeepCopy()})
+		effLim.add(amount{cpu: o.Cpu().DeepCopy(), mem: o.Memory().DeepCopy()})
+	}
+	return effReq.resources(), effLim.resources(), unbounded
+}
+
+// check compares an audit with the budget: totals, and with a node pool
+// that every pod fits one node.
+func (a *Audit) check(b spaces.Budget) error {
+	var problems []string
+	over := func(what string, need, have spaces.Resources) {
+		if need.CPU > have.CPU {
+			problems = append(problems, fmt.Sprintf("%s.cpu %s cores, budget %s has %s (%s over)",
+				what, cores(need.CPU), b, cores(have.CPU), cores(need.CPU-have.CPU)))
+		}
+		if need.Memory > have.Memory {
+			problems = append(problems, fmt.Sprintf("%s.memory %s, budget %s has %s (%s over)",
+				what, mem(need.Memory), b, mem(have.Memory), mem(need.Memory-have.Memory)))
+		}
+	}
+	over("requests", a.Requests, b.Total)
+	over("limits", a.Limits, b.Total)
+	if b.Nodes > 0 {
+		for _, w := range a.Workloads {
+			if w.Pods > 0 && !w.Requests.Fits(b.Node) {
+				problems = append(problems, fmt.Sprintf("a pod of %s requests %s CPU, %s; a node of %s has %s CPU, %s",
+					w.label(), cores(w.Requests.CPU), mem(w.Requests.Memory), b, cores(b.Node.CPU), mem(b.Node.Memory)))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &BudgetError{Budget: b.String(), Problems: problems, Audit: a}
+}
+
+func (w WorkloadUsage) label() string {
+	if w.Component != "" {
+		return w.Component
+	}
+	return w.Kind + "/" + w.Name
+}
+
+func cores(m spaces.Millicores) string {
+	return strconv.FormatFloat(float64(m)/1000, 'f', -1, 64)
+}
+
+// mem writes MiB as "34 GiB", "1.5 GiB" or "1000 MiB".
+func mem(m spaces.Mebibytes) string {
+	if (m*100)%1024 == 0 {
+		return strconv.FormatFloat(float64(m)/1024, 'f', -1, 64) + " GiB"
+	}
+	return strconv.FormatInt(int64(m), 10) + " MiB"
+}

@@ -1,0 +1,35 @@
+// Package helm is the deployer of `tune --target helm`: it turns a trial's
+// Helm values overlay into a rolled-out release on a real cluster through
+// the Helm SDK (helm.sh/helm/v3/pkg/action, never a helm binary) and
+// client-go, and reads back what the cluster holds.
+//
+// A study uses one Deployer (New) per release:
+//
+//	d, _ := helm.New(ctx, space, helm.Options{Kubeconfig: ..., Budget: &budget})
+//	base, _ := d.Baseline(ctx)           // revision and values before tuning
+//	defer d.Restore(cleanupCtx, base)    // at the end, and on SIGINT/SIGTERM
+//	for each trial:
+//		overlay, _ := d.Overlay(cfg)     // spaces.Space.Overlay on the release's own values
+//		applied, err := d.Apply(ctx, overlay)
+//		obs := d.Observe(ctx, 0); ...load...; usage := obs.Stop()
+//
+// Apply renders the chart first (client side) and refuses values the chart's
+// values.schema.json refuses and configurations whose rendered requests or
+// limits exceed the budget (Audit), before the cluster sees anything. It
+// then installs or upgrades, waits for every Deployment and StatefulSet of
+// the release with its own client-go polling (so a failure carries the reason
+// a person wants: "api: 0/3 ready: 0/1 nodes are available: 1 Insufficient
+// cpu", OOMKilled, CrashLoopBackOff, ImagePullBackOff, "timeout after 2m"),
+// rolls back to the last good revision when the rollout fails, settles and
+// checks the endpoint's health.
+//
+// Workloads map to the space's services through target.helm.workloads: a
+// label selector per top-level values key (api → component=api), matched
+// against the labels of the release's Deployments and StatefulSets. ReadSystem
+// uses that mapping to rebuild a spaces.System from the objects in the API
+// server; CheckPaths renders each parameter's extremes to find values paths
+// that change nothing.
+//
+// It imports spaces and nothing else of this module: search declares the
+// deployer interface it needs, and the results are the caller's to record.
+package helm

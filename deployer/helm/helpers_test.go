@@ -1,0 +1,57 @@
+package helm
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/tune-dify/tune/spaces"
+)
+
+const testChart = "testdata/dify"
+
+// loadDefault loads spaces/default.yaml, the space the test chart mirrors.
+func loadDefault(t testing.TB) *spaces.Space {
+	t.Helper()
+	sp, err := spaces.Load("../../spaces/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// offline is a Deployer of the default space on the test chart that never
+// needs a cluster (render, overlay, audit, path check).
+func offline(t testing.TB, opts Options) *Deployer {
+	t.Helper()
+	t.Setenv("KUBECONFIG", t.TempDir()+"/none")
+	t.Setenv("HELM_CACHE_HOME", t.TempDir())
+	t.Setenv("HELM_CONFIG_HOME", t.TempDir())
+	sp := loadDefault(t)
+	if opts.Chart == nil {
+		opts.Chart = &spaces.Chart{Path: mustAbs(t, testChart)}
+	}
+	d, err := New(context.Background(), sp, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mustAbs(t testing.TB, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func mustBudget(t testing.TB, s string) spaces.Budget {
+	t.Helper()
+	b, err := spaces.ParseBudget(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
