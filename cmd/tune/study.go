@@ -102,6 +102,14 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	}
 	if o.study == "" {
 		o.study = fmt.Sprintf("%s-%s-%s", spaceName(in.space), in.budget.Name, in.workload.Scenario)
+		// A shortened load measures other figures: its own study, so a
+		// rerun with the space's load does not resume into it.
+		if o.users > 0 {
+			o.study += fmt.Sprintf("-u%d", o.users)
+		}
+		if o.duration > 0 {
+			o.study += "-" + o.duration.String()
+		}
 	}
 	if o.out == "" {
 		o.out = filepath.Join("tune-out", o.study)
@@ -157,6 +165,9 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	}
 	fmt.Fprintf(stdout, "study %q: budget %s, target %s, scenario %s, sampler %s, SLO P95 ≤ %s, errors ≤ %.1f%%\n",
 		o.study, in.budget.Name, o.target, in.workload.Scenario, o.sampler, in.objective.SLOP95, 100*in.objective.MaxErrorRate)
+	w := in.workload
+	fmt.Fprintf(stdout, "load per trial: %d users, spawn %g/s, think %s..%s, measured %s after the ramp\n",
+		w.Users, w.SpawnRate, w.ThinkMin, w.ThinkMax, w.Duration)
 
 	runCtx := ctx
 	if o.timeout > 0 {
