@@ -472,4 +472,3 @@ func upperSnake(s string) string {
 	}
 	return b.String()
 }
-
