@@ -59,27 +59,20 @@ func (p *process) start() error {
 
 // running is whether the process was started and has not exited.
 func (p *process) running() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	exited, _ := p.exited()
+	return p.cmd != nil && !exited
 }
 
-// exited is an error carrying the log's tail if the process has exited.
-func (p *process) exited() error {
+// exited is whether the process was started and has exited, and how.
+func (p *process) exited() (bool, error) {
 	if p.cmd == nil {
-		return nil
+		return false, nil
 	}
 	select {
 	case <-p.done:
-		return p.failure(fmt.Errorf("exited: %v", p.err))
+		return true, p.err
 	default:
-		return nil
+		return false, nil
 	}
 }
 
