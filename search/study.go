@@ -22,6 +22,12 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error)
 }
 
+// ErrAbort, wrapped in an evaluator's error, means the target could not run
+// the trial at all (the cluster's API server is unreachable, say): nothing
+// about the configuration was learnt, so no trial is recorded and the study
+// stops with that error; rerunning it resumes.
+var ErrAbort = errors.New("the target cannot run trials")
+
 // Store keeps a study's trials durably; Add must not return before the trial
 // is safe on disk.
 type Store interface {
@@ -255,6 +261,9 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 	if err != nil {
 		if ctx.Err() != nil {
 			return t, ctx.Err()
+		}
+		if errors.Is(err, ErrAbort) {
+			return t, err
 		}
 		t.State = results.StateFailed
 		t.Error = err.Error()

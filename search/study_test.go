@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -124,6 +125,47 @@ func TestStudyStopsWithContext(t *testing.T) {
 	}
 	if len(ts) != 3 {
 		t.Errorf("%d trials recorded, want the 3 finished before the cancel", len(ts))
+	}
+}
+
+// flaky is a target that goes away after `up` trials, until brought back.
+type flaky struct {
+	up   int
+	down bool
+}
+
+func (f *flaky) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	if f.up == 0 || f.down {
+		f.down = true
+		return results.Measurement{}, fmt.Errorf("kubernetes api server unreachable: %w", ErrAbort)
+	}
+	f.up--
+	return sim.New(3).Evaluate(ctx, sys, w)
+}
+
+// TestStudyStopsWhenTheTargetIsGone: a target that cannot run trials stops
+// the study without recording a failed trial, in the sampler's phase as in
+// the enqueued one, and the study resumes once it is back.
+func TestStudyStopsWhenTheTargetIsGone(t *testing.T) {
+	for _, up := range []int{1, 10} {
+		store := &MemoryStore{}
+		s := shortStudy(t, "tpe", 14, store)
+		f := &flaky{up: up}
+		s.Evaluator = f
+		ts, err := s.Run(context.Background())
+		if !errors.Is(err, ErrAbort) || len(ts) != up {
+			t.Fatalf("up %d: err %v, %d trials, want ErrAbort after %d", up, err, len(ts), up)
+		}
+		for _, tr := range ts {
+			if tr.State != results.StateComplete {
+				t.Errorf("up %d: trial %d %s: %s", up, tr.Number, tr.State, tr.Error)
+			}
+		}
+		f.down, f.up = false, 100
+		all, err := shortStudy(t, "tpe", 14, store).Run(context.Background())
+		if err != nil || len(all) != 14 {
+			t.Fatalf("up %d: resume: %d trials, %v", up, len(all), err)
+		}
 	}
 }
 

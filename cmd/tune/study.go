@@ -194,6 +194,9 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	case ctx.Err() != nil:
 		stopped = fmt.Sprintf("interrupted after %d trials; rerun the same command to resume", len(trials))
 		runErr = errSilent // said; exit 1
+	case errors.Is(runErr, search.ErrAbort):
+		stopped = fmt.Sprintf("stopped after %d trials: %v\nnothing was recorded for the trial in progress; rerun the same command to resume", len(trials), runErr)
+		runErr = errSilent
 	}
 	if stopped != "" {
 		fmt.Fprintln(stdout, stopped)
