@@ -112,10 +112,11 @@ type Deployer struct {
 
 	// State a study builds up: the baseline, its values (the base of every
 	// overlay) and the last revision that rolled out.
-	baseline   *release.Release
-	userValues map[string]any
-	lastGood   int
-	log        func(format string, a ...any)
+	baseline     *release.Release
+	userValues   map[string]any
+	lastGood     int
+	haveBaseline bool
+	log          func(format string, a ...any)
 }
 
 // New prepares a Deployer for the space's target.helm, overridden by opts,

@@ -93,13 +93,15 @@ func containerProblem(cs corev1.ContainerStatus) (string, bool) {
 	return "", false
 }
 
-// schedulerMessage keeps what the scheduler says about the nodes and drops
-// its preemption postscript: "0/1 nodes are available: 1 Insufficient cpu".
+// schedulerMessage keeps what the scheduler says about the nodes, its first
+// sentence, and drops the postscripts (preemption, dynamic resource claims):
+// "0/1 nodes are available: 1 Insufficient cpu".
 func schedulerMessage(m string) string {
-	if i := strings.Index(m, " preemption:"); i >= 0 {
+	m = strings.TrimSpace(m)
+	if i := strings.Index(m, ". "); i >= 0 {
 		m = m[:i]
 	}
-	return strings.TrimSuffix(strings.TrimSpace(m), ".")
+	return strings.TrimSuffix(m, ".")
 }
 
 // shorten keeps the first line of a kubelet message, at most 200 bytes.

@@ -66,7 +66,7 @@ func (d *Deployer) Baseline(ctx context.Context) (Baseline, error) {
 		return Baseline{}, err
 	}
 	b := Baseline{Release: d.release, Namespace: d.namespace}
-	d.baseline, d.userValues, d.lastGood = nil, nil, 0
+	d.baseline, d.userValues, d.lastGood, d.haveBaseline = nil, nil, 0, true
 	if rel == nil {
 		d.log("baseline: no release %s in namespace %s", d.release, d.namespace)
 		return b, nil
@@ -120,8 +120,8 @@ type Applied struct {
 	Total  time.Duration
 }
 
-// Apply deploys one trial's overlay: the release's baseline values, the
-// values files, then overlay (Helm's merge: maps merge, lists are replaced).
+// Apply deploys one trial's overlay (call Baseline first): the release's
+// baseline values, the values files, then overlay (Helm's merge: maps merge, lists are replaced).
 //
 // Before the cluster sees anything it renders the chart: values the chart's
 // schema refuses, a template that fails, and rendered resources over the
@@ -139,6 +139,11 @@ type Applied struct {
 // release is never left half-applied.
 func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied, error) {
 	start := time.Now()
+	if !d.haveBaseline {
+		// Without it a trial would silently drop the values the release
+		// runs with.
+		return nil, errors.New("helm: call Baseline before Apply")
+	}
 	if err := d.reachable(); err != nil {
 		return nil, err
 	}
@@ -207,7 +212,7 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 	if got, err := decodeManifest(rel.Manifest); err == nil {
 		refs = workloadsOf(got, d.namespace)
 	}
-	problems, err := d.waitRollout(ctx, refs, d.timeouts.Rollout-time.Since(start))
+	problems, err := d.waitRolloutFor(ctx, refs, d.timeouts.Rollout-time.Since(start), d.timeouts.Rollout)
 	if err != nil {
 		return nil, fmt.Errorf("revision %d: wait for the rollout: %w", rel.Version, err)
 	}
@@ -256,7 +261,9 @@ func (d *Deployer) upgrade(ctx context.Context, vals map[string]any) (*release.R
 // it when there is none) and records that in e.
 func (d *Deployer) failed(ctx context.Context, e *RolloutError) error {
 	d.log("%v", e)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeouts.Rollout)
+	// The way back gets at least a minute, however short the rollout
+	// timeout that just ran out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*max(d.timeouts.Rollout, time.Minute))
 	defer cancel()
 	if d.lastGood == 0 {
 		e.Uninstalled = true
@@ -289,7 +296,7 @@ func (d *Deployer) rollback(ctx context.Context, rev int) error {
 	if err := runBounded(ctx, rb.Run, d.release); err != nil {
 		return fmt.Errorf("helm rollback to revision %d: %w", rev, err)
 	}
-	problems, err := d.waitRollout(ctx, workloadsOf(r.Objects, d.namespace), d.timeouts.Rollout)
+	problems, err := d.waitRollout(ctx, workloadsOf(r.Objects, d.namespace), max(d.timeouts.Rollout, time.Minute))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -55,6 +56,12 @@ type status struct {
 // of the workloads that did not roll out (none: success), or an error when
 // ctx ends or the API server stops answering.
 func (d *Deployer) waitRollout(ctx context.Context, refs []workloadRef, timeout time.Duration) ([]Problem, error) {
+	return d.waitRolloutFor(ctx, refs, timeout, timeout)
+}
+
+// waitRolloutFor is waitRollout with a deadline of its own, shorter than
+// the rollout timeout it reports (the apply took the rest).
+func (d *Deployer) waitRolloutFor(ctx context.Context, refs []workloadRef, timeout, reported time.Duration) ([]Problem, error) {
 	kc, err := d.clients()
 	if err != nil {
 		return nil, err
@@ -102,7 +109,7 @@ func (d *Deployer) waitRollout(ctx context.Context, refs []workloadRef, timeout 
 					}
 				}
 			}
-			return problems(pending, "timeout after "+roundDuration(timeout)), nil
+			return problems(pending, "timeout after "+roundDuration(reported)), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -306,14 +313,14 @@ func isNetworkError(err error) bool {
 	return false
 }
 
-// roundDuration writes d as "2m", "90s" or "1m30s".
+// roundDuration writes d as "2m", "90s", "1m30s" or "1h".
 func roundDuration(d time.Duration) string {
 	s := d.Round(time.Second).String()
-	if len(s) > 2 && s[len(s)-2:] == "0s" && s != "0s" {
-		s = s[:len(s)-2]
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	if len(s) > 2 && s[len(s)-2:] == "0m" && d >= time.Hour {
-		s = s[:len(s)-2]
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }
