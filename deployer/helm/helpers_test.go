@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+
 	"github.com/tune-dify/tune/spaces"
 )
 
@@ -54,4 +57,18 @@ func mustBudget(t testing.TB, s string) spaces.Budget {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// packageChart writes the test chart as a .tgz, as `helm package` does.
+func packageChart(t testing.TB) string {
+	t.Helper()
+	ch, err := loader.Load(testChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
