@@ -109,24 +109,33 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	type row struct {
 		client     string
 		rate, busy float64 // streams/s per core, the server's CPU share mid-run; < 0: unknown
+		client1    float64 // the client core's busy share mid-run; < 0: unknown
 		note       string
 	}
-	cpu := busy(srv.cmd.Process.Pid, e.dur)
+	clientBusy := func() <-chan float64 {
+		if !e.pinned {
+			ch := make(chan float64, 1)
+			ch <- -1
+			return ch
+		}
+		return coreBusy(1, e.dur)
+	}
+	cpu, ccpu := busy(srv.cmd.Process.Pid, e.dur), clientBusy()
 	sum, err := e.tuneLoad(ctx, srv.url, e.users, 0)
 	if err != nil {
 		return err
 	}
-	rows := []row{{"tune load", float64(sum.Completed) / sum.Duration / float64(cores), <-cpu, ""}}
+	rows := []row{{"tune load", float64(sum.Completed) / sum.Duration / float64(cores), <-cpu, <-ccpu, ""}}
 	if sum.Failed > 0 {
 		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
 	}
 	locust, lerr := e.findLocust(ctx)
 	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
-		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, note: "locust: not available"}
+		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, note: "locust: not available"}
 		if lerr == nil {
-			cpu := busy(srv.cmd.Process.Pid, e.dur)
+			cpu, ccpu := busy(srv.cmd.Process.Pid, e.dur), clientBusy()
 			ok, failed, err := e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users)
-			r.busy, r.note = <-cpu, ""
+			r.busy, r.client1, r.note = <-cpu, <-ccpu, ""
 			if err != nil {
 				r.note = "locust: failed: " + err.Error()
 			} else if r.rate = float64(ok) / e.dur.Seconds() / float64(cores); failed > 0 {
@@ -143,18 +152,22 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx))
 	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v; streams read to message_end / s / client core (%d)\n\n",
 		e.users, e.dur, cores)
-	fmt.Fprintf(w, "%-22s | %5s | %18s | %15s | %s\n", "client", "users", "streams/s per core", "vs FastHttpUser", "server core busy")
-	fmt.Fprintf(w, "%s|%s|%s|%s|%s\n", strings.Repeat("-", 23), strings.Repeat("-", 7), strings.Repeat("-", 20),
-		strings.Repeat("-", 17), strings.Repeat("-", 17))
+	fmt.Fprintf(w, "%-22s | %5s | %18s | %15s | %16s | %16s | %s\n", "client", "users", "streams/s per core",
+		"vs FastHttpUser", "server core busy", "client core busy", "streams per client CPU-second")
+	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 23), strings.Repeat("-", 7), strings.Repeat("-", 20),
+		strings.Repeat("-", 17), strings.Repeat("-", 18), strings.Repeat("-", 18), strings.Repeat("-", 30))
 	for _, r := range rows {
-		rate, vs := "n/a", "n/a"
+		rate, vs, perCPU := "n/a", "n/a", "n/a"
 		if r.rate >= 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
 		if r.rate >= 0 && rows[1].rate > 0 {
 			vs = fmt.Sprintf("%.2f×", r.rate/rows[1].rate)
 		}
-		fmt.Fprintf(w, "%-22s | %5d | %18s | %15s | %s\n", r.client, e.users, rate, vs, pct(r.busy))
+		if r.rate >= 0 && r.client1 > 0 {
+			perCPU = fmt.Sprintf("%.0f", r.rate/r.client1)
+		}
+		fmt.Fprintf(w, "%-22s | %5d | %18s | %15s | %16s | %16s | %s\n", r.client, e.users, rate, vs, pct(r.busy), pct(r.client1), perCPU)
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
@@ -359,12 +372,25 @@ func locustVersion(ctx context.Context) string {
 // dur starting now: mid-run for every client, Locust's second of start-up
 // included. -1 if /proc is unreadable.
 func busy(pid int, dur time.Duration) <-chan float64 {
+	return midRun(dur, func() float64 { return cpuSeconds(pid) })
+}
+
+// coreBusy is like busy for a whole core, from /proc/stat: the client is
+// pinned there, so it is the client's CPU share (plus whatever else the
+// machine runs on that core).
+func coreBusy(core int, dur time.Duration) <-chan float64 {
+	return midRun(dur, func() float64 { return coreSeconds(core) })
+}
+
+// midRun samples a CPU-seconds counter from 30% to 80% of a run of dur and
+// delivers its rate; -1 if unreadable.
+func midRun(dur time.Duration, seconds func() float64) <-chan float64 {
 	ch := make(chan float64, 1)
 	go func() {
 		time.Sleep(dur * 3 / 10)
-		a, t := cpuSeconds(pid), time.Now()
+		a, t := seconds(), time.Now()
 		time.Sleep(dur / 2)
-		b := cpuSeconds(pid)
+		b := seconds()
 		if a < 0 || b < 0 {
 			ch <- -1
 			return
@@ -372,6 +398,34 @@ func busy(pid int, dur time.Duration) <-chan float64 {
 		ch <- (b - a) / time.Since(t).Seconds()
 	}()
 	return ch
+}
+
+// coreSeconds is the busy time of one core so far (all but idle and
+// iowait), from /proc/stat in USER_HZ ticks; -1 if unreadable.
+func coreSeconds(core int) float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	prefix := "cpu" + strconv.Itoa(core) + " "
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		var busy float64
+		for i, f := range strings.Fields(rest) {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				return -1
+			}
+			if i != 3 && i != 4 && i < 8 { // idle, iowait; guest is in user already
+				busy += v
+			}
+		}
+		return busy / 100
+	}
+	return -1
 }
 
 // cpuSeconds is pid's user plus system CPU time so far, from
