@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tune-dify/tune/deployer/helm"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
@@ -33,6 +37,9 @@ leaves out take the space's current values.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if config == "" {
 				return badInput("--config is required (e.g. --config spaces/presets/s16-final.yaml)")
+			}
+			if o.target == "helm" {
+				return badInput("tune eval does not deploy; for one configuration on the cluster run a study: tune --target helm --trials 2 --enqueue %s ...", config)
 			}
 			in, err := o.load()
 			if err != nil {
@@ -188,12 +195,17 @@ because Helm replaces lists instead of merging them.`,
 }
 
 func newValidateCmd() *cobra.Command {
-	var spaceFile, budget string
+	var spaceFile, budget, target, chart string
 	c := &cobra.Command{
-		Use:   "validate --space F [--budget B]",
+		Use:   "validate --space F [--budget B] [--target helm]",
 		Short: "Check a space file (and that its smallest configuration fits a budget)",
+		Long: `validate checks a space file and, with --budget, that its smallest configuration
+fits. With --target helm it also renders the space's chart (no cluster needed) with the
+smallest and the largest value of each parameter and lists every values path that
+changes nothing in the rendered manifests: a typo'd path, or a key the chart ignores.`,
 		Example: `  tune validate --space spaces/default.yaml
-  tune validate --space spaces/default.yaml --budget 2x8c16g`,
+  tune validate --space spaces/default.yaml --budget 2x8c16g
+  tune validate --space spaces/default.yaml --target helm --chart ./charts/dify`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if spaceFile == "" {
@@ -228,11 +240,19 @@ func newValidateCmd() *cobra.Command {
 				fmt.Fprintf(out, "smallest configuration uses %.2f CPU and %d MiB of %s (reserved %.2f CPU, %d MiB)\n",
 					u.CPU.Cores(), u.Memory, b.Name, sp.Reserved.CPU.Cores(), sp.Reserved.Memory)
 			}
-			return nil
+			switch target {
+			case "", "sim", "local":
+				return nil
+			case "helm":
+				return validatePaths(c.Context(), out, sp, chart)
+			}
+			return badInput("--target %q: want sim, local or helm", target)
 		},
 	}
 	c.Flags().StringVar(&spaceFile, "space", "", "search space file")
 	c.Flags().StringVar(&budget, "budget", "", "also check against this budget, e.g. 16c32g or 2x8c16g")
+	c.Flags().StringVar(&target, "target", "", "helm: also render the chart and report values paths that change nothing")
+	c.Flags().StringVar(&chart, "chart", "", "with --target helm: a local chart folder or .tgz instead of the space's target.helm.chart")
 	return c
 }
 
@@ -245,4 +265,37 @@ func minimumConfig(sp *spaces.Space) spaces.Config {
 		cfg[s.Name+".memory"] = int64(s.Memory.Min)
 	}
 	return cfg
+}
+
+// validatePaths renders the space's chart at each parameter's extremes and
+// reports the values paths that change nothing; any is exit 1.
+func validatePaths(ctx context.Context, out io.Writer, sp *spaces.Space, chart string) error {
+	opts := helm.Options{}
+	if chart != "" {
+		if _, err := os.Stat(chart); err != nil {
+			return badInput("--chart %s: %v", chart, errors.Unwrap(err))
+		}
+		abs, err := filepath.Abs(chart) // a space's chart path is relative to the space; the flag's to here
+		if err != nil {
+			return badInput("--chart %s: %v", chart, err)
+		}
+		opts.Chart = &spaces.Chart{Path: abs}
+	}
+	d, err := helm.New(ctx, sp, opts)
+	if err != nil {
+		return badInput("--target helm: %w", err)
+	}
+	problems, err := d.CheckPaths(ctx)
+	if err != nil {
+		return err
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(out, "helm: every values path of every parameter changes the rendered manifests")
+		return nil
+	}
+	fmt.Fprintf(out, "helm: %d values paths change nothing in the rendered manifests:\n", len(problems))
+	for _, p := range problems {
+		fmt.Fprintf(out, "  %s\n", p)
+	}
+	return errSilent
 }

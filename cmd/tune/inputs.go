@@ -102,7 +102,7 @@ func (o *common) load() (*inputs, error) {
 	case "local":
 		in.evaluator = &local.Target{Seed: o.seed}
 	case "helm":
-		return nil, badInput("--target %s is not available in this version; use --target sim", o.target)
+		// The study builds it from its --target helm flags (newHelmTarget).
 	default:
 		return nil, badInput("--target %q: want sim, local or helm", o.target)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tune-dify/tune/deployer/helm"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
@@ -30,6 +31,7 @@ type studyOpts struct {
 	sampler string
 	enqueue []string
 	moves   float64
+	helm    helmOpts
 }
 
 func newStudyCmd(argv []string) *cobra.Command {
@@ -60,6 +62,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 		},
 	}
 	o.register(c)
+	o.helm.register(c)
 	f := c.Flags()
 	f.IntVar(&o.trials, "trials", 50, "trials in the study, counting the baseline, --enqueue presets and trials already stored")
 	f.DurationVar(&o.timeout, "timeout", 0, "wall-clock deadline for the whole study, e.g. 8h (0: none); what is done is kept")
@@ -169,6 +172,18 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	fmt.Fprintf(stdout, "load per trial: %d users, spawn %g/s, think %s..%s, measured %s after the ramp\n",
 		w.Users, w.SpawnRate, w.ThinkMin, w.ThinkMax, w.Duration)
 
+	var ht *helmTarget
+	var baseline helm.Baseline
+	if o.target == "helm" {
+		if ht, err = newHelmTarget(ctx, &o.helm, in, o.seed, stdout); err != nil {
+			return err
+		}
+		if baseline, err = ht.begin(ctx, o.out, stdout); err != nil {
+			return fmt.Errorf("--target helm: %w", err)
+		}
+		in.evaluator = ht
+	}
+
 	runCtx := ctx
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
@@ -202,6 +217,18 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		fmt.Fprintln(stdout, stopped)
 	}
 	werr := writeOutcome(stdout, o.out, in, meta, trials)
+	if ht != nil {
+		var best *results.Trial
+		if rec, ok := results.Pick(trials, results.ModeMaxTPS, slo(in.objective)); ok {
+			best = &rec
+		}
+		if err := ht.end(o.helm.keep, baseline, best, o.out, stdout); err != nil {
+			fmt.Fprintf(stderr, "tune: %v\n", err)
+			if runErr == nil {
+				runErr = errSilent
+			}
+		}
+	}
 	if runErr != nil {
 		return runErr
 	}

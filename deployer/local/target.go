@@ -56,7 +56,7 @@ func LoadConfig(base string, key loader.Secret, w spaces.Workload, seed int64) (
 // cannot start, or that the model OOM-kills under the load, fails with the
 // model's *sim.OOMError, as on the embedded model.
 func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
-	key := newKey()
+	key := NewKey()
 	app := w.Scenario
 	if app != "agent" {
 		app = "chatflow"
@@ -83,8 +83,8 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 	return m, nil
 }
 
-// newKey is a fresh app key for one trial's emulator and loader.
-func newKey() loader.Secret {
+// NewKey is a fresh random app key for an emulator and its loader.
+func NewKey() loader.Secret {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return loader.Secret("app-" + hex.EncodeToString(b))
