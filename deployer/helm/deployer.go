@@ -40,11 +40,12 @@ const (
 	DefaultUnschedulableAfter = 30 * time.Second
 
 	pollInterval = time.Second
-	// unreachableAfter is how long the API server may fail to answer during
-	// a wait before the wait gives up with ErrUnreachable.
-	unreachableAfter = 30 * time.Second
-	chartTimeout     = 2 * time.Minute // downloading a chart
+	chartTimeout = 2 * time.Minute // downloading a chart
 )
+
+// unreachableAfter is how long the API server may fail to answer during a
+// wait before the wait gives up with ErrUnreachable (a variable for tests).
+var unreachableAfter = 30 * time.Second
 
 // Options say which cluster and release, and override the space's
 // target.helm field by field (zero values keep the space's).

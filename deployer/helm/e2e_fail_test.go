@@ -176,34 +176,52 @@ func lookupInt(m map[string]any, path ...string) int64 {
 	return -1
 }
 
-// The API server stopped: a clear error at once; the next trial works once
-// it is back.
+// The API server stopped: a clear error at once before a trial, and within
+// unreachableAfter during a rollout; the next trial works once it is back.
 func TestE2EAPIServerDown(t *testing.T) {
-	d, sp := online(t, "t-down", Options{})
+	d, sp := online(t, "t-down", Options{UnschedulableAfter: -1})
 	if _, err := d.Baseline(ctxFor(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	apply(t, d, sp, nil)
-	if err := cluster.StopAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	defer func() {
-		if !restarted {
-			_ = cluster.StartAPIServer(context.Background())
+	down := func() {
+		t.Helper()
+		if err := cluster.StopAPIServer(); err != nil {
+			t.Fatal(err)
 		}
-	}()
+	}
+	up := func() {
+		t.Helper()
+		if err := cluster.StartAPIServer(ctxFor(t, time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		nodesReady(t, time.Minute)
+	}
+	defer func() { _ = cluster.StartAPIServer(context.Background()) }() // whatever happens
+
+	down()
 	start := time.Now()
 	_, err := d.Apply(ctxFor(t, time.Minute), mustOverlay(t, d, sp, spaces.Config{"api.replicas": 2}))
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("got %v, want ErrUnreachable", err)
+	}
+	t.Logf("before the trial, after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	up()
+
+	// Down in the middle of a rollout that will not finish by itself.
+	defer func(was time.Duration) { unreachableAfter = was }(unreachableAfter)
+	unreachableAfter = 5 * time.Second
+	time.AfterFunc(4*time.Second, func() { _ = cluster.StopAPIServer() })
+	start = time.Now()
+	_, err = d.Apply(ctxFor(t, 2*time.Minute), mustOverlay(t, d, sp, tooBig))
 	if !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("got %v, want ErrUnreachable", err)
 	}
-	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
-	if err := cluster.StartAPIServer(ctxFor(t, time.Minute)); err != nil {
-		t.Fatal(err)
+	t.Logf("during the rollout, after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("took %v", time.Since(start))
 	}
-	restarted = true
-	nodesReady(t, time.Minute)
+	up()
 	apply(t, d, sp, spaces.Config{"api.replicas": 2})
 	sameSystem(t, d, sp, spaces.Config{"api.replicas": 2})
 }

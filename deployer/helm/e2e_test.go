@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,7 +57,44 @@ func TestMain(m *testing.M) {
 			}
 		}
 		go fakeProvisioner(ctx, kc)
+		go leaseKeeper(ctx, kc)
 	}))
+}
+
+// leaseKeeper renews a node Lease for every node each 10 s. kwok, started
+// without --node-lease-duration-seconds, heartbeats only through the node's
+// status, about every 50 s: as long as the controller manager's
+// node-monitor-grace-period, so a busy machine or an API server restart
+// lets the node go NotReady and its pods with it. With a Lease the
+// controller manager sees the node alive.
+func leaseKeeper(ctx context.Context, kc kubernetes.Interface) {
+	const ns = "kube-node-lease"
+	for {
+		list, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for _, n := range list.Items {
+				now := metav1.NewMicroTime(time.Now())
+				l, err := kc.CoordinationV1().Leases(ns).Get(ctx, n.Name, metav1.GetOptions{})
+				switch {
+				case apierrors.IsNotFound(err):
+					dur := int32(40)
+					l = &coordinationv1.Lease{
+						ObjectMeta: metav1.ObjectMeta{Name: n.Name, OwnerReferences: []metav1.OwnerReference{
+							{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID}}},
+						Spec: coordinationv1.LeaseSpec{HolderIdentity: &n.Name, LeaseDurationSeconds: &dur, RenewTime: &now},
+					}
+					_, err = kc.CoordinationV1().Leases(ns).Create(ctx, l, metav1.CreateOptions{})
+				case err == nil:
+					l.Spec.RenewTime = &now
+					_, err = kc.CoordinationV1().Leases(ns).Update(ctx, l, metav1.UpdateOptions{})
+				}
+				if err != nil && !apierrors.IsConflict(err) && !isNetworkError(err) {
+					fmt.Fprintf(os.Stderr, "lease keeper: %v\n", err)
+				}
+			}
+		}
+		time.Sleep(10 * time.Second)
+	}
 }
 
 func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
@@ -109,7 +147,9 @@ func online(t *testing.T, ns string, opts Options) (*Deployer, *spaces.Space) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Kubeconfig = cluster.Kubeconfig
+	if opts.Kubeconfig == "" {
+		opts.Kubeconfig = cluster.Kubeconfig
+	}
 	opts.Namespace = ns
 	opts.Chart = &spaces.Chart{Path: chart}
 	if opts.Timeouts.Rollout == 0 {

@@ -12,6 +12,8 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/version"
 )
 
@@ -208,6 +210,7 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 		e.Revision = now.Version
 		return nil, d.failed(ctx, e)
 	}
+	d.log("revision %d applied after %v", rel.Version, time.Since(start).Round(time.Millisecond))
 	refs := workloadsOf(r.Objects, d.namespace)
 	if got, err := decodeManifest(rel.Manifest); err == nil {
 		refs = workloadsOf(got, d.namespace)
@@ -237,7 +240,12 @@ func (d *Deployer) install(ctx context.Context, vals map[string]any) (*release.R
 	inst := action.NewInstall(d.cfg)
 	inst.ReleaseName = d.release
 	inst.Namespace = d.namespace
-	inst.CreateNamespace = true
+	// Create the namespace only when it is missing: a user whose Role
+	// covers one namespace may not create namespaces, even existing ones.
+	if kc, err := d.clients(); err == nil {
+		_, err := kc.CoreV1().Namespaces().Get(ctx, d.namespace, metav1.GetOptions{})
+		inst.CreateNamespace = apierrors.IsNotFound(err)
+	}
 	inst.Timeout = d.timeouts.Rollout // hooks
 	inst.Description = "tune trial"
 	return inst.RunWithContext(ctx, ch, vals)
@@ -357,19 +365,11 @@ func (d *Deployer) Restore(ctx context.Context, b Baseline) error {
 		}
 		return nil
 	}
-	// Pruned from the history: the same chart and values again.
+	// Pruned from the history, or uninstalled since: the same chart and
+	// values again.
 	if d.baseline == nil || d.baseline.Version != b.Revision {
 		return fmt.Errorf("restore %s: revision %d is no longer in Helm's history and this process did not record its chart", b, b.Revision)
 	}
-	d.log("restore %s: revision %d was pruned; upgrading to its chart and values", d.release, b.Revision)
-	up := action.NewUpgrade(d.cfg)
-	up.Namespace = d.namespace
-	up.ResetValues = true
-	up.MaxHistory = d.opts.MaxHistory
-	up.Timeout = d.timeouts.Rollout
-	up.Description = fmt.Sprintf("tune: restore revision %d", b.Revision)
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeouts.Rollout)
-	defer cancel()
 	r, err := decodeRelease(d.baseline)
 	if err != nil {
 		return err
@@ -377,9 +377,29 @@ func (d *Deployer) Restore(ctx context.Context, b Baseline) error {
 	if err := d.prepareVolumes(ctx, r.Objects); err != nil {
 		return err
 	}
-	rel, err := up.RunWithContext(hctx, d.release, d.baseline.Chart, maps.Clone(d.baseline.Config))
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeouts.Rollout)
+	defer cancel()
+	vals := maps.Clone(d.baseline.Config)
+	var rel *release.Release
+	if cur == nil {
+		d.log("restore %s: the release is gone; installing revision %d's chart and values", d.release, b.Revision)
+		inst := action.NewInstall(d.cfg)
+		inst.ReleaseName, inst.Namespace = d.release, d.namespace
+		inst.Timeout = d.timeouts.Rollout
+		inst.Description = fmt.Sprintf("tune: restore revision %d", b.Revision)
+		rel, err = inst.RunWithContext(hctx, d.baseline.Chart, vals)
+	} else {
+		d.log("restore %s: revision %d was pruned; upgrading to its chart and values", d.release, b.Revision)
+		up := action.NewUpgrade(d.cfg)
+		up.Namespace = d.namespace
+		up.ResetValues = true
+		up.MaxHistory = d.opts.MaxHistory
+		up.Timeout = d.timeouts.Rollout
+		up.Description = fmt.Sprintf("tune: restore revision %d", b.Revision)
+		rel, err = up.RunWithContext(hctx, d.release, d.baseline.Chart, vals)
+	}
 	if err != nil {
-		return fmt.Errorf("restore %s: helm upgrade: %w", b, err)
+		return fmt.Errorf("restore %s: %w", b, err)
 	}
 	problems, err := d.waitRollout(ctx, workloadsOf(r.Objects, d.namespace), d.timeouts.Rollout)
 	if err != nil {

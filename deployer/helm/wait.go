@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 )
@@ -267,7 +268,7 @@ func statefulSetStatus(ctx context.Context, kc kubernetes.Interface, ref workloa
 	return s, nil
 }
 
-func ownedBy(refs []metav1.OwnerReference, uid any) bool {
+func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
 	for _, r := range refs {
 		if r.UID == uid {
 			return true
