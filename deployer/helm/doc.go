@@ -3,15 +3,15 @@
 // the Helm SDK (helm.sh/helm/v3/pkg/action, never a helm binary) and
 // client-go, and reads back what the cluster holds.
 //
-// A study uses one Deployer (New) per release:
+// A study uses one Deployer (New) per release, from one goroutine:
 //
 //	d, _ := helm.New(ctx, space, helm.Options{Kubeconfig: ..., Budget: &budget})
-//	base, _ := d.Baseline(ctx)           // revision and values before tuning
-//	defer d.Restore(cleanupCtx, base)    // at the end, and on SIGINT/SIGTERM
+//	base, _ := d.Baseline(ctx)           // before any Apply: revision and values to return to
 //	for each trial:
-//		overlay, _ := d.Overlay(cfg)     // spaces.Space.Overlay on the release's own values
+//		overlay, _ := d.Overlay(cfg)     // spaces.Space.Overlay over the release's own values
 //		applied, err := d.Apply(ctx, overlay)
 //		obs := d.Observe(ctx, 0); ...load...; usage := obs.Stop()
+//	d.Restore(freshCtx, base)            // at the end, and on SIGINT/SIGTERM
 //
 // Apply renders the chart first (client side) and refuses values the chart's
 // values.schema.json refuses and configurations whose rendered requests or
@@ -29,6 +29,12 @@
 // uses that mapping to rebuild a spaces.System from the objects in the API
 // server; CheckPaths renders each parameter's extremes to find values paths
 // that change nothing.
+//
+// rbac.yaml is the Role it needs in the release's namespace (the e2e tests
+// run a study with nothing more). A StatefulSet whose volume claims change
+// (postgresql.storageClass) cannot be updated in place: Apply refuses it
+// unless Options.RecreateVolumes lets it delete the StatefulSet and its
+// claims first, losing their data.
 //
 // It imports spaces and nothing else of this module: search declares the
 // deployer interface it needs, and the results are the caller's to record.

@@ -122,7 +122,7 @@ func mustOverlay(t *testing.T, d *Deployer, sp *spaces.Space, edit spaces.Config
 }
 
 // A release the user installed is the baseline: trials run on its values,
-// and Restore rolls back to it.
+// and Restore brings it back, even once Helm has pruned its revision.
 func TestE2ERestoreExistingRelease(t *testing.T) {
 	user := spaces.Config{"api.replicas": 2, "worker.cpu": 2.0}
 	d0, sp := online(t, "t-restore", Options{})
@@ -136,7 +136,9 @@ func TestE2ERestoreExistingRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d, _ := online(t, "t-restore", Options{})
+	// Two revisions of history: the trials prune the baseline's, so Restore
+	// upgrades to the chart and values it recorded instead of rolling back.
+	d, _ := online(t, "t-restore", Options{MaxHistory: 2})
 	base, err := d.Baseline(ctxFor(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
