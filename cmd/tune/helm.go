@@ -32,6 +32,8 @@ type helmOpts struct {
 	emulate                                            bool
 	keep                                               string
 	recreateVolumes                                    bool
+	rollout, settle                                    time.Duration
+	settleSet                                          func() bool
 }
 
 var keepChoices = []string{"baseline", "best", "last"}
@@ -48,6 +50,9 @@ func (h *helmOpts) register(c *cobra.Command) {
 	h.keys.register(c, "--target helm: environment variable holding the app key the load uses")
 	f.BoolVar(&h.emulate, "emulate", false, "--target helm: serve each trial's load with tune emulate configured from the release's objects as the API server holds them (clusters whose pods run nothing, such as kwok)")
 	f.StringVar(&h.keep, "keep", "baseline", "--target helm: what stays deployed at the end: baseline (restore it), best (the recommendation) or last")
+	f.DurationVar(&h.rollout, "rollout-timeout", 0, "--target helm: how long a trial's rollout may take before it fails and is rolled back (default the space's target.helm.timeouts.rollout)")
+	f.DurationVar(&h.settle, "settle", 0, "--target helm: wait after a rollout before the health check and the load (default the space's target.helm.timeouts.settle; 0s: none)")
+	h.settleSet = func() bool { return f.Changed("settle") }
 	f.BoolVar(&h.recreateVolumes, "recreate-volumes", false, "--target helm: let a trial change a StatefulSet's storage class by deleting it and its volume claims (their data is lost)")
 }
 
@@ -89,6 +94,16 @@ func newHelmTarget(ctx context.Context, o *helmOpts, in *inputs, seed int64, log
 	opts := helm.Options{Kubeconfig: o.kubeconfig, Context: o.kubeContext, Namespace: o.namespace,
 		Release: o.release, ValuesFiles: o.values, HealthURL: healthBase(o.endpoint), Budget: &in.budget,
 		RecreateVolumes: o.recreateVolumes, Log: log}
+	opts.Timeouts.Rollout = o.rollout
+	if o.settleSet() {
+		opts.Timeouts.Settle = o.settle
+		if o.settle == 0 {
+			opts.Timeouts.Settle = -1 // none, not the space's
+		}
+	}
+	if o.rollout < 0 || o.settle < 0 {
+		return nil, badInput("--rollout-timeout and --settle must not be negative")
+	}
 	if o.chart != "" {
 		if _, err := os.Stat(o.chart); err != nil {
 			return nil, badInput("--chart %s: %v", o.chart, errors.Unwrap(err))
@@ -118,9 +133,14 @@ func healthBase(endpoint string) string {
 // failed trials; an API server that does not answer stops the study
 // (search.ErrAbort) so that a rerun resumes once it is back.
 func (t *helmTarget) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	// A step that failed because the cluster went away says nothing about
+	// the configuration: the study stops instead of recording a failure.
 	abort := func(err error) error {
 		if errors.Is(err, helm.ErrUnreachable) {
 			return fmt.Errorf("%w (%w)", err, search.ErrAbort)
+		}
+		if _, serr := t.d.Status(context.WithoutCancel(ctx)); serr != nil && ctx.Err() == nil {
+			return fmt.Errorf("%w; the cluster does not answer either: %w (%w)", err, serr, search.ErrAbort)
 		}
 		return err
 	}
@@ -168,6 +188,9 @@ func (t *helmTarget) Evaluate(ctx context.Context, sys spaces.System, w spaces.W
 	if err != nil {
 		return results.Measurement{}, err
 	}
+	if seen.Err != nil && errors.Is(abort(seen.Err), search.ErrAbort) {
+		return results.Measurement{}, abort(seen.Err) // the cluster went away during the load
+	}
 	if emu != nil && emu.Err() != nil {
 		return results.Measurement{}, emu.Err()
 	}
@@ -187,10 +210,16 @@ func (t *helmTarget) Evaluate(ctx context.Context, sys spaces.System, w spaces.W
 	return m, nil
 }
 
-// configDiff lists the parameters where got differs from want.
+// configDiff lists the parameters where got, read back from the cluster,
+// differs from want. The settings of a component that is off (pgbouncer
+// with pgbouncer.enabled false) are not in the cluster to read: skipped.
 func configDiff(sp *spaces.Space, want, got spaces.Config) string {
 	var out []string
 	for _, name := range sp.ParamNames() {
+		key, _, _ := strings.Cut(name, ".")
+		if off, ok := got[key+".enabled"].(bool); ok && !off && name != key+".enabled" {
+			continue
+		}
 		if fmt.Sprint(want[name]) != fmt.Sprint(got[name]) {
 			out = append(out, fmt.Sprintf("%s %v (trial %v)", name, got[name], want[name]))
 		}
@@ -242,8 +271,7 @@ func (t *helmTarget) begin(ctx context.Context, out string, stdout io.Writer) (h
 	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
 		return helm.Baseline{}, err
 	}
-	fmt.Fprintf(stdout, "helm: baseline %s\n", base)
-	return base, nil
+	return base, nil // the deployer's log says what it is
 }
 
 // end leaves the cluster as --keep says and says what is deployed now. It

@@ -127,8 +127,20 @@ func (d *Deployer) recreateStatefulSet(ctx context.Context, sts *appsv1.Stateful
 		}
 	}
 	deadline := time.Now().Add(d.timeouts.Rollout)
+	var failing time.Time // since when the API server has not answered
 	for {
 		_, err := kc.AppsV1().StatefulSets(ns).Get(ctx, sts.Name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			if rerr := d.reachable(); rerr != nil {
+				if failing.IsZero() {
+					failing = time.Now()
+				} else if time.Since(failing) > unreachableAfter {
+					return rerr
+				}
+			}
+		} else {
+			failing = time.Time{}
+		}
 		gone := apierrors.IsNotFound(err)
 		for _, c := range claims {
 			_, err := kc.CoreV1().PersistentVolumeClaims(ns).Get(ctx, c, metav1.GetOptions{})
@@ -138,6 +150,9 @@ func (d *Deployer) recreateStatefulSet(ctx context.Context, sts *appsv1.Stateful
 			return nil
 		}
 		if time.Now().After(deadline) {
+			if err := d.reachable(); err != nil {
+				return err // not "still there": the API server stopped answering
+			}
 			return fmt.Errorf("still there after %v", d.timeouts.Rollout)
 		}
 		select {

@@ -195,6 +195,11 @@ func start(ctx context.Context, bin, dir string, nodes []Node) (*Cluster, error)
 				// token per controller) to about 5 s, and pod creation after.
 				"--kube-api-qps=200",
 				"--kube-api-burst=400",
+				// kwok renews the nodes' heartbeats less often than the
+				// default grace period of 50 s allows on a busy machine: the
+				// nodes flapped NotReady for a few seconds every minute, and
+				// rollouts in progress failed with NodeNotReady.
+				"--node-monitor-grace-period=10m",
 			),
 			newProcess(bin, dir, "kube-scheduler",
 				"--kubeconfig="+path("scheduler.kubeconfig"),
