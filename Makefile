@@ -5,6 +5,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
+# The packages with tests tagged e2e, one at a time: each starts its own control plane.
+E2E_PKGS = $(sort $(addprefix ./,$(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .))))
 
 .PHONY: help build test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean
 
@@ -28,7 +30,7 @@ e2e-build: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kwok 
 
 e2e: e2e-build ## every test, plus those tagged e2e against a real control plane (internal/testcluster)
 	$(GO) vet -tags e2e ./...
-	TUNE_E2E_BIN=$$(e2e/build.sh --print-bin-dir) $(GO) test -count=1 -tags e2e -timeout 20m ./...
+	TUNE_E2E_BIN=$$(e2e/build.sh --print-bin-dir) $(GO) test -count=1 -tags e2e -p 1 -timeout 30m $(E2E_PKGS)
 
 bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs random, 20 seeds)
 	$(GO) run ./search/bench
