@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 # The packages with tests tagged e2e, one at a time: each starts its own control plane.
-E2E_PKGS = $(sort $(addprefix ./,$(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .))))
+E2E_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .)))
 
 .PHONY: help build test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean
 
