@@ -148,6 +148,10 @@ func lookup(m any, key string) any {
 	return nil
 }
 
+// CopyValues copies a Helm values tree (maps, with YAML's map[any]any keyed
+// anew by string, and lists), so the copy shares nothing with v.
+func CopyValues(v any) any { return deepCopy(v) }
+
 // deepCopy copies maps and lists, so the overlay shares nothing with the
 // space or base the caller may change later.
 func deepCopy(v any) any {

@@ -26,17 +26,7 @@ import (
 
 var cluster *testcluster.Cluster
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithCancel(context.Background())
-	code := testcluster.Run(m, testcluster.Options{Nodes: helmtest.Nodes}, func(c *testcluster.Cluster) {
-		cluster = c
-		if err := helmtest.Setup(ctx, c); err != nil {
-			panic(err)
-		}
-	})
-	cancel()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(helmtest.Run(m, &cluster)) }
 
 // studyArgs is a short helm study of the default space on the test chart,
 // its load served by the emulator configured from the cluster's objects.

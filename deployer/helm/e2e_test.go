@@ -24,17 +24,7 @@ import (
 // Weaviate's dedicated placement), storage classes and provisioner.
 var cluster *testcluster.Cluster
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithCancel(context.Background())
-	code := testcluster.Run(m, testcluster.Options{Nodes: helmtest.Nodes}, func(c *testcluster.Cluster) {
-		cluster = c
-		if err := helmtest.Setup(ctx, c); err != nil {
-			panic(err)
-		}
-	})
-	cancel()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(helmtest.Run(m, &cluster)) }
 
 func kubeClient(kubeconfig string) (kubernetes.Interface, error) { return helmtest.Client(kubeconfig) }
 

@@ -160,12 +160,12 @@ func with(c spaces.Config, name string, v any) spaces.Config {
 // slot is base with target t's slot taken from from: a plain path's value
 // (or its absence), or an env list's entry of that name.
 func slot(base, from map[string]any, t spaces.Target) map[string]any {
-	out := deepCopy(base).(map[string]any)
+	out := spaces.CopyValues(base).(map[string]any)
 	parts := strings.Split(t.Path, ".")
 	src, ok := lookupPath(from, parts)
 	if t.Env == "" {
 		if ok {
-			setValue(out, parts, deepCopy(src))
+			setValue(out, parts, spaces.CopyValues(src))
 		} else {
 			deleteValue(out, parts)
 		}
@@ -239,22 +239,4 @@ func deleteValue(m map[string]any, parts []string) {
 		m = next
 	}
 	delete(m, parts[len(parts)-1])
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = deepCopy(e)
-		}
-		return l
-	}
-	return v
 }

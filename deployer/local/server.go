@@ -215,12 +215,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	s.run(w, r, s.opts.App, true)
+}
+
+func (s *Server) workflow(w http.ResponseWriter, r *http.Request) {
+	s.run(w, r, "workflow", false)
+}
+
+// run checks a chat-messages or workflows/run body as Dify does (a query
+// for chat, a user, a response mode) and serves the call.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, app string, chat bool) {
 	var b chatBody
 	if !decode(w, r, &b) {
 		return
 	}
 	switch {
-	case strings.TrimSpace(b.Query) == "":
+	case chat && strings.TrimSpace(b.Query) == "":
 		difyError(w, http.StatusBadRequest, "invalid_param", "query is required")
 		return
 	case b.User == "":
@@ -230,25 +240,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		difyError(w, http.StatusBadRequest, "invalid_param", "response_mode must be streaming or blocking")
 		return
 	}
-	st := newStream(s.opts.App, b.ConversationID, s.opts.Chunks)
-	s.serve(w, r, s.opts.App, b.ResponseMode == "blocking", st)
-}
-
-func (s *Server) workflow(w http.ResponseWriter, r *http.Request) {
-	var b chatBody
-	if !decode(w, r, &b) {
-		return
+	conv := ""
+	if chat {
+		conv = b.ConversationID
 	}
-	switch {
-	case b.User == "":
-		difyError(w, http.StatusBadRequest, "invalid_param", "user is required")
-		return
-	case b.ResponseMode != "streaming" && b.ResponseMode != "blocking":
-		difyError(w, http.StatusBadRequest, "invalid_param", "response_mode must be streaming or blocking")
-		return
-	}
-	st := newStream("workflow", "", s.opts.Chunks)
-	s.serve(w, r, "workflow", b.ResponseMode == "blocking", st)
+	s.serve(w, r, app, b.ResponseMode == "blocking", newStream(app, conv, s.opts.Chunks))
 }
 
 // serve runs one model call and writes what Dify writes as it goes: the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,19 @@ func Client(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(rc)
+}
+
+// Run is a TestMain's body: it starts the control plane with Nodes, runs
+// Setup on it, stores it in *cluster and runs the tests.
+func Run(m *testing.M, cluster **testcluster.Cluster) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	return testcluster.Run(m, testcluster.Options{Nodes: Nodes}, func(c *testcluster.Cluster) {
+		*cluster = c
+		if err := Setup(ctx, c); err != nil {
+			panic(err)
+		}
+	})
 }
 
 // Setup creates the storage classes and starts the provisioner, which runs
