@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,20 +97,15 @@ func utilisationLine(u map[string]float64) string {
 	for n := range u {
 		names = append(names, n)
 	}
-	sortByValueDesc(names, u)
+	// Busiest first, ties by name: the first names the bottleneck.
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(u[b], u[a]), cmp.Compare(a, b))
+	})
 	parts := make([]string, len(names))
 	for i, n := range names {
 		parts[i] = fmt.Sprintf("%s %.0f%%", n, 100*u[n])
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortByValueDesc(names []string, u map[string]float64) {
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && (u[names[j]] > u[names[j-1]] || u[names[j]] == u[names[j-1]] && names[j] < names[j-1]); j-- {
-			names[j], names[j-1] = names[j-1], names[j]
-		}
-	}
 }
 
 func newExportCmd() *cobra.Command {

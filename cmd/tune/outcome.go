@@ -46,8 +46,11 @@ func writeOutcome(stdout io.Writer, out string, in *inputs, meta studyMeta, tria
 	if err := writeValues(path, in.space, nil, rec, meta); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  %s\nwrote %s, %s, %s\n", shortConfig(in.space, rec.Params),
-		filepath.Join(out, "trials.jsonl"), filepath.Join(out, "pareto.json"), path)
+	fmt.Fprintf(stdout, "  %s\n", shortConfig(in.space, rec.Params))
+	if len(rec.Utilisation) > 0 {
+		fmt.Fprintf(stdout, "  CPU utilisation, busiest first: %s\n", utilisationLine(rec.Utilisation))
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s, %s\n", filepath.Join(out, "trials.jsonl"), filepath.Join(out, "pareto.json"), path)
 	return nil
 }
 
