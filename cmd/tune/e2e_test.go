@@ -221,6 +221,9 @@ func TestHelmStudySurvivesTheAPIServerGoing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodes(t)
+	if fi, err := os.Stat(filepath.Join(out, baselineFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s after the outage: %v, want it kept, owner-only", baselineFile, err)
+	}
 	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
 	if err != nil || len(trials) != 1 || trials[0].State != results.StateComplete {
 		t.Fatalf("after the outage: %d trials (%v), want the one finished before it", len(trials), err)

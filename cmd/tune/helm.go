@@ -243,7 +243,9 @@ func kills(m map[string]int) string {
 }
 
 // baselineFile keeps the release's baseline in the output folder, so that
-// a study killed outright restores the right revision when it is resumed.
+// a study killed outright restores the right revision (and, when Helm has
+// pruned it from the history, its values) when it is resumed. It is
+// removed once the baseline is restored or --keep is honoured.
 const baselineFile = "helm-baseline.json"
 
 // begin records (or, on resume, reloads) the baseline.
@@ -268,7 +270,9 @@ func (t *helmTarget) begin(ctx context.Context, out string, stdout io.Writer) (h
 	if err != nil {
 		return helm.Baseline{}, err
 	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+	// The baseline's values may hold the user's secrets (Helm keeps them in
+	// a Secret): owner-only, like a kubeconfig, and never printed.
+	if err := writeFileAtomicMode(path, append(b, '\n'), 0o600); err != nil {
 		return helm.Baseline{}, err
 	}
 	return base, nil // the deployer's log says what it is
