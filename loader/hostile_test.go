@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dify/tune/internal/leakcheck"
 	"github.com/tune-dify/tune/loader"
 )
 
@@ -123,7 +124,7 @@ func TestHostile(t *testing.T) {
 		}, []string{"malformed"}, &loader.Retrieval{DatasetID: "d"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			noLeaks(t)
+			leakcheck.Check(t)
 			srv := httptest.NewServer(tc.handler)
 			t.Cleanup(srv.Close)
 			sc := tc.sc
@@ -157,7 +158,7 @@ func TestHostile(t *testing.T) {
 }
 
 func TestDialFailure(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dify/tune/internal/leakcheck"
 	"github.com/tune-dify/tune/loader"
 )
 
 func TestScenarios(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	d := &dify{chunks: 5}
 	srv := newDify(t, d)
 	for _, tc := range []struct {
@@ -84,7 +85,7 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestConversationKept(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	d := &dify{chunks: 1}
 	srv := newDify(t, d)
 	cfg := config(srv.URL, &loader.Chat{Conversation: true})
@@ -111,7 +112,7 @@ func TestLatencyAccuracy(t *testing.T) {
 	}
 	for _, n := range users {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			noLeaks(t)
+			leakcheck.Check(t)
 			d := &dify{chunks: 17, gap: 10 * time.Millisecond} // 17 + started, end, finished = 20
 			srv := newDify(t, d)
 			cfg := config(srv.URL, &loader.Chat{})
@@ -151,7 +152,7 @@ func TestLatencyAccuracy(t *testing.T) {
 }
 
 func TestDurationRespected(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	// Streams that would take 10 s: the run must still stop at 300 ms and
 	// not count the requests it cut.
 	srv := newDify(t, &dify{chunks: 1000, gap: 10 * time.Millisecond})
@@ -168,7 +169,7 @@ func TestDurationRespected(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	srv := newDify(t, &dify{chunks: 1000, gap: 10 * time.Millisecond})
 	cfg := config(srv.URL, &loader.Chat{})
 	cfg.Duration = time.Minute
@@ -187,7 +188,7 @@ func TestCancel(t *testing.T) {
 // TestStages checks that users follow the stages, up and down, by the
 // user names the server sees in each stage.
 func TestStages(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	d := &dify{chunks: 1, gap: 5 * time.Millisecond}
 	srv := newDify(t, d)
 	cfg := config(srv.URL, &loader.Chat{})
@@ -260,7 +261,7 @@ func slow(t *testing.T, d time.Duration, arrivals *atomic.Int64) *httptest.Serve
 // TestOpenLoop checks that a slow server does not slow the arrivals: every
 // scheduled start is sent on time, and its latency is counted from then.
 func TestOpenLoop(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	var arrivals atomic.Int64
 	srv := slow(t, 300*time.Millisecond, &arrivals)
 	cfg := config(srv.URL, &loader.Chat{})
@@ -282,7 +283,7 @@ func TestOpenLoop(t *testing.T) {
 // TestOpenLoopOverload checks that starts beyond the in-flight cap are
 // counted, not dropped: sent + overload = scheduled.
 func TestOpenLoopOverload(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	var arrivals atomic.Int64
 	srv := slow(t, 200*time.Millisecond, &arrivals)
 	cfg := config(srv.URL, &loader.Chat{})

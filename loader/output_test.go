@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dify/tune/internal/leakcheck"
 	"github.com/tune-dify/tune/loader"
 )
 
@@ -23,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata")
 // header back in every way Dify can report an error, then looks for the
 // key in everything the loader produces.
 func TestKeyNeverShown(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -15,24 +14,6 @@ import (
 )
 
 const testKey = "app-TESTKEY-s3cr3t-0123456789"
-
-// noLeaks fails t if goroutines started during the test outlive it. Call it
-// first, so that its cleanup runs after the servers' cleanups.
-func noLeaks(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(3 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf)
-		}
-	})
-}
 
 // dify is a well-behaved Dify-like server: it checks the key, then streams
 // a chatflow's events (with a ping), a workflow's, or retrieval JSON.

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tune-dify/tune/deployer/local"
 	"github.com/tune-dify/tune/deployer/sim"
+	"github.com/tune-dify/tune/internal/leakcheck"
 	"github.com/tune-dify/tune/loader"
 	"github.com/tune-dify/tune/loader/sse"
 	"github.com/tune-dify/tune/spaces"
@@ -47,22 +47,6 @@ func system(t testing.TB, id, budget string) (spaces.System, spaces.Workload) {
 		t.Fatal(err)
 	}
 	return sys, sp.Load
-}
-
-// noLeaks fails t if goroutines started during the test outlive it.
-func noLeaks(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
-		}
-	})
 }
 
 func start(t *testing.T, opts local.Options) *local.Server {
@@ -127,7 +111,7 @@ func events(t *testing.T, r io.Reader) (names []string, data []map[string]any) {
 }
 
 func TestChatflowStreamHasDifyShape(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	srv := start(t, local.Options{Ping: 300 * time.Microsecond})
 	resp := post(t, srv.URL()+"/chat-messages", key,
 		`{"inputs":{},"query":"hello","response_mode":"streaming","user":"tune-1","conversation_id":"c-42"}`)
@@ -176,7 +160,7 @@ func TestChatflowStreamHasDifyShape(t *testing.T) {
 }
 
 func TestAgentAndWorkflowShapes(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	srv := start(t, local.Options{App: "agent"})
 	resp := post(t, srv.URL()+"/chat-messages", key, `{"inputs":{},"query":"weather?","response_mode":"streaming","user":"u"}`)
 	names, _ := events(t, resp.Body)
@@ -196,7 +180,7 @@ func TestAgentAndWorkflowShapes(t *testing.T) {
 }
 
 func TestRetrieval(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	srv := start(t, local.Options{})
 	resp := post(t, srv.URL()+"/datasets/kb-1/retrieve", key,
 		`{"query":"pricing","retrieval_model":{"search_method":"hybrid_search","reranking_enable":false,"top_k":4,"score_threshold_enabled":false}}`)
@@ -233,7 +217,7 @@ func assertDifyError(t *testing.T, resp *http.Response, status int, code string)
 }
 
 func TestRefusals(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	srv := start(t, local.Options{})
 	chat := `{"inputs":{},"query":"hi","response_mode":"streaming","user":"u"}`
 	assertDifyError(t, post(t, srv.URL()+"/chat-messages", "app-wrong", chat), 401, "unauthorized")
@@ -244,7 +228,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestTooManyRequests(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	srv := start(t, local.Options{MaxActive: 2})
 	cfg := loader.Config{BaseURL: srv.URL(), APIKey: key, Scenario: &loader.Chat{}, Users: 12, Duration: 3 * time.Second}
 	sum, err := loader.Run(context.Background(), cfg)
@@ -264,7 +248,7 @@ func TestModelFailuresReachTheClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 6 s load")
 	}
-	noLeaks(t)
+	leakcheck.Check(t)
 	sys, _ := system(t, "s16-storm", "16c32g")
 	srv := start(t, local.Options{System: sys})
 	cfg := loader.Config{BaseURL: srv.URL(), APIKey: key, Scenario: &loader.Chat{}, Users: 150, SpawnRate: 100,
@@ -299,7 +283,7 @@ func TestOOMConfigurationDoesNotStart(t *testing.T) {
 // TestCloseEndsOpenStreams: closing the server ends a stream in flight
 // promptly, leaking nothing.
 func TestCloseEndsOpenStreams(t *testing.T) {
-	noLeaks(t)
+	leakcheck.Check(t)
 	sys, _ := system(t, "s8-initial", "8c16g")
 	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, Keys: []string{key}})
 	if err != nil {
@@ -337,7 +321,7 @@ func TestTargetMatchesModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 12 s load")
 	}
-	noLeaks(t)
+	leakcheck.Check(t)
 	sys, w := system(t, "s8-final", "8c16g")
 	w.Users, w.SpawnRate, w.Duration = 20, 10, 10*time.Second
 	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
