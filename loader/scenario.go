@@ -142,6 +142,29 @@ func skippable(ev sse.Event, tokened bool) bool {
 	return false
 }
 
+// decided reads events until one that may decide the outcome (skippable
+// ones are passed over) and decodes it into p; io.EOF at the stream's end.
+func (s *Stream) decided(p *event) error {
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			return err
+		}
+		if !skippable(ev, !s.token.IsZero()) {
+			return parse(ev, p)
+		}
+	}
+}
+
+// failedWorkflow is the failure a workflow_finished event reports, or nil
+// when it succeeded.
+func (p *event) failedWorkflow() error {
+	if p.Data.Status == "succeeded" {
+		return nil
+	}
+	return &Error{Kind: KindWorkflowFailed, Message: p.Data.Status + ": " + p.Data.Error}
+}
+
 // Chat is the chatflow and agent scenario: POST {base}/chat-messages,
 // streaming. Success is message_end, and, when the app announced a workflow
 // with workflow_started, also workflow_finished with status succeeded,
@@ -177,7 +200,7 @@ func (c *Chat) Read(s *Stream) error {
 	var p event
 	var msgEnd, wfStarted, wfFinished bool
 	for {
-		ev, err := s.Next()
+		err := s.decided(&p)
 		if err == io.EOF {
 			if msgEnd {
 				return errorf(KindNoEndEvent, "stream ended after message_end without workflow_finished")
@@ -185,12 +208,6 @@ func (c *Chat) Read(s *Stream) error {
 			return errorf(KindNoEndEvent, "stream ended without message_end after %d events", s.events)
 		}
 		if err != nil {
-			return err
-		}
-		if skippable(ev, !s.token.IsZero()) {
-			continue
-		}
-		if err := parse(ev, &p); err != nil {
 			return err
 		}
 		switch p.Event {
@@ -208,8 +225,8 @@ func (c *Chat) Read(s *Stream) error {
 			wfStarted = true
 		case "workflow_finished":
 			wfFinished = true
-			if p.Data.Status != "succeeded" {
-				return &Error{Kind: KindWorkflowFailed, Message: p.Data.Status + ": " + p.Data.Error}
+			if err := p.failedWorkflow(); err != nil {
+				return err
 			}
 		}
 		if msgEnd && (!wfStarted || wfFinished) {
@@ -251,17 +268,11 @@ func (w *Workflow) Read(s *Stream) error {
 	}
 	var p event
 	for {
-		ev, err := s.Next()
+		err := s.decided(&p)
 		if err == io.EOF {
 			return errorf(KindNoEndEvent, "stream ended without workflow_finished after %d events", s.events)
 		}
 		if err != nil {
-			return err
-		}
-		if skippable(ev, !s.token.IsZero()) {
-			continue
-		}
-		if err := parse(ev, &p); err != nil {
 			return err
 		}
 		switch p.Event {
@@ -271,10 +282,7 @@ func (w *Workflow) Read(s *Stream) error {
 			}
 		case "workflow_finished":
 			s.End()
-			if p.Data.Status != "succeeded" {
-				return &Error{Kind: KindWorkflowFailed, Message: p.Data.Status + ": " + p.Data.Error}
-			}
-			return nil
+			return p.failedWorkflow()
 		}
 	}
 }
