@@ -1,6 +1,9 @@
 package spaces
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // APIVersion and Kind head every space file; other versions are refused.
 const (
@@ -35,6 +38,10 @@ type Metadata struct {
 	Name        string `yaml:"name"`
 	Chart       string `yaml:"chart,omitempty"`
 	Description string `yaml:"description,omitempty"`
+	// DifyVersion is the Dify release the space deploys ("1.14.2"): the
+	// embedded model chooses its topology by it (before 1.13 the api runs
+	// workflows; from 1.13 Celery workers do). Empty means the newest.
+	DifyVersion string `yaml:"difyVersion,omitempty"`
 }
 
 // Reserved is what the components nobody tunes (web, nginx, sandbox, ssrf
@@ -189,4 +196,13 @@ type Workload struct {
 type Objective struct {
 	SLOP95       time.Duration `yaml:"sloP95"`
 	MaxErrorRate float64       `yaml:"maxErrorRate"`
+}
+
+// DifyRelease is the space's Dify version as major and minor numbers; ok is
+// false when the space does not say (the caller picks the newest topology).
+func (s *Space) DifyRelease() (major, minor int, ok bool) {
+	if _, err := fmt.Sscanf(s.Metadata.DifyVersion, "%d.%d", &major, &minor); err != nil {
+		return 0, 0, false
+	}
+	return major, minor, true
 }

@@ -19,8 +19,12 @@ var (
 	pathPart    = regexp.MustCompile(`^[A-Za-z0-9_/-]+$`)
 )
 
-// Scenarios the loader and the model know.
-var scenarios = []string{"chatflow", "agent", "retrieval"}
+// Scenarios lists the load scenarios every target knows; it is the one list
+// flags, spaces and targets check a scenario name against.
+var Scenarios = []string{"chatflow", "agent", "retrieval"}
+
+// difyVersion is a Dify release number: major.minor with an optional patch.
+var difyVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
 
 // maxReplicas keeps replicas × per-pod amounts far from overflow.
 const maxReplicas = 10_000
@@ -50,6 +54,9 @@ func (s *Space) validate(b *Budget) []*FileError {
 	}
 	if s.Kind != Kind {
 		c.add("kind", "want %s, got %q", Kind, s.Kind)
+	}
+	if v := s.Metadata.DifyVersion; v != "" && !difyVersion.MatchString(v) {
+		c.add("metadata.difyVersion", "want a Dify release such as 1.14.2, got %q", v)
 	}
 	if s.Reserved.CPU < 0 || s.Reserved.Memory < 0 {
 		c.add("reserved", "must not be negative")
@@ -337,8 +344,8 @@ func validPath(p string) bool {
 
 func (c *checker) workload() {
 	l := c.s.Load
-	if l.Scenario != "" && !slices.Contains(scenarios, l.Scenario) {
-		c.add("load.scenario", "want one of %s, got %q", strings.Join(scenarios, ", "), l.Scenario)
+	if l.Scenario != "" && !slices.Contains(Scenarios, l.Scenario) {
+		c.add("load.scenario", "want one of %s, got %q", strings.Join(Scenarios, ", "), l.Scenario)
 	}
 	if l.Users <= 0 {
 		c.add("load.users", "%d must be > 0", l.Users)

@@ -18,7 +18,7 @@ var (
 
 func defaultSpace(t testing.TB) *spaces.Space {
 	t.Helper()
-	spaceOnce.Do(func() { space, spaceErr = spaces.Load(filepath.Join("..", "..", "spaces", "default.yaml")) })
+	spaceOnce.Do(func() { space, spaceErr = spaces.Load(filepath.Join("..", "..", "spaces", "seed.yaml")) })
 	if spaceErr != nil {
 		t.Fatalf("load default space: %v", spaceErr)
 	}
