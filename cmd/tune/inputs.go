@@ -32,15 +32,13 @@ func (o *common) register(c *cobra.Command) {
 	f.StringVar(&o.budget, "budget", "", "hardware to spend: <cores>c<GiB>g or a node pool <n>x<cores>c<GiB>g (e.g. 16c32g, 2x8c16g)")
 	f.StringVar(&o.space, "space", "", "search space file (e.g. spaces/default.yaml)")
 	f.StringVar(&o.target, "target", "sim", "where trials run: sim (the embedded model, virtual time), local (the model served over HTTP and measured by the loader, real time) or helm")
-	f.StringVar(&o.scenario, "scenario", "", "load scenario: chatflow, agent or retrieval (default: the space's)")
+	f.StringVar(&o.scenario, "scenario", "", "load scenario: "+strings.Join(spaces.Scenarios, ", ")+" (default: the space's)")
 	f.Int64Var(&o.seed, "seed", 1, "random seed of the sampler and the model's noise (same seed, same study)")
 	f.DurationVar(&o.sloP95, "slo-p95", 0, "P95 latency SLO, e.g. 2s (default: the space's objective)")
 	f.IntVar(&o.users, "users", 0, "virtual users of each trial's load (default: the space's load.users)")
 	f.DurationVar(&o.duration, "duration", 0, "measured window of each trial's load, after the spawn ramp, e.g. 15s (default: the space's load.duration)")
 }
 
-// scenarios the loader and the model know.
-var scenarios = []string{"chatflow", "agent", "retrieval"}
 
 // inputs is what the flags resolve to.
 type inputs struct {
@@ -73,8 +71,8 @@ func (o *common) load() (*inputs, error) {
 	}
 	in := &inputs{space: sp, budget: b, workload: sp.Load, objective: sp.Objective}
 	if o.scenario != "" {
-		if !slices.Contains(scenarios, o.scenario) {
-			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
+		if !slices.Contains(spaces.Scenarios, o.scenario) {
+			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(spaces.Scenarios, ", "))
 		}
 		in.workload.Scenario = o.scenario
 	}
