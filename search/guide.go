@@ -351,7 +351,7 @@ func (g *guide) fits(c spaces.Config) bool {
 
 func replicas(c spaces.Config, s spaces.Service) int64 { return toInt(c[s.Name+".replicas"]) }
 func cores(c spaces.Config, s spaces.Service) float64  { return toFloat(c[s.Name+".cpu"]) }
-func step(s spaces.Service) float64                   { return math.Max(1, float64(s.CPU.Step)) / 1000 }
+func step(s spaces.Service) float64                    { return math.Max(1, float64(s.CPU.Step)) / 1000 }
 
 // stepUp is the least CPU on s's grid at or above want, within its range.
 func stepUp(s spaces.Service, want float64) float64 {

@@ -66,9 +66,9 @@ type Study struct {
 	// trial whose screen already breaks the SLO or cannot beat the best
 	// trial is pruned (state pruned, the screen's metrics), the others run
 	// the full load. See Prunable.
-	Screen time.Duration
-	Evaluator  Evaluator
-	Store      Store
+	Screen    time.Duration
+	Evaluator Evaluator
+	Store     Store
 	// OnTrial, if set, is called after each trial is stored, with the best
 	// SLO-feasible trial so far (nil when there is none).
 	OnTrial func(t results.Trial, best *results.Trial)
@@ -465,3 +465,11 @@ const startupTrials = 8
 // guidedLocalMoves is the share of local moves once the guide has nothing
 // left to propose; the rest are TPE's.
 const guidedLocalMoves = 0.5
+
+// EvaluatorFunc adapts a function to Evaluator.
+type EvaluatorFunc func(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error)
+
+// Evaluate implements Evaluator.
+func (f EvaluatorFunc) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	return f(ctx, sys, w)
+}

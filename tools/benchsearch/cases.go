@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/results"
@@ -19,6 +20,8 @@ type benchCase struct {
 	Space    string `json:"space"`
 	Budget   string `json:"budget"`
 	Scenario string `json:"scenario"`
+	// SLO is the case's P95 objective; 0 keeps the space's.
+	SLO time.Duration `json:"slo"`
 	// Tuning cases choose the sampler's defaults; the others are held out
 	// and only reported.
 	Tuning bool `json:"tuning"`
@@ -38,13 +41,18 @@ func suite() []benchCase {
 	for _, b := range []string{"8c16g", "16c32g", "2x8c16g"} {
 		for _, sc := range spaces.Scenarios {
 			cs = append(cs, benchCase{
-				Space: "spaces/seed.yaml", Budget: b, Scenario: sc,
+				Space: "spaces/seed.yaml", Budget: b, Scenario: sc, SLO: sloFor[sc],
 				Tuning: sc == "chatflow" && b != "2x8c16g",
 			})
 		}
 	}
 	return cs
 }
+
+// sloFor is the P95 objective per scenario where the space's (set for
+// chatflow) cannot be met: an agent run calls a plugin and two HTTP tools, a
+// retrieval a hybrid search, and at 8c16g no split brings either under 2.5 s.
+var sloFor = map[string]time.Duration{"agent": 8 * time.Second, "retrieval": 8 * time.Second}
 
 // quickSuite is bench-quick's: one held-out case per budget.
 func quickSuite() []string {
@@ -71,6 +79,9 @@ func load(c benchCase) (*problem, error) {
 	w := sp.Load
 	w.Scenario = c.Scenario
 	sp.Load = w
+	if c.SLO > 0 {
+		sp.Objective.SLOP95 = c.SLO
+	}
 	return &problem{benchCase: c, sp: sp, b: b, w: w}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -124,7 +125,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	changed := false
 	var probs []*problem
 	for _, c := range chosen {
 		p, err := load(c)
@@ -142,9 +142,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		logf("%s: optimum %.1f TPS (noise sd %.2f) in %d evaluations, %s", c.Name(), opt.TPS, opt.NoiseSD, opt.Evaluations, time.Since(start).Round(time.Second))
 		optima[c.Name()] = opt
-		changed = true
-	}
-	if changed {
+		// Written case by case: an optimum costs minutes.
 		if err := writeOptima(o.optimaFile, optima); err != nil {
 			return err
 		}
@@ -172,6 +170,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	printConfirmations(stdout, rows)
 	if o.jsonFile != "" {
 		b, _ := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten}, "", "  ")
+		if err := os.MkdirAll(filepath.Dir(o.jsonFile), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(o.jsonFile, append(b, '\n'), 0o644); err != nil {
 			return err
 		}

@@ -228,7 +228,6 @@ func writeOptima(file string, optima map[string]optimum) error {
 	return os.WriteFile(file, append(b, '\n'), 0o644)
 }
 
-
 func utilText(u map[string]float64) string {
 	keys := make([]string, 0, len(u))
 	for k := range u {
