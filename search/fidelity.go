@@ -3,9 +3,12 @@ package search
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/c-bata/goptuna"
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
@@ -121,6 +124,20 @@ func (c Confirmation) Mean() float64 {
 // Spread is the lowest and highest TPS measured.
 func (c Confirmation) Spread() (lo, hi float64) {
 	return slices.Min(c.TPS), slices.Max(c.TPS)
+}
+
+// Interval is the 95% prediction interval of the candidate's next
+// measurement: mean ± t(0.975, n-1)·s·√(1+1/n) (Student's t, the
+// measurements taken as normal). The range of three measurements holds a
+// fourth only half the time; this is what "within the spread" can promise.
+func (c Confirmation) Interval() (lo, hi float64) {
+	n := float64(len(c.TPS))
+	if n < 2 {
+		return c.TPS[0], c.TPS[0]
+	}
+	mean, sd := stat.MeanStdDev(c.TPS, nil)
+	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975) * sd * math.Sqrt(1+1/n)
+	return mean - half, mean + half
 }
 
 // Confirm re-measures the top SLO-feasible configurations of trials (at

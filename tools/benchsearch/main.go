@@ -212,7 +212,7 @@ type row struct {
 	Pruned        float64 `json:"pruned_share,omitempty"`
 	ConfirmLoadS  float64 `json:"confirm_load_seconds,omitempty"`
 	WithinSpread  int     `json:"recommended_within_spread,omitempty"`
-	MedianSpreadP float64 `json:"median_spread_percent,omitempty"`
+	MedianSpreadP float64 `json:"median_interval_half_width_percent,omitempty"`
 	Wall          float64 `json:"wall_seconds"`
 }
 
@@ -238,8 +238,8 @@ func printConfirmations(w io.Writer, rows []row) {
 			continue
 		}
 		if !head {
-			fmt.Fprintf(w, "\n* a case the guide's defaults were chosen on; the others are held out\n\nscreening and confirmation (guided+prune): share of sampler trials pruned, load-seconds spent confirming,\nrecommended trials whose independent re-measurement fell within the reported spread, median spread\n")
-			fmt.Fprintf(w, "%-24s %-13s %7s %10s %8s %8s\n", "case", "sampler", "pruned", "confirm-s", "within", "spread")
+			fmt.Fprintf(w, "\n* a case the guide's defaults were chosen on; the others are held out\n\nscreening and confirmation (guided+prune): share of sampler trials pruned, load-seconds spent confirming,\nrecommended trials whose independent re-measurement fell within the reported 95%% prediction interval,\nthe interval's median half-width\n")
+			fmt.Fprintf(w, "%-24s %-13s %7s %10s %8s %8s\n", "case", "sampler", "pruned", "confirm-s", "within", "±")
 			head = true
 		}
 		fmt.Fprintf(w, "%-24s %-13s %6.0f%% %10.0f %5d/%-2d %7.1f%%\n", r.Case, r.Sampler, 100*r.Pruned, r.ConfirmLoadS, r.WithinSpread, r.Seeds, r.MedianSpreadP)

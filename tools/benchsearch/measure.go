@@ -129,8 +129,8 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []str
 		pruned, sampled = pruned+tr.pruned, sampled+tr.sampled
 		r.ConfirmLoadS += tr.confirmS / float64(o.seeds)
 		if len(tr.confirm) > 0 {
-			lo, hi := tr.confirm[0].Spread()
-			spreads = append(spreads, 100*(hi-lo)/tr.confirm[0].Mean())
+			lo, hi := tr.confirm[0].Interval()
+			spreads = append(spreads, 100*(hi-lo)/2/tr.confirm[0].Mean())
 			if tr.recheck >= lo && tr.recheck <= hi {
 				r.WithinSpread++
 			}
