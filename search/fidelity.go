@@ -66,28 +66,37 @@ func (s *Study) screening() bool {
 	return s.Screen > 0 && s.Screen < s.Workload.Duration
 }
 
-// measure runs one sampler trial: the screen first when the study screens,
-// then (unless pruned) the full load. A pruned trial keeps the screen's
-// metrics and utilisation.
-func (s *Study) measure(ctx context.Context, gt goptuna.Trial, p *screenPruner, best *results.Trial, number int, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
+// measure runs one trial: the screen first when the study screens, then
+// (unless pruned) the full load. A pruned trial keeps the screen's metrics
+// and utilisation. Sampler trials ask goptuna's pruner (gt); the baseline
+// and presets, which goptuna never sees running, ask Prunable directly.
+func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner, best *results.Trial, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
 	if !s.screening() {
-		return s.evaluate(ctx, number, results.OriginSampler, cfg, sys, s.Workload)
+		return s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
 	}
 	w := s.Workload
 	w.Duration = s.Screen
-	t, err := s.evaluate(ctx, number, results.OriginSampler, cfg, sys, w)
+	t, err := s.evaluate(ctx, number, origin, cfg, sys, w)
 	if err != nil || t.State != results.StateComplete {
 		return t, err
 	}
-	p.screen, p.best = t.Metrics, best
-	switch err := gt.ShouldPrune(0, s.score(t)); {
-	case err == goptuna.ErrTrialPruned: // compared as goptuna does
+	prune := Prunable(t.Metrics, s.Objective, best)
+	if gt != nil {
+		p.screen, p.best = t.Metrics, best
+		switch err := gt.ShouldPrune(0, s.score(t)); {
+		case err == goptuna.ErrTrialPruned: // compared as goptuna does
+			prune = true
+		case err != nil:
+			return t, fmt.Errorf("trial %d: prune: %w", number, err)
+		default:
+			prune = false
+		}
+	}
+	if prune {
 		t.State = results.StatePruned
 		return t, nil
-	case err != nil:
-		return t, fmt.Errorf("trial %d: prune: %w", number, err)
 	}
-	full, err := s.evaluate(ctx, number, results.OriginSampler, cfg, sys, s.Workload)
+	full, err := s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
 	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
 	return full, err
 }

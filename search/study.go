@@ -64,10 +64,10 @@ type Study struct {
 	LocalMoves float64
 	Enqueue    []Preset // evaluated after the baseline, in order
 	// Screen, when positive and shorter than the workload's duration, makes
-	// every sampler trial start with a screening load of that length: a
-	// trial whose screen already breaks the SLO or cannot beat the best
-	// trial is pruned (state pruned, the screen's metrics), the others run
-	// the full load. See Prunable.
+	// every trial start with a screening load of that length: a trial whose
+	// screen already breaks the SLO or cannot beat the best trial is pruned
+	// (state pruned, the screen's metrics), the others run the full load.
+	// See Prunable.
 	Screen    time.Duration
 	Evaluator Evaluator
 	Store     Store
@@ -135,7 +135,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 			// skipped rather than spending a trial over budget.
 			continue
 		}
-		t, err := s.evaluate(ctx, len(trials), q.origin, q.cfg, sys, s.Workload)
+		t, err := s.measure(ctx, nil, pruner, best, len(trials), q.origin, q.cfg, sys)
 		if err != nil {
 			return trials, err
 		}
@@ -195,7 +195,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 			if err != nil {
 				return 0, err
 			}
-			t, err := s.measure(ctx, gt, pruner, best, len(trials), cfg, sys)
+			t, err := s.measure(ctx, &gt, pruner, best, len(trials), results.OriginSampler, cfg, sys)
 			if err != nil {
 				return 0, err
 			}
