@@ -291,20 +291,20 @@ func paramNeighbours(p spaces.Param, v any) []any {
 	return nil
 }
 
-// setService sets s's replicas and per-pod CPU, its per-core settings in
-// proportion, and raises its memory to its floor.
+// setService sets s's replicas and per-pod CPU, keeps its per-core settings
+// within their ratios, and raises its memory to its floor.
 func (g *guide) setService(c spaces.Config, s spaces.Service, r int64, cpu float64) {
 	cpu = math.Max(s.CPU.Min.Cores(), math.Min(s.CPU.Max.Cores(), cpu))
-	old := cores(c, s)
 	c[s.Name+".replicas"] = r
 	c[s.Name+".cpu"] = cpu
 	for _, p := range g.sp.Params {
 		if p.PerCPU == nil || p.PerCPU.Service != s.Name {
 			continue
 		}
-		ratio := toFloat(c[p.Name]) / math.Max(old, 1e-3)
-		st := math.Max(1, p.Step)
-		n := p.Min + math.Round((ratio*cpu-p.Min)/st)*st
+		// The count stays (the settings moves tune it) unless the new pod
+		// size puts it outside the space's per-core range.
+		n := toFloat(c[p.Name])
+		n = math.Max(math.Ceil(p.PerCPU.Min*cpu-1e-9), math.Min(math.Floor(p.PerCPU.Max*cpu+1e-9), n))
 		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
 	}
 	g.fitMemory(c)

@@ -56,7 +56,7 @@ var sloFor = map[string]time.Duration{"agent": 8 * time.Second, "retrieval": 8 *
 
 // quickSuite is bench-quick's: one held-out case per budget.
 func quickSuite() []string {
-	return []string{"seed/8c16g/chatflow", "seed/16c32g/agent", "seed/2x8c16g/retrieval"}
+	return []string{"seed/8c16g/retrieval", "seed/16c32g/agent", "seed/2x8c16g/chatflow"}
 }
 
 // problem is a case loaded: its space with the case's scenario, its budget.

@@ -56,6 +56,8 @@ type options struct {
 	recompute  bool
 	jobs       int
 	pilots     int
+	climbs     int
+	kicks      int
 	screen     time.Duration
 	confirmTop int
 	confirmRep int
@@ -81,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.recompute, "recompute", false, "search the optima of the chosen cases again")
 	fs.IntVar(&o.jobs, "jobs", 2, "evaluations or studies run at once")
 	fs.IntVar(&o.pilots, "pilots", 40, "random pilot configurations of the optimum search")
+	fs.IntVar(&o.climbs, "climbs", 3, "hill climbs of the optimum search, from its best distinct points")
+	fs.IntVar(&o.kicks, "kicks", 3, "perturbed restarts of the optimum search's hill climbing")
 	fs.DurationVar(&o.screen, "screen", time.Minute, "guided+prune: the screening load")
 	fs.IntVar(&o.confirmTop, "confirm-top", 3, "guided+prune: candidates re-measured before the recommendation")
 	fs.IntVar(&o.confirmRep, "confirm-repeats", 2, "guided+prune: re-measurements per candidate")
@@ -136,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		start := time.Now()
-		opt, err := findOptimum(p, o.jobs, o.pilots, logf)
+		opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, logf)
 		if err != nil {
 			return err
 		}

@@ -136,13 +136,14 @@ func best(pts []point) point {
 //     configurations, to see which services ever get busy;
 //  2. grid: every replica count and pod size of the busiest service, the
 //     rest of the CPU to the second busiest (every replica count of it),
-//     every other service at its minimum CPU, memory spread evenly;
+//     the services busy at the pilot's best as they were there, every other
+//     service at its minimum CPU, memory spread evenly;
 //  3. every setting's every value, cyclically, at the best grid points;
 //  4. best-improvement hill climbing from the best distinct points over
 //     all one-step moves (replicas, CPU and memory of each service, a CPU
 //     step from any service to any other, each setting's neighbours) until
-//     no move improves.
-func findOptimum(p *problem, jobs int, pilots int, log func(string, ...any)) (optimum, error) {
+//     no move improves, then from kicks of the best (iterated local search).
+func findOptimum(p *problem, jobs, pilots, climbs, kicks int, log func(string, ...any)) (optimum, error) {
 	o := newOracle(p, jobs)
 	enc := search.NewEncoding(p.sp, p.b, false)
 	rng := rand.New(rand.NewSource(7))
@@ -191,7 +192,7 @@ func findOptimum(p *problem, jobs int, pilots int, log func(string, ...any)) (op
 	if settings == nil {
 		settings = p.sp.Baseline()
 	}
-	grid := gridConfigs(p, busy[0], busy[1], settings)
+	grid := gridConfigs(p, busy[0], busy[1], settings, pb.util)
 	gpts := o.eval(grid)
 	log("%s: grid %d points, best %.1f", p.Name(), len(gpts), best(gpts).score)
 
@@ -202,12 +203,26 @@ func findOptimum(p *problem, jobs int, pilots int, log func(string, ...any)) (op
 	}
 	log("%s: settings sweep best %.1f", p.Name(), best(starts).score)
 
-	// 4. Hill climbing from the best distinct starts.
+	// 4. Hill climbing from the best distinct starts, then from kicks of
+	// the best local optimum (three random moves each): iterated local
+	// search, for optima a single climb cannot reach.
 	var finals []point
-	for _, s := range top(starts, 3) {
+	for _, s := range top(append(starts, pilot...), climbs) {
 		finals = append(finals, climb(o, p, s))
 	}
 	opt := best(finals)
+	for k := 0; k < kicks; k++ {
+		c := opt.cfg
+		for range 3 {
+			ns := neighbours(p, c)
+			c = ns[rng.Intn(len(ns))]
+		}
+		if pts := o.eval([]spaces.Config{c}); len(pts) == 1 {
+			if q := climb(o, p, pts[0]); q.score > opt.score {
+				opt = q
+			}
+		}
+	}
 	if opt.score < 0 {
 		return optimum{}, fmt.Errorf("%s: no SLO-feasible configuration in %d evaluations", p.Name(), o.evals)
 	}
@@ -232,10 +247,10 @@ func findOptimum(p *problem, jobs int, pilots int, log func(string, ...any)) (op
 		Case: p.Name(), TPS: opt.tps, P95Ms: opt.p95, NoiseSD: stddev(tps), NoiseSeeds: seeds,
 		Params: opt.cfg, Utilisation: opt.util, Evaluations: o.evals, ModelSeed: optimumSeed,
 		Method: fmt.Sprintf("pilot (baseline, presets, %d random); grid over %s and %s (every replica count and pod size, "+
-			"the rest of the CPU to the second, other services at minimum CPU); every value of every setting, cyclically, at the 4 best; "+
+			"the rest of the CPU to the second, services busy at the pilot's best as there, the others at minimum CPU); every value of every setting, cyclically, at the 4 best; "+
 			"best-improvement hill climbing over all one-step moves (CPU transfers between any two services, replicas, memory, settings) "+
-			"from the 3 best. Utilisation of the services outside the grid at the optimum: %s",
-			pilots, busy[0].Name, busy[1].Name, strings.Join(quiet, ", ")),
+			"from the %d best, then from %d kicks of 3 random moves. Utilisation of the services outside the grid at the optimum: %s",
+			pilots, busy[0].Name, busy[1].Name, climbs, kicks, strings.Join(quiet, ", ")),
 	}, nil
 }
 
@@ -276,10 +291,13 @@ func top(pts []point, n int) []point {
 // gridConfigs lists every split of the CPU above the minimums between a
 // (every replica count, every pod size) and b (the rest, every replica
 // count), the other services at their minimum CPU and one replica.
-func gridConfigs(p *problem, a, b spaces.Service, settings spaces.Config) []spaces.Config {
+func gridConfigs(p *problem, a, b spaces.Service, settings spaces.Config, util map[string]float64) []spaces.Config {
 	base := p.sp.Complete(nil)
 	maps.Copy(base, settings)
 	for _, s := range p.sp.Services {
+		if util[s.Name] >= 0.5 && s.Name != a.Name && s.Name != b.Name {
+			continue // busy at the pilot's best: keeps what it had there
+		}
 		base[s.Name+".replicas"] = s.Replicas.Min
 		base[s.Name+".cpu"] = s.CPU.Min.Cores()
 	}
