@@ -2,16 +2,23 @@ package sim
 
 import "math"
 
-// apiPod is one dify-api replica: gunicorn with `workers` gevent processes
-// under one CPU quota and one memory limit.
+// apiPod is one pod of Python processes under one CPU quota and one memory
+// limit: a dify-api replica (gunicorn with `workers` gevent processes) or,
+// with worker set, a Celery worker replica (one gevent pool process whose
+// greenlets run tasks from the shared queue).
 type apiPod struct {
 	r        *run
+	service  string
+	worker   bool    // a Celery worker: takes tasks from run.tasks
 	limit    float64 // CPU quota, cores
 	memLimit float64
 	procs    []*apiProc
+	slots    int        // requests (or tasks) one process takes at once
 	backlog  []*request // accepted by the kernel, not yet by a process
 	inflight int
-	reqMiB   float64
+	reqMiB   float64 // memory an in-flight request or task holds
+	baseMiB  float64 // the pod without its processes
+	procMiB  float64 // one process after imports
 
 	stalledUntil float64
 
@@ -30,22 +37,39 @@ type apiProc struct {
 	pool  *sqlPool
 }
 
-func newAPIPod(r *run, cores, memMiB float64, workers, poolSize int) *apiPod {
-	p := &apiPod{r: r, limit: cores, memLimit: memMiB}
-	for range workers {
+func newAPIPod(r *run, cores, memMiB float64, workers, slots, poolSize, overflow int) *apiPod {
+	p := &apiPod{r: r, service: "api", limit: cores, memLimit: memMiB, slots: slots,
+		baseMiB: apiPodBaseMiB, procMiB: apiProcMiB}
+	p.start(workers, poolSize, overflow)
+	return p
+}
+
+// newWorkerPod is a Celery worker replica as Dify's entrypoint starts it:
+// one gevent pool process (-P gevent) running up to concurrency tasks
+// (-c CELERY_WORKER_AMOUNT), its greenlets sharing the GIL, with Dify's
+// SQLAlchemy pool of its own.
+func newWorkerPod(r *run, cores, memMiB float64, concurrency int) *apiPod {
+	p := &apiPod{r: r, service: "worker", worker: true, limit: cores, memLimit: memMiB,
+		slots: concurrency, baseMiB: 0, procMiB: workerMiB, reqMiB: workerTaskMiB}
+	p.start(1, defaultDBPoolSize, dbPoolOverflow)
+	return p
+}
+
+func (p *apiPod) start(procs, poolSize, overflow int) {
+	r := p.r
+	for range procs {
 		pr := &apiProc{pod: p, cpu: newPS(&r.e, 1, math.Inf(1))}
-		pr.pool = &sqlPool{r: r, size: poolSize, max: poolSize + dbPoolOverflow}
+		pr.pool = &sqlPool{r: r, size: poolSize, max: poolSize + overflow}
 		pr.cpu.onBusy = p.share
 		p.procs = append(p.procs, pr)
 	}
 	p.share()
-	return p
 }
 
 // rss is the pod's resident memory now: base, processes and in-flight
 // requests (effect 7).
 func (p *apiPod) rss() float64 {
-	return apiPodBaseMiB + float64(len(p.procs))*apiProcMiB + float64(p.inflight)*p.reqMiB
+	return p.baseMiB + float64(len(p.procs))*p.procMiB + float64(p.inflight)*p.reqMiB
 }
 
 // throttleEfficiency is the share of the CFS quota that turns into useful
@@ -120,7 +144,7 @@ func (p *apiPod) gc() {
 func (p *apiPod) admit(q *request) {
 	var best *apiProc
 	for _, pr := range p.procs {
-		if pr.slots < p.r.slots && (best == nil || pr.slots < best.slots) {
+		if pr.slots < p.slots && (best == nil || pr.slots < best.slots) {
 			best = pr
 		}
 	}
@@ -132,7 +156,7 @@ func (p *apiPod) admit(q *request) {
 	p.inflight++
 	q.proc = best
 	if need := p.rss(); need > p.memLimit {
-		p.r.oom("api", need, p.memLimit)
+		p.r.oom(p.service, need, p.memLimit)
 		return
 	}
 	q.next()
@@ -145,6 +169,10 @@ func (p *apiPod) leave(pr *apiProc) {
 	p.inflight--
 	if p.r.e.rng.Float64() < 1.0/gcEveryRequests {
 		p.gc()
+	}
+	if p.worker {
+		p.r.dispatch()
+		return
 	}
 	if len(p.backlog) > 0 {
 		q := p.backlog[0]

@@ -92,12 +92,21 @@ func TestBadInput(t *testing.T) {
 // TestDefaults: a System with no services or settings runs on the
 // documented defaults, and a zero Workload on the seed's load.
 func TestDefaults(t *testing.T) {
-	m, err := New(1).Evaluate(context.Background(), spaces.System{}, spaces.Workload{Scenario: "chatflow"})
+	m, err := New(1).Evaluate(context.Background(), spaces.System{Dify: "1.12"}, spaces.Workload{Scenario: "chatflow"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Metrics.TPS < 10 || m.Metrics.TPS > 40 {
-		t.Errorf("defaults (1 api worker, 1 CPU, NFS) gave %.1f TPS", m.Metrics.TPS)
+		t.Errorf("1.12 defaults (1 api worker, 1 CPU, NFS) gave %.1f TPS", m.Metrics.TPS)
+	}
+	// Today's Dify at its defaults: one Celery worker with one gevent slot
+	// (CELERY_WORKER_AMOUNT=1) runs one chatflow at a time.
+	m, err = New(1).Evaluate(context.Background(), spaces.System{}, spaces.Workload{Scenario: "chatflow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Metrics.TPS < 3 || m.Metrics.TPS > 15 || m.Utilisation["worker"] > 0.5 {
+		t.Errorf("1.14 defaults gave %.1f TPS, worker at %.0f%%: want a slot-bound worker", m.Metrics.TPS, 100*m.Utilisation["worker"])
 	}
 }
 

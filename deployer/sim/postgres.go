@@ -8,7 +8,7 @@ type postgres struct {
 	r        *run
 	cpu      *ps
 	backends int // open backends, including the background clients'
-	limit    int // max_connections − superuser_reserved_connections
+	limit    int // max_connections − superuser_reserved_connections (postgresql.maxConnections)
 	memLimit float64
 	nfs      bool
 	wal      walFlusher
@@ -24,7 +24,7 @@ type postgres struct {
 func (pg *postgres) query(n int, cpu float64, commit bool, extraHop float64, done func()) {
 	e := &pg.r.e
 	e.after(float64(n)*(rtt+extraHop), func() {
-		b := float64(pg.backends) / pgMaxConnections
+		b := float64(pg.backends) / pgBackendScale
 		d := e.work(cpu) * (1 + pgBackendSlowdown*b*b)
 		pg.cpu.add(d, func() {
 			if commit {
