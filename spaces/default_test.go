@@ -73,12 +73,6 @@ func TestPresetsFitTheirSpace(t *testing.T) {
 		t.Fatalf("no presets in spaces/presets (%v)", err)
 	}
 	for _, f := range files {
-		if strings.HasPrefix(filepath.Base(f), "ee-") && !slices.ContainsFunc(s.Params, func(p Param) bool { return p.Name == "worker.concurrency" }) {
-			// The Enterprise benchmark's rows name today's chart's knobs;
-			// until default.yaml has them, deployer/sim resolves them on its
-			// testdata/today.yaml (TestCalibrationTableEE).
-			continue
-		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			name := filepath.Base(f)
 			var space, budget string
