@@ -21,6 +21,7 @@ type apiPod struct {
 	procMiB  float64 // one process after imports
 
 	stalledUntil float64
+	stalled      float64 // seconds stalled so far (collections)
 
 	// CPU quota consumed (core-seconds), what cAdvisor reports: throttled
 	// demand uses the whole quota even when part of it is lost.
@@ -73,15 +74,18 @@ func (p *apiPod) rss() float64 {
 }
 
 // throttleEfficiency is the share of the CFS quota that turns into useful
-// work when demand exceeds it by the fraction x: a throttled pod stalls every
-// thread until the next 100 ms period, often while one holds the GIL, a pool
-// connection or a row lock, so the loss grows with the overshoot and levels
-// off at throttleMaxLoss (effect 1).
-func throttleEfficiency(x float64) float64 {
-	if x <= 0 {
+// work when the pod's threads want `over` cores more than its quota: a
+// throttled pod stalls every thread until the next 100 ms period, often
+// while one holds the GIL, a pool connection or a row lock. The loss grows
+// with the overshoot in cores (the work that finds the quota spent) and
+// levels off at throttleMaxLoss: more workers than cores cost a steady
+// share, never a collapse (effect 1).
+func throttleEfficiency(over float64) float64 {
+	if over <= 0 {
 		return 1
 	}
-	return 1 - throttleMaxLoss*(1-math.Exp(-x*x/throttleScale2))
+	z := over / throttleScale
+	return 1 - throttleMaxLoss*(1-math.Exp(-z*z))
 }
 
 // share divides the pod's quota among its busy processes. A busy process
@@ -103,7 +107,12 @@ func (p *apiPod) share() {
 		demand := float64(busy) + podOverheadCores
 		p.quotaRate = math.Min(demand, p.limit)
 		if demand > p.limit {
-			per = p.limit * throttleEfficiency((demand-p.limit)/p.limit) / demand
+			per = p.limit * throttleEfficiency(demand-p.limit) / demand
+		}
+		// More runnable processes than cores: context switches and cold
+		// caches take a share that grows with the processes per core.
+		if crowd := float64(busy)/p.limit - 1; crowd > 0 {
+			per /= 1 + contextSwitchCost*crowd
 		}
 	}
 	for _, pr := range p.procs {
@@ -118,17 +127,22 @@ func (p *apiPod) accrue() {
 
 // gc is a full collection in one of the pod's processes. It walks that
 // process's heap, and the pod's memory cgroup reclaims while it does, which
-// stalls every process of the pod for a time that grows with the pod's
-// resident memory and with how close it is to its limit (effect 3: one big
-// pod stalls longer and more often than several small ones).
+// stalls every process of the pod for a time that grows with the
+// collecting process's heap and with how close the pod is to its limit. The
+// pod stalls once per gcEveryRequests of its requests, so its stalled share
+// grows with its request rate (effect 3: one big pod stalls more often than
+// several small ones), not with its process count: more workers than cores
+// do not collapse.
 func (p *apiPod) gc() {
 	rss := p.rss()
 	pressure := math.Max(0, rss/p.memLimit-0.5)
-	d := gcStallPerGiB * rss / 1024 * (1 + gcPressureGain*pressure)
+	heap := p.procMiB + float64(p.inflight)*p.reqMiB/float64(len(p.procs))
+	d := gcStallPerGiB * heap / 1024 * (1 + gcPressureGain*pressure)
 	until := p.r.e.now + p.r.e.work(d)
 	if until <= p.stalledUntil {
 		return
 	}
+	p.stalled += until - math.Max(p.r.e.now, p.stalledUntil)
 	p.stalledUntil = until
 	p.share()
 	p.r.e.at(until, func() {

@@ -125,9 +125,10 @@ func TestNotGameable(t *testing.T) {
 	if got := tpsOf(t, tinyPG, "chatflow"); got > 60 {
 		t.Errorf("PostgreSQL at 0.5 CPU still gives %.1f TPS", got)
 	}
-	// Redis with a quarter core.
-	tinyRedis := with(preset(t, "s16-final", "16c32g"), nil, map[string]spaces.Alloc{"redis": api(1, 0.25, 512)})
-	if got, full := tpsOf(t, tinyRedis, "chatflow"), tpsOf(t, preset(t, "s16-final", "16c32g"), "chatflow"); got > full {
+	// Redis with a tenth of a core (more than the seed's noise of 2% would
+	// be a gain).
+	tinyRedis := with(preset(t, "s16-final", "16c32g"), nil, map[string]spaces.Alloc{"redis": api(1, 0.1, 512)})
+	if got, full := tpsOf(t, tinyRedis, "chatflow"), tpsOf(t, preset(t, "s16-final", "16c32g"), "chatflow"); got > 1.02*full {
 		t.Errorf("starving Redis raised TPS: %.1f vs %.1f", got, full)
 	}
 }
