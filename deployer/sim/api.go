@@ -40,7 +40,7 @@ type apiProc struct {
 
 func newAPIPod(r *run, cores, memMiB float64, workers, slots, poolSize, overflow int) *apiPod {
 	p := &apiPod{r: r, service: "api", limit: cores, memLimit: memMiB, slots: slots,
-		baseMiB: apiPodBaseMiB, procMiB: apiProcMiB}
+		baseMiB: apiPodBaseMiB, procMiB: r.k.APIProcessMiB}
 	p.start(workers, poolSize, overflow)
 	return p
 }
@@ -51,7 +51,7 @@ func newAPIPod(r *run, cores, memMiB float64, workers, slots, poolSize, overflow
 // SQLAlchemy pool of its own.
 func newWorkerPod(r *run, cores, memMiB float64, concurrency int) *apiPod {
 	p := &apiPod{r: r, service: "worker", worker: true, limit: cores, memLimit: memMiB,
-		slots: concurrency, baseMiB: 0, procMiB: workerMiB, reqMiB: workerTaskMiB}
+		slots: concurrency, baseMiB: 0, procMiB: r.k.WorkerProcessMiB, reqMiB: workerTaskMiB}
 	p.start(1, defaultDBPoolSize, dbPoolOverflow)
 	return p
 }
@@ -137,7 +137,7 @@ func (p *apiPod) gc() {
 	rss := p.rss()
 	pressure := math.Max(0, rss/p.memLimit-0.5)
 	heap := p.procMiB + float64(p.inflight)*p.reqMiB/float64(len(p.procs))
-	d := gcStallPerGiB * heap / 1024 * (1 + gcPressureGain*pressure)
+	d := p.r.k.GCStallPerGiB.Seconds() * heap / 1024 * (1 + gcPressureGain*pressure)
 	until := p.r.e.now + p.r.e.work(d)
 	if until <= p.stalledUntil {
 		return

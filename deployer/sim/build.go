@@ -31,8 +31,8 @@ func allocOf(rd *reader, name string) (alloc, error) {
 }
 
 // newRun builds the stations of sys and schedules the users of w.
-func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
-	r, users, spawn, err := build(seed, sys, w, &reader{sys: sys})
+func newRun(seed int64, sys spaces.System, w spaces.Workload, k Constants) (*run, error) {
+	r, users, spawn, err := build(seed, sys, w, k, &reader{sys: sys})
 	if err != nil || r.stopped {
 		return r, err
 	}
@@ -47,7 +47,10 @@ func newRun(seed int64, sys spaces.System, w spaces.Workload) (*run, error) {
 // window; it returns w's users and spawn rate with their defaults. A pod
 // that cannot even start (OOM) leaves r stopped with r.err set. Every
 // setting and service it reads goes through rd.
-func build(seed int64, sys spaces.System, w spaces.Workload, rd *reader) (r *run, users int, spawn float64, err error) {
+func build(seed int64, sys spaces.System, w spaces.Workload, k Constants, rd *reader) (r *run, users int, spawn float64, err error) {
+	if err := k.check(); err != nil {
+		return nil, 0, 0, err
+	}
 	topo := topologyOf(sys.Dify)
 	sc, ok := scenariosOf(topo)[w.Scenario]
 	if !ok {
@@ -74,9 +77,10 @@ func build(seed int64, sys spaces.System, w spaces.Workload, rd *reader) (r *run
 	}
 
 	r = &run{
-		e: newEngine(seed, sys, w), sc: &sc, topo: topo, llm: llm, thinkMin: tmin, thinkMax: tmax,
+		e: newEngine(seed, sys, w), sc: &sc, k: k, topo: topo, llm: llm, thinkMin: tmin, thinkMax: tmax,
 		total: newHist(), ttfb: newHist(), errs: map[string]int{}, timeout: -1,
 	}
+	r.e.rtt, r.e.speed = k.RTT.Seconds(), k.CPUSpeed
 	ramp := float64(users) / spawn
 	r.t0, r.t1 = ramp, ramp+dur
 
@@ -196,8 +200,8 @@ func build(seed int64, sys spaces.System, w spaces.Workload, rd *reader) (r *run
 		present     bool
 	}{
 		{"reserved", reservedNeedMiB, resMiB, true},
-		{"api", apiPodBaseMiB + float64(workers)*apiProcMiB, api.mib, true},
-		{"worker", workerMiB, worker.mib, true},
+		{"api", apiPodBaseMiB + float64(workers)*r.k.APIProcessMiB, api.mib, true},
+		{"worker", r.k.WorkerProcessMiB, worker.mib, true},
 		{"pluginDaemon", pluginMiB, plugin.mib, true},
 		{"postgresql", pgBaseMiB, pgA.mib, true},
 		{"weaviate", weaviateMiB, weav.mib, true},

@@ -101,7 +101,7 @@ func eeEval(t testing.TB, sys spaces.System, w spaces.Workload) results.Measurem
 // eeRun runs w on sys and returns the measurement and the TTFB p50 (ms).
 func eeRun(t testing.TB, sys spaces.System, w spaces.Workload) (results.Measurement, float64) {
 	t.Helper()
-	r, err := newRun(1, sys, w)
+	r, err := newRun(1, sys, w, DefaultConstants())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func TestEffect3BigPodStalls(t *testing.T) {
 	// PostgreSQL gets 4 cores so that the api pods are what differs.
 	base := with(preset(t, "s16-final", "16c32g"), nil, map[string]spaces.Alloc{"postgresql": api(1, 4, 4096)})
 	stalls := func(sys spaces.System) (share float64, m results.Measurement) {
-		r, err := newRun(1, sys, workload(t, "chatflow"))
+		r, err := newRun(1, sys, workload(t, "chatflow"), DefaultConstants())
 		if err != nil {
 			t.Fatal(err)
 		}

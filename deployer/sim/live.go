@@ -34,7 +34,7 @@ var ErrStopped = errors.New("sim: the system is down")
 // there too. A configuration whose pods cannot start (OOM) gives the
 // *OOMError here.
 func (m *Model) Live(sys spaces.System, app string) (*Live, error) {
-	r, _, _, err := build(m.Seed, sys, spaces.Workload{Scenario: app}, &reader{sys: sys})
+	r, _, _, err := build(m.Seed, sys, spaces.Workload{Scenario: app}, m.constants(), &reader{sys: sys})
 	if err != nil {
 		return nil, err
 	}

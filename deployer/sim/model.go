@@ -21,6 +21,17 @@ import (
 // value is usable; Seed varies the noise between otherwise equal studies.
 type Model struct {
 	Seed int64
+	// Constants, if set, replace the calibrated figures a what-if may
+	// change (LoadOverrides reads them from a file).
+	Constants *Constants
+}
+
+// constants is m's Constants or the defaults.
+func (m *Model) constants() Constants {
+	if m.Constants != nil {
+		return *m.Constants
+	}
+	return DefaultConstants()
 }
 
 // New returns a model whose noise is seeded by seed.
@@ -46,6 +57,7 @@ var ErrBadSystem = errors.New("sim: bad system or workload")
 type run struct {
 	e       engine
 	sc      *scenario
+	k       Constants
 	topo    topology
 	llm     spaces.LLM // the provider the llm scenario's LLM node streams from
 	stopped bool
@@ -85,7 +97,7 @@ type run struct {
 // w). An *OOMError means a pod was OOM-killed; errors wrapping ErrBadSystem
 // mean the input is wrong; ctx's error means it was cancelled.
 func (m *Model) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
-	r, err := newRun(m.Seed, sys, w)
+	r, err := newRun(m.Seed, sys, w, m.constants())
 	if err != nil {
 		return results.Measurement{}, err
 	}

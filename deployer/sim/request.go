@@ -332,7 +332,7 @@ func (q *request) next() {
 	e := &r.e
 	switch s.kind {
 	case stNginx:
-		e.after(rtt, func() { r.reserved.add(e.work(s.cpu), q.nextFn) })
+		e.after(e.rtt, func() { r.reserved.add(e.work(s.cpu), q.nextFn) })
 	case stSlot:
 		r.pods[e.rng.IntN(len(r.pods))].admit(q)
 	case stAPI:
@@ -376,7 +376,7 @@ func (q *request) next() {
 		q.proc.pool.release()
 		q.next()
 	case stRedis:
-		e.after(s.lat*rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.nextFn) })
+		e.after(s.lat*e.rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.nextFn) })
 	case stFirstByte:
 		q.first = true
 		q.ttfb = e.now - q.start
@@ -386,7 +386,7 @@ func (q *request) next() {
 		q.next()
 	case stPlugin:
 		p := r.plugins[e.rng.IntN(len(r.plugins))]
-		e.after(2*rtt, func() {
+		e.after(2*e.rtt, func() {
 			p.add(e.work(s.cpu), func() {
 				if s.lat > 0 {
 					e.after(e.lognormal(s.lat, 0.5), q.nextFn)
@@ -400,16 +400,16 @@ func (q *request) next() {
 			e.after(e.lognormal(r.llm.TTFT.Seconds()+decisionTokens/r.llm.TokensPerSecond, 0.3), q.nextFn)
 			return
 		}
-		e.after(rtt, func() { r.ollama.add(e.work(s.cpu), q.nextFn) })
+		e.after(e.rtt, func() { r.ollama.add(e.work(s.cpu), q.nextFn) })
 	case stEmbed:
 		if r.xinference == nil { // a hosted embedding API
-			e.after(e.lognormal(hostedEmbedLatency, 0.3), q.nextFn)
+			e.after(e.lognormal(r.k.HostedEmbedding.Seconds(), 0.3), q.nextFn)
 			return
 		}
-		e.after(rtt, func() { r.xinference.add(e.work(s.cpu), q.nextFn) })
+		e.after(e.rtt, func() { r.xinference.add(e.work(s.cpu), q.nextFn) })
 	case stSearch:
 		d := e.work(s.cpu) * r.weaviateSlowdown()
-		e.after(rtt, func() { r.weaviate.add(d, q.nextFn) })
+		e.after(e.rtt, func() { r.weaviate.add(d, q.nextFn) })
 	case stHTTP2:
 		left := 2
 		for range 2 {
@@ -426,11 +426,11 @@ func (q *request) next() {
 		w.cpu.add(e.work(s.cpu), func() { r.pg.query(2, taskPGCPU, true, 0, func() {}) })
 		q.next()
 	case stSubscribe:
-		e.after(rtt, func() { r.redis.add(e.work(redisOpCPU), q.nextFn) })
+		e.after(e.rtt, func() { r.redis.add(e.work(redisOpCPU), q.nextFn) })
 	case stEnqueue:
 		// LPUSH of the task message (and its result key): then the run waits
 		// in Celery's queue for a worker slot; dispatch continues it there.
-		e.after(rtt, func() {
+		e.after(e.rtt, func() {
 			r.redis.add(e.work(enqueueCommands*redisOpCPU), func() {
 				r.tasks = append(r.tasks, q)
 				r.dispatch()

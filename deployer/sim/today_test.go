@@ -30,7 +30,7 @@ func TestReadsForIsExact(t *testing.T) {
 		}
 		for _, sc := range spaces.Scenarios {
 			rd := &reader{sys: c.sys, read: map[string]bool{}}
-			if _, _, _, err := build(1, c.sys, spaces.Workload{Scenario: sc}, rd); err != nil {
+			if _, _, _, err := build(1, c.sys, spaces.Workload{Scenario: sc}, DefaultConstants(), rd); err != nil {
 				t.Fatalf("%s %s: %v", c.name, sc, err)
 			}
 			for n := range rd.read {

@@ -43,8 +43,8 @@ func (r *run) dispatch() {
 		}
 		// BRPOP returns the message to the worker (one Redis command); the
 		// task then starts: Celery's receipt and ack, the Flask app context.
-		r.e.after(rtt, func() {
-			r.redis.add(r.e.work(redisOpCPU), func() { r.e.after(r.e.lognormal(taskStartLatency, 0.3), q.nextFn) })
+		r.e.after(r.e.rtt, func() {
+			r.redis.add(r.e.work(redisOpCPU), func() { r.e.after(r.e.lognormal(r.k.TaskStart.Seconds(), 0.3), q.nextFn) })
 		})
 	}
 }
@@ -80,7 +80,7 @@ func (q *request) publish(n int, cont func()) {
 func (q *request) relay(n int) {
 	e := &q.r.e
 	q.relays++
-	e.after(rtt, func() {
+	e.after(e.rtt, func() {
 		if q.proc == nil { // failed before it had a slot: nobody listens
 			q.relays--
 			return
@@ -128,7 +128,7 @@ func (q *request) llmStream(s step, cont func()) {
 			})
 		})
 	}
-	e.after(2*rtt, func() {
+	e.after(2*e.rtt, func() {
 		plugin.add(e.work(s.cpu), func() {
 			e.after(math.Max(0, e.lognormal(r.llm.TTFT.Seconds()+1e-6, 0.3)), func() { batch(0) })
 		})
