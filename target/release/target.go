@@ -7,8 +7,8 @@
 // The deployer is behind the small interface this package declares, so the
 // cycle is unit-tested without a cluster.
 //
-// Imports of tune's packages: spaces, results, loader, deployer/helm,
-// target. It must not import search or cmd.
+// It must not import search or cmd: search declares what it needs.
+// Imports of this module: spaces, results, loader, deployer/helm and target.
 package release
 
 import (
