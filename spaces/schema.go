@@ -63,6 +63,12 @@ type Service struct {
 	Replicas IntRange    `yaml:"replicas"`
 	CPU      CPURange    `yaml:"cpu"`
 	Memory   MemoryRange `yaml:"memory"`
+	// EnabledBy, if set, names a bool parameter that switches the service
+	// on and off (pgbouncer.enabled): while it is false the service runs no
+	// pods and the budget counts nothing for it.
+	EnabledBy string `yaml:"enabledBy,omitempty"`
+	// Note says why a fixed service (min == max everywhere) is fixed.
+	Note string `yaml:"note,omitempty"`
 }
 
 // IntRange is an integer range with a step, the current (baseline) value and
