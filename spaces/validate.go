@@ -319,6 +319,11 @@ func (c *checker) targets() {
 					}
 				}
 			}
+			if t.Unset != nil && k.param != nil && checkable(*k.param) {
+				if _, why := k.normalize(t.Unset); why != "" {
+					c.add(p+".unset", "%s", why)
+				}
+			}
 			u := use{p, k.name}
 			if t.Env != "" {
 				key := t.Path + "[" + t.Env + "]"

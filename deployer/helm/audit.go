@@ -22,7 +22,9 @@ import (
 // reserves for it: its containers and sidecars, or its largest init
 // container when that is more, plus the pod overhead. A request left unset
 // defaults to the limit, as Kubernetes does; a limit left unset counts as
-// the request and the workload is listed in Unbounded. Jobs and CronJobs
+// the request and the container is listed in Unbounded (a long-running
+// one: containers and sidecars) or InitUnbounded (a regular init container,
+// which runs to completion before the pod starts). Jobs and CronJobs
 // (migrations, hooks, backups) run to completion and are not counted: the
 // budget is what the running system holds under load. They are listed in
 // NotCounted.
@@ -32,6 +34,20 @@ type Audit struct {
 	Limits     spaces.Resources
 	NotCounted []string // "Job/dify-migrate"
 	Unbounded  []string // "Deployment/dify-web: container web sets no cpu limit"
+	// InitUnbounded are init containers without a limit ("StatefulSet/weaviate:
+	// init container configure-sysctl sets no cpu limit"): they count as the
+	// scheduler counts them (their requests, none when unset) and finish
+	// before the pod's containers start.
+	InitUnbounded []string
+}
+
+// bounded refuses a release with a long-running container the budget does
+// not bound (no CPU or memory limit): it could take a node's spare capacity.
+func (a *Audit) bounded() error {
+	if len(a.Unbounded) == 0 {
+		return nil
+	}
+	return &BoundsError{Unbounded: a.Unbounded}
 }
 
 // WorkloadUsage is one workload's share of an Audit.
@@ -75,9 +91,12 @@ func audit(objs []runtime.Object, comps *components, nodes int) *Audit {
 		default:
 			continue
 		}
-		req, lim, unbounded := podResources(spec)
+		req, lim, unbounded, initUnbounded := podResources(spec)
 		for _, u := range unbounded {
 			a.Unbounded = append(a.Unbounded, fmt.Sprintf("%s/%s: %s", kind, name, u))
+		}
+		for _, u := range initUnbounded {
+			a.InitUnbounded = append(a.InitUnbounded, fmt.Sprintf("%s/%s: init %s", kind, name, u))
 		}
 		w := WorkloadUsage{Kind: kind, Name: name, Pods: pods, Requests: req, Limits: lim}
 		if comps != nil {
@@ -149,16 +168,17 @@ func containerAmounts(c corev1.Container) (req, lim amount, unbounded []string) 
 // the pod may use at most (limits): the containers plus sidecar init
 // containers (restartPolicy Always), or a regular init container with the
 // sidecars started before it when that is larger, plus the overhead.
-func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded []string) {
+func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded, initUnbounded []string) {
 	var sumReq, sumLim, sideReq, sideLim, initReq, initLim amount
 	for _, c := range spec.InitContainers {
 		r, l, u := containerAmounts(c)
-		unbounded = append(unbounded, u...)
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			unbounded = append(unbounded, u...)
 			sideReq.add(r)
 			sideLim.add(l)
 			continue
 		}
+		initUnbounded = append(initUnbounded, u...)
 		r.add(sideReq)
 		l.add(sideLim)
 		initReq, initLim = maxAmount(initReq, r), maxAmount(initLim, l)
@@ -176,7 +196,7 @@ func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded []
 		effReq.add(amount{cpu: o.Cpu().DeepCopy(), mem: o.Memory().DeepCopy()})
 		effLim.add(amount{cpu: o.Cpu().DeepCopy(), mem: o.Memory().DeepCopy()})
 	}
-	return effReq.resources(), effLim.resources(), unbounded
+	return effReq.resources(), effLim.resources(), unbounded, initUnbounded
 }
 
 // check compares an audit with the budget: totals, and with a node pool

@@ -57,7 +57,8 @@ func TestPodResources(t *testing.T) {
 			spaces.Resources{CPU: 1250, Memory: 1184}, spaces.Resources{CPU: 1250, Memory: 1184}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, lim, unb := podResources(&tc.spec)
+			req, lim, unb, initUnb := podResources(&tc.spec)
+			unb = append(unb, initUnb...)
 			if req != tc.req || lim != tc.lim || len(unb) != tc.unbounded {
 				t.Errorf("requests %+v limits %+v unbounded %q; want %+v %+v and %d", req, lim, unb, tc.req, tc.lim, tc.unbounded)
 			}

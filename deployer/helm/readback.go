@@ -58,6 +58,10 @@ func (d *Deployer) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.Syst
 		Settings: map[string]any{},
 	}
 	for _, sv := range sp.Services {
+		if sv.EnabledBy != "" && cfg[sv.EnabledBy] == false {
+			sys.Services[sv.Name] = spaces.Alloc{CPU: sv.CPU.Current, Memory: sv.Memory.Current} // off: no pods
+			continue
+		}
 		sys.Services[sv.Name] = spaces.Alloc{
 			Replicas: int(cfg[sv.Name+".replicas"].(int64)),
 			CPU:      spaces.Millicores(math.Round(cfg[sv.Name+".cpu"].(float64) * 1000)),
@@ -102,8 +106,13 @@ func (d *Deployer) releaseWorkloads(ctx context.Context, kc kubernetes.Interface
 	if err != nil {
 		return nil, err
 	}
+	// The release's objects, and its companions' (tune's pgbouncer is a
+	// release of its own).
+	companions := d.companionRelease()
 	mine := func(m metav1.ObjectMeta) bool {
-		return m.Annotations["meta.helm.sh/release-name"] == d.release &&
+		rel := m.Annotations["meta.helm.sh/release-name"]
+		_, companion := companions[rel]
+		return (rel == d.release || companion) &&
 			first(m.Annotations["meta.helm.sh/release-namespace"], d.namespace) == d.namespace
 	}
 	out := map[string][]workload{}
@@ -157,7 +166,30 @@ func (r *reader) one(key string) (*workload, string) {
 func (r *reader) config(sp *spaces.Space) (spaces.Config, error) {
 	cfg := spaces.Config{}
 	var missing []string
+	// Components whose <key>.enabled parameter reads false.
+	disabled := map[string]bool{}
+	var rest []spaces.Param
+	for _, p := range sp.Params {
+		if key, ok := enabledParam(p); ok {
+			v, why := r.param(p)
+			if why != "" {
+				missing = append(missing, p.Name+": "+why)
+				continue
+			}
+			cfg[p.Name] = v
+			disabled[key] = v == false
+			continue
+		}
+		rest = append(rest, p)
+	}
 	for _, sv := range sp.Services {
+		if sv.EnabledBy != "" && cfg[sv.EnabledBy] == false {
+			// Switched off: no workload to read; any value resolves to no pods.
+			cfg[sv.Name+".replicas"] = sv.Replicas.Current
+			cfg[sv.Name+".cpu"] = sv.CPU.Current.Cores()
+			cfg[sv.Name+".memory"] = int64(sv.Memory.Current)
+			continue
+		}
 		w, why := r.one(sv.Name)
 		if w == nil {
 			missing = append(missing, sv.Name+": "+why)
@@ -176,22 +208,6 @@ func (r *reader) config(sp *spaces.Space) (spaces.Config, error) {
 		}
 		cfg[sv.Name+".cpu"] = float64(cpu.MilliValue()) / 1000
 		cfg[sv.Name+".memory"] = (mem.Value() + 1<<20 - 1) >> 20
-	}
-	// Components whose <key>.enabled parameter reads false.
-	disabled := map[string]bool{}
-	var rest []spaces.Param
-	for _, p := range sp.Params {
-		if key, ok := enabledParam(p); ok {
-			v, why := r.param(p)
-			if why != "" {
-				missing = append(missing, p.Name+": "+why)
-				continue
-			}
-			cfg[p.Name] = v
-			disabled[key] = v == false
-			continue
-		}
-		rest = append(rest, p)
 	}
 	for _, p := range rest {
 		v, why := r.param(p)
@@ -270,6 +286,9 @@ func (r *reader) target(p spaces.Param, t spaces.Target) (any, string) {
 			return nil, why
 		}
 		if !ok {
+			if t.Unset != nil {
+				return typed(p, t.Unset) // not set: the application's own default
+			}
 			return nil, fmt.Sprintf("%s sets no %s", where, t.Env)
 		}
 		return fromValue(p, t, s)
