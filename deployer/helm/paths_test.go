@@ -29,7 +29,9 @@ func TestCheckPathsFindsDeadPaths(t *testing.T) {
 	sp := d.space
 	// The api alone keeps the test short; its workers stay for the floor.
 	sp.Services = sp.Services[:1]
-	sp.Params = slices.DeleteFunc(sp.Params, func(p spaces.Param) bool { return !slices.Contains([]string{"api.workers", "pgbouncer.enabled", "pgbouncer.poolMode"}, p.Name) })
+	sp.Params = slices.DeleteFunc(sp.Params, func(p spaces.Param) bool {
+		return !slices.Contains([]string{"api.workers", "pgbouncer.enabled", "pgbouncer.poolMode"}, p.Name)
+	})
 	sp.Services[0].CPU.Values[1].Path = "api.resource.limits.cpu" // typo
 	sp.Params = append(sp.Params, spaces.Param{
 		Name: "api.logFormat", Type: spaces.TypeChoice, Choices: []string{"text", "json"}, Current: "text",
