@@ -21,9 +21,16 @@ import (
 // entries of matching name replaced in place and the new ones appended.
 // c must be complete and valid, as for Resolve.
 //
+// The chart's own list entries (target.helm.chartValues) are kept the same
+// way, under base: so is a values.yaml exported with no base at all.
+//
 // The targets of a companion (target.helm.companions: what tune deploys
 // beside the chart) are left out: CompanionOverlay has them.
 func (s *Space) Overlay(c Config, base map[string]any) (map[string]any, error) {
+	if h := s.Target.Helm; h != nil && h.ChartValues != nil {
+		chart, _ := deepCopy(h.ChartValues).(map[string]any)
+		base = mergeMaps(chart, base)
+	}
 	return s.overlay(c, base, func(path string) (string, bool) {
 		top, _, _ := strings.Cut(path, ".")
 		return path, s.Target.Helm.Companion(top) == nil

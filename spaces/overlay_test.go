@@ -32,8 +32,10 @@ func TestOverlay(t *testing.T) {
 			t.Errorf("%s = %v, want cpu 1500m memory 1536Mi", k, r)
 		}
 	}
-	// pgbouncer on points the api at tune's pgbouncer.
+	// The chart's own entry stays (Helm replaces the list); pgbouncer on
+	// points the api at tune's pgbouncer.
 	wantEnv := []any{
+		map[string]any{"name": "CHECK_UPDATE_URL", "value": ""},
 		map[string]any{"name": "DB_HOST", "value": "dify-pgbouncer"},
 		map[string]any{"name": "DB_PORT", "value": "6432"},
 		map[string]any{"name": "SERVER_WORKER_AMOUNT", "value": "2"},

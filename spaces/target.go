@@ -40,6 +40,12 @@ type HelmTarget struct {
 	// (pgbouncer). The values targets under a companion's name go to it,
 	// never into the chart's values.
 	Companions []Companion `yaml:"companions,omitempty"`
+	// ChartValues are the chart's own values at the lists the space writes
+	// into (api.extraEnv holds the chart's CHECK_UPDATE_URL): Helm replaces
+	// a list wholesale, so an overlay, and the values.yaml a study exports,
+	// carries these entries beside the tuned ones. `tune validate --target
+	// helm` checks them against the chart.
+	ChartValues map[string]any `yaml:"chartValues,omitempty"`
 }
 
 // Companion is one release tune deploys beside the chart from one of its

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -104,7 +106,10 @@ func (d *Deployer) CheckPaths(ctx context.Context) ([]PathProblem, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []PathProblem
+	out, err := d.checkChartValues()
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range results {
 		if p != nil {
 			out = append(out, *p)
@@ -396,4 +401,36 @@ func deleteValue(m map[string]any, parts []string) {
 		m = next
 	}
 	delete(m, parts[len(parts)-1])
+}
+
+// checkChartValues compares the space's copy of the chart's own list
+// entries (target.helm.chartValues) with the chart's values: a chart
+// version that changed them would otherwise lose entries in every export.
+func (d *Deployer) checkChartValues() ([]PathProblem, error) {
+	h := d.space.Target.Helm
+	if h == nil || h.ChartValues == nil {
+		return nil, nil
+	}
+	ch, err := d.loadChart()
+	if err != nil {
+		return nil, err
+	}
+	var out []PathProblem
+	var walk func(prefix []string, want map[string]any)
+	walk = func(prefix []string, want map[string]any) {
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			path := append(slices.Clone(prefix), k)
+			if m, ok := want[k].(map[string]any); ok {
+				walk(path, m)
+				continue
+			}
+			got, _ := lookupPath(ch.Values, path)
+			if !reflect.DeepEqual(spaces.CopyValues(got), spaces.CopyValues(want[k])) {
+				out = append(out, PathProblem{Param: "target.helm.chartValues", Path: strings.Join(path, "."),
+					Err: fmt.Errorf("the space says the chart holds %v, the chart holds %v", want[k], got)})
+			}
+		}
+	}
+	walk(nil, h.ChartValues)
+	return out, nil
 }
