@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -246,4 +247,84 @@ func mem(m spaces.Mebibytes) string {
 		return strconv.FormatFloat(float64(m)/1024, 'f', -1, 64) + " GiB"
 	}
 	return strconv.FormatInt(int64(m), 10) + " MiB"
+}
+
+// Bounds renders the chart (and the companions) at the space's smallest
+// and largest configurations, client side, and names what the budget would
+// not bound there: a long-running container without a CPU or memory limit,
+// and a workload that belongs to no service of the space (its pods would
+// run outside the accounting). A chart version that adds a container the
+// space does not know is named here, before a study meets it on the
+// cluster. The error is for a configuration that does not render.
+func (d *Deployer) Bounds(ctx context.Context) ([]string, error) {
+	comps, err := d.components()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, at := range []struct {
+		name string
+		cfg  spaces.Config
+	}{{"smallest", extremeConfig(d.space, false)}, {"largest", extremeConfig(d.space, true)}} {
+		ov, err := d.Overlay(at.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("the %s configuration: %w", at.name, err)
+		}
+		chartOv, plans := d.splitCompanions(ov)
+		r, err := d.render(ctx, d.values(chartOv), false)
+		if err != nil {
+			return nil, fmt.Errorf("the %s configuration: %w", at.name, err)
+		}
+		objs := r.Objects
+		for _, p := range plans {
+			if p.on {
+				cr, err := renderCompanion(ctx, p.cp, d.namespace, p.values)
+				if err != nil {
+					return nil, fmt.Errorf("the %s configuration: %w", at.name, err)
+				}
+				objs = append(objs, cr.Objects...)
+			}
+		}
+		a := audit(objs, comps, 1)
+		for _, u := range a.Unbounded {
+			out = append(out, fmt.Sprintf("at the %s configuration: %s", at.name, u))
+		}
+		for _, w := range a.Workloads {
+			if w.Component == "" && w.Pods > 0 {
+				out = append(out, fmt.Sprintf("at the %s configuration: %s/%s is no service's workload: target.helm.workloads selects it for none, so the budget does not count its %d pod(s)",
+					at.name, w.Kind, w.Name, w.Pods))
+			}
+		}
+	}
+	return out, nil
+}
+
+// extremeConfig is every service and number at its minimum (or maximum),
+// every switch off (on) and every choice at the space's current value.
+func extremeConfig(sp *spaces.Space, largest bool) spaces.Config {
+	cfg := sp.Baseline()
+	for _, s := range sp.Services {
+		r, c, m := s.Replicas.Min, s.CPU.Min, s.Memory.Min
+		if largest {
+			r, c, m = s.Replicas.Max, s.CPU.Max, s.Memory.Max
+		}
+		cfg[s.Name+".replicas"], cfg[s.Name+".cpu"], cfg[s.Name+".memory"] = r, c.Cores(), int64(m)
+	}
+	for _, p := range sp.Params {
+		switch p.Type {
+		case spaces.TypeInt:
+			cfg[p.Name] = int64(p.Min)
+			if largest {
+				cfg[p.Name] = int64(p.Max)
+			}
+		case spaces.TypeFloat:
+			cfg[p.Name] = p.Min
+			if largest {
+				cfg[p.Name] = p.Max
+			}
+		case spaces.TypeBool:
+			cfg[p.Name] = largest
+		}
+	}
+	return cfg
 }
