@@ -17,6 +17,9 @@
 //
 // It owns the model and its calibration only. It must not import search,
 // the results store, net/http, Helm or client-go: it reads spaces (System,
-// Workload) and writes results.Measurement, nothing else (and yaml.v3 for
-// overrides files).
+// Workload) and writes results.Measurement, nothing else (and reads
+// overrides files with yaml.v3).
+//
+// Imports of this module: spaces and results.
+// Never imports: net/http, helm.sh/helm, k8s.io.
 package sim
