@@ -129,8 +129,13 @@ func build(seed int64, sys spaces.System, w spaces.Workload, k Constants, rd *re
 	mode := rd.str(setPgbPoolMode, defaultPgbPoolMode)
 	pgbOn := rd.bool(setPgbEnabled, false)
 	pgbSize := int(rd.int(setPgbPoolSize, defaultPgbPoolSize))
-	if storage != "nfs" && storage != "local-ssd" {
-		return nil, 0, 0, fmt.Errorf("%w: %s %q (want nfs or local-ssd)", ErrBadSystem, setStorage, storage)
+	fsync, ok := map[string][2]float64{
+		"nfs":       {k.FsyncNFS.Seconds(), fsyncNFSSigma},
+		"local-ssd": {k.FsyncSSD.Seconds(), fsyncSSDSigma},
+		"default":   {k.FsyncDefault.Seconds(), fsyncDefaultSigma},
+	}[storage]
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("%w: %s %q (want default, nfs or local-ssd)", ErrBadSystem, setStorage, storage)
 	}
 	if placement != "shared" && placement != "dedicated" {
 		return nil, 0, 0, fmt.Errorf("%w: %s %q (want shared or dedicated)", ErrBadSystem, setPlacement, placement)
@@ -157,7 +162,7 @@ func build(seed int64, sys spaces.System, w spaces.Workload, k Constants, rd *re
 		r.pods = append(r.pods, p)
 	}
 	r.pg = &postgres{r: r, cpu: newPS(e, pgA.cores, 1), limit: maxConns - pgSuperuserReserved,
-		memLimit: pgA.mib, nfs: storage == "nfs"}
+		memLimit: pgA.mib, fsyncMean: fsync[0], fsyncSigma: fsync[1]}
 	r.pg.wal.pg = r.pg
 	if pgbOn {
 		r.pgb = &pgbouncer{r: r, transaction: mode == "transaction", size: pgbSize}

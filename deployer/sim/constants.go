@@ -70,6 +70,8 @@ const (
 	fsyncSSDSigma        = 0.3
 	fsyncNFSMean         = 0.010  // estimate, fitted to s8-workers2 vs s8-ssd: NFS COMMIT round trip
 	fsyncNFSSigma        = 0.9    // seed: "WAL 日志写入延迟波动剧烈" (heavy, jittery tail)
+	fsyncDefaultMean     = 0.002  // estimate: the cluster's default class, a cloud network block volume (EBS gp3, GCE pd-balanced): a write round trip of 1–3 ms
+	fsyncDefaultSigma    = 0.5    // estimate: network block storage jitters less than NFS, more than a local disk
 	bgConnsPerWorker     = 2      // estimate: celery worker's pool in use
 	bgConnsPerPlugin     = 4      // estimate: plugin daemon's GORM pool
 	bgConnsOther         = 1      // celery beat

@@ -42,7 +42,6 @@ func eePreset(t testing.TB, id string) spaces.System {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c["worker.concurrency"] = int64(eeConcurrency)
 	sys, err := s.Resolve(b, s.Complete(c))
 	if err != nil {
 		t.Fatalf("%s: %v", id, err)
@@ -55,9 +54,6 @@ func eePreset(t testing.TB, id string) spaces.System {
 
 const eeBudget = "16c32g"
 
-// eeConcurrency is the Celery pool size of the benchmark's workers: the
-// report does not give it; 4 is chosen (MODEL.md).
-const eeConcurrency = 4
 
 // The benchmark's client is Dify's own Locust script
 // (scripts/stress-test/sse_benchmark.py): users with no wait between

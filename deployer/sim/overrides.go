@@ -26,8 +26,9 @@ type Constants struct {
 	RTT time.Duration `yaml:"rtt"`
 	// FsyncSSD and FsyncNFS are the mean WAL flush of PostgreSQL's volume
 	// on each storage class.
-	FsyncSSD time.Duration `yaml:"fsyncSSD"`
-	FsyncNFS time.Duration `yaml:"fsyncNFS"`
+	FsyncSSD     time.Duration `yaml:"fsyncSSD"`
+	FsyncNFS     time.Duration `yaml:"fsyncNFS"`
+	FsyncDefault time.Duration `yaml:"fsyncDefault"` // the cluster's default class
 	// TaskStart is Celery's receipt, ack and app context before a task runs.
 	TaskStart time.Duration `yaml:"taskStart"`
 	// HostedEmbedding is a query embedding on a hosted API (a space
@@ -52,6 +53,7 @@ func DefaultConstants() Constants {
 		RTT:              sec(rtt),
 		FsyncSSD:         sec(fsyncSSDMean),
 		FsyncNFS:         sec(fsyncNFSMean),
+		FsyncDefault:     sec(fsyncDefaultMean),
 		TaskStart:        sec(taskStartLatency),
 		HostedEmbedding:  sec(hostedEmbedLatency),
 		GCStallPerGiB:    sec(gcStallPerGiB),
@@ -63,7 +65,7 @@ func DefaultConstants() Constants {
 
 // check refuses Constants no file could hold (a zero value set in code).
 func (k Constants) check() error {
-	if !(k.CPUSpeed >= 0.05 && k.CPUSpeed <= 20) || k.RTT <= 0 || k.FsyncSSD <= 0 || k.FsyncNFS <= 0 || k.TaskStart <= 0 ||
+	if !(k.CPUSpeed >= 0.05 && k.CPUSpeed <= 20) || k.RTT <= 0 || k.FsyncSSD <= 0 || k.FsyncNFS <= 0 || k.FsyncDefault <= 0 || k.TaskStart <= 0 ||
 		k.HostedEmbedding <= 0 || k.GCStallPerGiB <= 0 || !(k.APIProcessMiB > 0) || !(k.WorkerProcessMiB > 0) || !(k.PGBackendMiB > 0) {
 		return fmt.Errorf("%w: model constants %+v (start from DefaultConstants)", ErrBadSystem, k)
 	}

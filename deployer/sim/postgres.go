@@ -10,9 +10,11 @@ type postgres struct {
 	backends int // open backends, including the background clients'
 	limit    int // max_connections − superuser_reserved_connections (postgresql.maxConnections)
 	memLimit float64
-	nfs      bool
-	wal      walFlusher
-	hotRow   mutex
+	// fsyncMean and fsyncSigma are the WAL flush's lognormal on the data
+	// volume's storage class.
+	fsyncMean, fsyncSigma float64
+	wal                   walFlusher
+	hotRow                mutex
 }
 
 // query runs n statements costing cpu core-seconds in all, then a commit
@@ -77,10 +79,7 @@ func (w *walFlusher) flush() {
 	batch := w.next
 	w.next, w.spare = w.spare[:0], nil
 	w.busy = true
-	d := e.lognormal(w.pg.r.k.FsyncSSD.Seconds(), fsyncSSDSigma)
-	if w.pg.nfs {
-		d = e.lognormal(w.pg.r.k.FsyncNFS.Seconds(), fsyncNFSSigma)
-	}
+	d := e.lognormal(w.pg.fsyncMean, w.pg.fsyncSigma)
 	e.after(d, func() {
 		w.busy = false
 		for i, f := range batch {

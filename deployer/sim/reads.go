@@ -134,12 +134,13 @@ func (rd *reader) bool(name string, def bool) bool {
 	return rd.sys.Bool(name, def)
 }
 
-// has reports whether the System has service name; a present one counts
-// as read.
+// has reports whether the System runs service name: listed (which counts
+// as read) and not switched off (zero replicas, as a service whose
+// enabledBy parameter is false resolves).
 func (rd *reader) has(name string) bool {
-	_, ok := rd.sys.Services[name]
+	a, ok := rd.sys.Services[name]
 	if ok {
 		rd.note(name)
 	}
-	return ok
+	return ok && a.Replicas > 0
 }
