@@ -171,3 +171,20 @@ func eventsPerStream(sc scenario, llm spaces.LLM) int {
 	}
 	return n
 }
+
+// BenchmarkTrialToday is one trial of today's topology: the llm scenario,
+// 18 users streaming the benchmark's mock answer for 3 minutes at ee-a3w3.
+func BenchmarkTrialToday(b *testing.B) {
+	sys := eePreset(b, "ee-a3w3")
+	w := eeLoad("llm", 18)
+	m := New(1)
+	var completed int
+	for b.Loop() {
+		r, err := m.Evaluate(b.Context(), sys, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		completed = r.Completed
+	}
+	b.ReportMetric(float64(completed), "requests/trial")
+}
