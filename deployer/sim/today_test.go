@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ func TestReadsForIsExact(t *testing.T) {
 	}{
 		{"seed (1.12)", defaultSpace(t), preset(t, "s8-final", "8c16g")},
 		{"today (1.14.2)", todaySpace(t), eePreset(t, "ee-a2w3")},
+		{"default.yaml (chart 0.37.0)", chartSpace(t), chartSystem(t, map[string]any{"pgbouncer.enabled": true})},
+		{"default.yaml, pgbouncer off", chartSpace(t), chartSystem(t, nil)},
 	} {
 		want := ReadsFor(c.sp)
 		declared := map[string]bool{}
@@ -50,6 +53,30 @@ func TestReadsForIsExact(t *testing.T) {
 	if r := ReadsFor(todaySpace(t)); slices.Contains(r.Services, "xinference") || slices.Contains(r.Services, "ollama") {
 		t.Errorf("today's space has no model servers, ReadsFor lists %v", r.Services)
 	}
+}
+
+// chartSpace is spaces/default.yaml, the community chart as it deploys.
+func chartSpace(t testing.TB) *spaces.Space {
+	t.Helper()
+	s, err := spaces.Load(filepath.Join("..", "..", "spaces", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// chartSystem is default.yaml's baseline with some values changed.
+func chartSystem(t testing.TB, change spaces.Config) spaces.System {
+	t.Helper()
+	s := chartSpace(t)
+	b, _ := spaces.ParseBudget("16c32g")
+	c := spaces.Config{}
+	maps.Copy(c, change)
+	sys, err := s.Resolve(b, s.Complete(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sys
 }
 
 // todayLLM is 100 users of the llm scenario on the hosted default model.
