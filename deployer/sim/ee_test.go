@@ -54,7 +54,6 @@ func eePreset(t testing.TB, id string) spaces.System {
 
 const eeBudget = "16c32g"
 
-
 // The benchmark's client is Dify's own Locust script
 // (scripts/stress-test/sse_benchmark.py): users with no wait between
 // requests, each holding one stream; the workflow is start → LLM → end on
