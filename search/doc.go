@@ -19,4 +19,7 @@
 // It declares the Evaluator (and Remeasurer) it needs; the deployers
 // implement them without importing search. It must not import net/http,
 // Helm or client-go.
+//
+// Imports of this module: spaces and results.
+// Never imports: net/http, helm.sh/helm, k8s.io.
 package search

@@ -63,6 +63,12 @@ type Service struct {
 	Replicas IntRange    `yaml:"replicas"`
 	CPU      CPURange    `yaml:"cpu"`
 	Memory   MemoryRange `yaml:"memory"`
+	// EnabledBy, if set, names a bool parameter that switches the service
+	// on and off (pgbouncer.enabled): while it is false the service runs no
+	// pods and the budget counts nothing for it.
+	EnabledBy string `yaml:"enabledBy,omitempty"`
+	// Note says why a fixed service (min == max everywhere) is fixed.
+	Note string `yaml:"note,omitempty"`
 }
 
 // IntRange is an integer range with a step, the current (baseline) value and
@@ -174,21 +180,55 @@ type PerCPU struct {
 //   - map: for choice and bool parameters, the YAML value written for each
 //     choice ("true"/"false" for bools) instead of the value itself; a choice
 //     mapped to null leaves the path unset.
+//   - unset: the value the deployment runs with while the target is not set
+//     (the application's own default: Dify reads SERVER_WORKER_AMOUNT as 1
+//     when no one sets it), so a release can be read back before tune set it.
 type Target struct {
-	Path string         `yaml:"path"`
-	Env  string         `yaml:"env,omitempty"`
-	Map  map[string]any `yaml:"map,omitempty"`
+	Path  string         `yaml:"path"`
+	Env   string         `yaml:"env,omitempty"`
+	Map   map[string]any `yaml:"map,omitempty"`
+	Unset any            `yaml:"unset,omitempty"`
 }
 
 // Workload is the load a trial runs: closed-loop users with think time.
 type Workload struct {
-	Scenario  string        `yaml:"scenario"`  // chatflow | agent | retrieval
+	Scenario  string        `yaml:"scenario"`  // one of Scenarios
 	Users     int           `yaml:"users"`     // concurrent virtual users
 	SpawnRate float64       `yaml:"spawnRate"` // users started per second
 	Duration  time.Duration `yaml:"duration"`  // measured window after ramp-up
 	ThinkMin  time.Duration `yaml:"thinkMin"`  // think time between a user's requests,
 	ThinkMax  time.Duration `yaml:"thinkMax"`  // uniform in [ThinkMin, ThinkMax]
-	Note      string        `yaml:"note,omitempty"`
+	// LLM is the model provider the llm scenario's LLM node streams from;
+	// zero fields take DefaultLLM's (see LLM.OrDefault).
+	LLM  LLM    `yaml:"llm,omitempty"`
+	Note string `yaml:"note,omitempty"`
+}
+
+// LLM is how the model provider behind an LLM node answers: time to the
+// first token, then tokens at a steady rate until the answer is complete.
+type LLM struct {
+	TTFT            time.Duration `yaml:"ttft"`
+	TokensPerSecond float64       `yaml:"tokensPerSecond"`
+	AnswerTokens    int           `yaml:"answerTokens"`
+}
+
+// DefaultLLM is a typical hosted model (an OpenAI gpt-4o-mini class model
+// over its public API): about 0.6 s to the first token, 80 tokens a second
+// and a 300-token answer, so a generation holds its stream about 4.4 s.
+var DefaultLLM = LLM{TTFT: 600 * time.Millisecond, TokensPerSecond: 80, AnswerTokens: 300}
+
+// OrDefault fills l's zero fields from DefaultLLM.
+func (l LLM) OrDefault() LLM {
+	if l.TTFT == 0 {
+		l.TTFT = DefaultLLM.TTFT
+	}
+	if l.TokensPerSecond == 0 {
+		l.TokensPerSecond = DefaultLLM.TokensPerSecond
+	}
+	if l.AnswerTokens == 0 {
+		l.AnswerTokens = DefaultLLM.AnswerTokens
+	}
+	return l
 }
 
 // Objective is what the study maximises: TPS with P95 ≤ SLOP95 and error

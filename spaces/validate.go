@@ -21,7 +21,7 @@ var (
 
 // Scenarios lists the load scenarios every target knows; it is the one list
 // flags, spaces and targets check a scenario name against.
-var Scenarios = []string{"chatflow", "agent", "retrieval"}
+var Scenarios = []string{"chatflow", "agent", "retrieval", "llm"}
 
 // difyVersion is a Dify release number: major.minor with an optional patch.
 var difyVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
@@ -108,6 +108,9 @@ func (c *checker) services() {
 		if f := sv.Memory.Floor; f != nil {
 			c.floor(p+".memory.floor", *f)
 		}
+		if sv.EnabledBy != "" {
+			c.enabledBy(p+".enabledBy", sv.EnabledBy)
+		}
 		if len(sv.CPU.Values) == 0 {
 			c.add(p+".cpu.values", "want at least one target (usually both requests.cpu and limits.cpu)")
 		}
@@ -135,6 +138,19 @@ func (c *checker) perCPU(p string, pr Param) {
 		}
 	}
 	c.add(p+".perCPU.service", "no service named %q", r.Service)
+}
+
+// enabledBy checks that a switch names a bool parameter.
+func (c *checker) enabledBy(p, name string) {
+	for _, pr := range c.s.Params {
+		if pr.Name == name {
+			if pr.Type != TypeBool {
+				c.add(p, "%q is a %s parameter; a switch needs a bool one", name, pr.Type)
+			}
+			return
+		}
+	}
+	c.add(p, "no parameter named %q", name)
 }
 
 // floor checks a memory floor: it names an int parameter and adds memory.
@@ -303,6 +319,11 @@ func (c *checker) targets() {
 					}
 				}
 			}
+			if t.Unset != nil && k.param != nil && checkable(*k.param) {
+				if _, why := k.normalize(t.Unset); why != "" {
+					c.add(p+".unset", "%s", why)
+				}
+			}
 			u := use{p, k.name}
 			if t.Env != "" {
 				key := t.Path + "[" + t.Env + "]"
@@ -362,7 +383,19 @@ func (c *checker) workload() {
 	if l.ThinkMax < l.ThinkMin {
 		c.add("load.thinkMax", "%v below thinkMin %v", l.ThinkMax, l.ThinkMin)
 	}
+	if l.LLM.TTFT < 0 {
+		c.add("load.llm.ttft", "%v must not be negative", l.LLM.TTFT)
+	}
+	if l.LLM.TokensPerSecond < 0 || math.IsInf(l.LLM.TokensPerSecond, 0) || math.IsNaN(l.LLM.TokensPerSecond) {
+		c.add("load.llm.tokensPerSecond", "%v must be > 0 (or left out: %v)", l.LLM.TokensPerSecond, DefaultLLM.TokensPerSecond)
+	}
+	if l.LLM.AnswerTokens < 0 || l.LLM.AnswerTokens > maxAnswerTokens {
+		c.add("load.llm.answerTokens", "%d outside 1..%d (or left out: %d)", l.LLM.AnswerTokens, maxAnswerTokens, DefaultLLM.AnswerTokens)
+	}
 }
+
+// maxAnswerTokens bounds an answer to what a model's output window allows.
+const maxAnswerTokens = 100_000
 
 // budget checks what must fit whatever the search proposes.
 func (c *checker) budget(b Budget) {
