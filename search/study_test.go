@@ -14,8 +14,9 @@ import (
 )
 
 // shortStudy is a study on the model with a short load, for tests.
+// It runs on the case study's space, whose presets it enqueues.
 func shortStudy(t *testing.T, sampler string, trials int, store Store) *Study {
-	sp := loadDefault(t)
+	sp := loadSeed(t)
 	w := sp.Load
 	w.Duration = 30 * time.Second
 	return &Study{

@@ -136,8 +136,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		probs = append(probs, p)
-		if _, ok := optima[c.Name()]; ok && !o.recompute {
-			continue
+		if opt, ok := optima[c.Name()]; ok && !o.recompute {
+			if fp := fingerprint(p); fp == opt.Fingerprint {
+				continue
+			} else {
+				logf("%s: the model changed since the optimum was found (baseline %.2f TPS, was %.2f): searching again", c.Name(), fp, opt.Fingerprint)
+			}
 		}
 		start := time.Now()
 		opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, logf)

@@ -33,14 +33,18 @@ func TestBeatenOptimumFails(t *testing.T) {
 	t.Cleanup(func() { _ = os.Chdir("tools/benchsearch") })
 	dir := t.TempDir()
 	optima := filepath.Join(dir, "optima.json")
-	low := []optimum{{Case: "seed/8c16g/chatflow", TPS: 30, NoiseSD: 0.1}}
+	c, err := load(benchCase{Space: "spaces/seed.yaml", Budget: "8c16g", Scenario: "chatflow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := []optimum{{Case: "seed/8c16g/chatflow", TPS: 30, NoiseSD: 0.1, Fingerprint: fingerprint(c)}}
 	b, _ := json.Marshal(low)
 	if err := os.WriteFile(optima, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "bench.json")
 	var stdout, stderr bytes.Buffer
-	err := run([]string{"-cases", "seed/8c16g/chatflow", "-samplers", "guided", "-seeds", "1", "-max-trials", "8",
+	err = run([]string{"-cases", "seed/8c16g/chatflow", "-samplers", "guided", "-seeds", "1", "-max-trials", "8",
 		"-optima", optima, "-json", out}, &stdout, &stderr)
 	if !errors.Is(err, errBeaten) {
 		t.Fatalf("err %v, want the optimum beaten\n%s", err, stderr.String())

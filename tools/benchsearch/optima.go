@@ -32,6 +32,24 @@ type optimum struct {
 	Evaluations int                `json:"evaluations"`
 	Method      string             `json:"method"`
 	ModelSeed   int64              `json:"model_seed"`
+	// Fingerprint is the case's baseline TPS on the model with ModelSeed
+	// when the optimum was found: a model that gives another figure has
+	// changed, and the optimum is searched again.
+	Fingerprint float64 `json:"model_fingerprint"`
+}
+
+// fingerprint is the case's baseline TPS on today's model (0 when the
+// baseline fails).
+func fingerprint(p *problem) float64 {
+	sys, err := p.sp.Resolve(p.b, p.sp.Baseline())
+	if err != nil {
+		return 0
+	}
+	m, err := sim.New(optimumSeed).Evaluate(context.Background(), sys, p.w)
+	if err != nil {
+		return 0
+	}
+	return m.Metrics.TPS
 }
 
 // bound is the TPS no trial may beat: the optimum plus its noise (three
@@ -245,7 +263,7 @@ func findOptimum(p *problem, jobs, pilots, climbs, kicks int, log func(string, .
 	}
 	return optimum{
 		Case: p.Name(), TPS: opt.tps, P95Ms: opt.p95, NoiseSD: stddev(tps), NoiseSeeds: seeds,
-		Params: opt.cfg, Utilisation: opt.util, Evaluations: o.evals, ModelSeed: optimumSeed,
+		Params: opt.cfg, Utilisation: opt.util, Evaluations: o.evals, ModelSeed: optimumSeed, Fingerprint: fingerprint(p),
 		Method: fmt.Sprintf("pilot (baseline, presets, %d random); grid over %s and %s (every replica count and pod size, "+
 			"the rest of the CPU to the second, services busy at the pilot's best as there, the others at minimum CPU); every value of every setting, cyclically, at the 4 best; "+
 			"best-improvement hill climbing over all one-step moves (CPU transfers between any two services, replicas, memory, settings) "+
