@@ -62,6 +62,7 @@ type options struct {
 	confirmTop int
 	confirmRep int
 	trace      bool
+	starts     string
 }
 
 // samplerNames are the bench's samplers: a search.Samplers name, or one
@@ -89,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.confirmTop, "confirm-top", 3, "guided+prune: candidates re-measured before the recommendation")
 	fs.IntVar(&o.confirmRep, "confirm-repeats", 2, "guided+prune: re-measurements per candidate")
 	fs.BoolVar(&o.trace, "trace", false, "print every trial of every study to stderr")
+	fs.StringVar(&o.starts, "starts", "", "comma-separated earlier -json reports: their beaten trials start the optimum search's climbs")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errBadInput, err)
 	}
@@ -129,6 +131,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	starts, err := readStarts(strings.Split(o.starts, ","))
+	if err != nil {
+		return err
+	}
 	var probs []*problem
 	for _, c := range chosen {
 		p, err := load(c)
@@ -144,7 +150,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		start := time.Now()
-		opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, logf)
+		opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, starts[c.Name()], logf)
 		if err != nil {
 			return err
 		}
@@ -160,7 +166,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%-24s %-13s %8s %6s %6s %8s %7s %8s %8s %8s %8s\n",
 		"case", "sampler", "optimum", "median", "p90", "load-s", "reached", "best@15", "best@25", "best@40", "wall")
 	var rows []row
-	var beaten []string
+	var beaten []beatenTrial
 	for _, p := range probs {
 		opt := optima[p.Name()]
 		for _, s := range o.samplers {
@@ -187,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(beaten) > 0 {
 		for _, b := range beaten {
-			fmt.Fprintln(stderr, "OPTIMUM BEATEN:", b)
+			fmt.Fprintln(stderr, "OPTIMUM BEATEN:", b.String())
 		}
 		return errBeaten
 	}
@@ -199,7 +205,7 @@ type report struct {
 	Seeds     int      `json:"seeds"`
 	MaxTrials int      `json:"max_trials"`
 	Rows      []row    `json:"rows"`
-	Beaten    []string `json:"beaten,omitempty"`
+	Beaten    []beatenTrial `json:"beaten,omitempty"`
 }
 
 // row is one case and sampler. Trial counts above MaxTrials mean "never

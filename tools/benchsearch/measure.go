@@ -12,6 +12,7 @@ import (
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
+	"github.com/tune-dify/tune/spaces"
 )
 
 // trajectory is one study: after each trial, the best SLO-feasible TPS so
@@ -27,14 +28,14 @@ type trajectory struct {
 
 // measureSampler runs o.seeds studies of one sampler on p and sums them up.
 // It returns every feasible trial that beat the optimum's bound.
-func measureSampler(p *problem, opt optimum, name string, o options) (row, []string, error) {
+func measureSampler(p *problem, opt optimum, name string, o options) (row, []beatenTrial, error) {
 	sampler, moves, prune, err := samplerOf(name)
 	if err != nil {
 		return row{}, nil, err
 	}
 	trajs := make([]trajectory, o.seeds)
 	var mu sync.Mutex
-	var beaten []string
+	var beaten []beatenTrial
 	err = parallel(o.seeds, o.jobs, func(i int) error {
 		seed := int64(i + 1)
 		ev := noisyModel{salt: uint64(seed)}
@@ -71,8 +72,8 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []str
 			}
 			if t.State == results.StateComplete && search.Feasible(t.Metrics, p.sp.Objective) && t.Metrics.TPS > opt.bound() {
 				mu.Lock()
-				beaten = append(beaten, fmt.Sprintf("%s %s seed %d trial %d: %.1f TPS > optimum %.1f + noise (bound %.1f): %v",
-					p.Name(), name, seed, t.Number, t.Metrics.TPS, opt.TPS, opt.bound(), t.Params))
+				beaten = append(beaten, beatenTrial{Case: p.Name(), Sampler: name, Seed: seed, Trial: t.Number,
+					TPS: t.Metrics.TPS, Optimum: opt.TPS, Bound: opt.bound(), Params: t.Params})
 				mu.Unlock()
 			}
 		}
@@ -252,4 +253,67 @@ func configText(p *problem, c map[string]any) string {
 		out += fmt.Sprintf("%s=%v ", q.Name, c[q.Name])
 	}
 	return out
+}
+
+// beatenTrial is a trial that beat a recorded optimum by more than the
+// noise: the optimum is wrong, and -starts hands the configuration to the
+// next optimum search as a start.
+type beatenTrial struct {
+	Case    string         `json:"case"`
+	Sampler string         `json:"sampler"`
+	Seed    int64          `json:"seed"`
+	Trial   int            `json:"trial"`
+	TPS     float64        `json:"tps"`
+	Optimum float64        `json:"optimum_tps"`
+	Bound   float64        `json:"bound_tps"`
+	Params  map[string]any `json:"params"`
+}
+
+func (b beatenTrial) String() string {
+	return fmt.Sprintf("%s %s seed %d trial %d: %.1f TPS > optimum %.1f + noise (bound %.1f)",
+		b.Case, b.Sampler, b.Seed, b.Trial, b.TPS, b.Optimum, b.Bound)
+}
+
+// readStarts reads the beaten trials of earlier reports, by case (their
+// params as JSON decoded them: see normalise).
+func readStarts(files []string) (map[string][]map[string]any, error) {
+	out := map[string][]map[string]any{}
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: -starts: %w", errBadInput, err)
+		}
+		var rep report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return nil, fmt.Errorf("%w: -starts %s: %w", errBadInput, f, err)
+		}
+		for _, bt := range rep.Beaten {
+			out[bt.Case] = append(out[bt.Case], bt.Params)
+		}
+	}
+	return out, nil
+}
+
+// normalise turns JSON numbers back into the config's types: replicas,
+// memory and int settings as int64, CPU and float settings as float64.
+func normalise(sp *spaces.Space, params map[string]any) spaces.Config {
+	ints := map[string]bool{}
+	for _, s := range sp.Services {
+		ints[s.Name+".replicas"], ints[s.Name+".memory"] = true, true
+	}
+	for _, q := range sp.Params {
+		ints[q.Name] = q.Type == spaces.TypeInt
+	}
+	c := spaces.Config{}
+	for k, v := range params {
+		if f, ok := v.(float64); ok && ints[k] {
+			c[k] = int64(math.Round(f))
+			continue
+		}
+		c[k] = v
+	}
+	return c
 }

@@ -161,7 +161,7 @@ func best(pts []point) point {
 //     all one-step moves (replicas, CPU and memory of each service, a CPU
 //     step from any service to any other, each setting's neighbours) until
 //     no move improves, then from kicks of the best (iterated local search).
-func findOptimum(p *problem, jobs, pilots, climbs, kicks int, log func(string, ...any)) (optimum, error) {
+func findOptimum(p *problem, jobs, pilots, climbs, kicks int, beaten []map[string]any, log func(string, ...any)) (optimum, error) {
 	o := newOracle(p, jobs)
 	enc := search.NewEncoding(p.sp, p.b, false)
 	rng := rand.New(rand.NewSource(7))
@@ -228,6 +228,14 @@ func findOptimum(p *problem, jobs, pilots, climbs, kicks int, log func(string, .
 	for _, s := range top(append(starts, pilot...), climbs) {
 		finals = append(finals, climb(o, p, s))
 	}
+	// Configurations that beat an earlier optimum (-starts) climb too.
+	var extra []spaces.Config
+	for _, b := range beaten {
+		extra = append(extra, p.sp.Complete(normalise(p.sp, b)))
+	}
+	for _, s := range top(o.eval(extra), climbs) {
+		finals = append(finals, climb(o, p, s))
+	}
 	opt := best(finals)
 	for k := 0; k < kicks; k++ {
 		c := opt.cfg
@@ -267,8 +275,8 @@ func findOptimum(p *problem, jobs, pilots, climbs, kicks int, log func(string, .
 		Method: fmt.Sprintf("pilot (baseline, presets, %d random); grid over %s and %s (every replica count and pod size, "+
 			"the rest of the CPU to the second, services busy at the pilot's best as there, the others at minimum CPU); every value of every setting, cyclically, at the 4 best; "+
 			"best-improvement hill climbing over all one-step moves (CPU transfers between any two services, replicas, memory, settings) "+
-			"from the %d best, then from %d kicks of 3 random moves. Utilisation of the services outside the grid at the optimum: %s",
-			pilots, busy[0].Name, busy[1].Name, climbs, kicks, strings.Join(quiet, ", ")),
+			"from the %d best and from the best of %d configurations that beat an earlier optimum, then from %d kicks of 3 random moves. Utilisation of the services outside the grid at the optimum: %s",
+			pilots, busy[0].Name, busy[1].Name, climbs, len(extra), kicks, strings.Join(quiet, ", ")),
 	}, nil
 }
 
