@@ -202,9 +202,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // report is the JSON the bench writes.
 type report struct {
-	Seeds     int      `json:"seeds"`
-	MaxTrials int      `json:"max_trials"`
-	Rows      []row    `json:"rows"`
+	Seeds     int           `json:"seeds"`
+	MaxTrials int           `json:"max_trials"`
+	Rows      []row         `json:"rows"`
 	Beaten    []beatenTrial `json:"beaten,omitempty"`
 }
 
