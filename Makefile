@@ -32,10 +32,10 @@ e2e: e2e-build ## every test, plus those tagged e2e against a real control plane
 	$(GO) vet -tags e2e ./...
 	TUNE_E2E_BIN=$$(e2e/build.sh --print-bin-dir) $(GO) test -count=1 -tags e2e -p 1 -timeout 30m $(E2E_PKGS)
 
-bench: ## search benchmark: trials and load-seconds to 95% of each case's true optimum, every sampler, 10 seeds (tens of minutes)
+bench: ## search benchmark: trials and load-seconds to 95% of each case's true optimum, 5 samplers, 10 seeds (an hour; searches missing optima first)
 	$(GO) run ./tools/benchsearch -json tune-out/bench-search.json
 
-bench-quick: ## the search benchmark CI-sized: 3 held-out cases, guided vs random, 5 seeds (a few minutes)
+bench-quick: ## the search benchmark CI-sized: 3 cases, guided (with and without screening) vs random, 5 seeds, 40 trials (a few minutes)
 	$(GO) run ./tools/benchsearch -quick -json tune-out/bench-search-quick.json
 
 bench-load: ## streams/s per client core (tune load vs Locust) and p50 accuracy, pinned with taskset

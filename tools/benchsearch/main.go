@@ -10,7 +10,7 @@
 // file) runs the optimum search (see findOptimum) and writes it back.
 //
 //	go run ./tools/benchsearch                     # the whole suite
-//	go run ./tools/benchsearch -quick              # CI-sized: 3 cases, 5 seeds, 40 trials
+//	go run ./tools/benchsearch -quick              # CI-sized: 3 cases, 3 samplers, 5 seeds, 40 trials
 //	go run ./tools/benchsearch -cases seed/8c16g/chatflow -recompute
 package main
 
@@ -76,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	cases := fs.String("cases", "all", "comma-separated case names (space/budget/scenario), or all")
 	samplers := fs.String("samplers", "guided,guided+prune,tpe,tpe-pure,random", "comma-separated samplers: "+samplerHelp)
-	quick := fs.Bool("quick", false, "CI-sized run: 3 held-out cases, guided, guided+prune and random, 5 seeds, 40 trials")
+	quick := fs.Bool("quick", false, "CI-sized run: 3 cases with recorded optima, guided, guided+prune and random, 5 seeds, 40 trials")
 	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler")
 	fs.IntVar(&o.maxTrials, "max-trials", 60, "trials per study; one that never gets within 5% counts as more")
 	fs.StringVar(&o.optimaFile, "optima", "tools/benchsearch/optima.json", "recorded true optima (read; written for cases searched)")
