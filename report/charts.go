@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -28,6 +29,8 @@ type Chart struct {
 // snippeter is what every go-echarts chart is.
 type snippeter interface{ RenderSnippet() render.ChartSnippet }
 
+// newChart renders c; id must be a JavaScript identifier, as go-echarts
+// names the chart's variables after it.
 func newChart(id, title, caption string, c snippeter) Chart {
 	s := c.RenderSnippet()
 	return Chart{ID: id, Title: title, Caption: caption,
@@ -169,7 +172,7 @@ func paretoChart(s *Study, n Numbers) Chart {
 // the trial number and against the time spent.
 func convergenceCharts(s *Study, n Numbers) []Chart {
 	byTrial := charts.NewLine()
-	byTrial.SetGlobalOptions(initOpts("convergence-trials", "360px"),
+	byTrial.SetGlobalOptions(initOpts("convergence_trials", "360px"),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "trial", NameLocation: "middle", NameGap: 28, MinInterval: 1}),
@@ -216,7 +219,7 @@ func convergenceCharts(s *Study, n Numbers) []Chart {
 	byTrial.AddSeries("trial misses the SLO", missed, dots(colMuted))
 
 	byTime := charts.NewLine()
-	byTime.SetGlobalOptions(initOpts("convergence-time", "360px"),
+	byTime.SetGlobalOptions(initOpts("convergence_time", "360px"),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "seconds spent on trials (deploy + load)", NameLocation: "middle", NameGap: 28}),
@@ -229,35 +232,51 @@ func convergenceCharts(s *Study, n Numbers) []Chart {
 		none = " No trial meets the SLO yet, so the best line is empty."
 	}
 	return []Chart{
-		newChart("convergence-trials", "Convergence by trial", "The best TPS among trials that meet the SLO after each trial, over every trial's own TPS."+none, byTrial),
-		newChart("convergence-time", "Convergence by time spent", "The same best TPS against the wall-clock seconds the trials took, deploy and load included."+none, byTime),
+		newChart("convergence_trials", "Convergence by trial", "The best TPS among trials that meet the SLO after each trial, over every trial's own TPS."+none, byTrial),
+		newChart("convergence_time", "Convergence by time spent", "The same best TPS against the wall-clock seconds the trials took, deploy and load included."+none, byTime),
 	}
 }
 
-// importanceChart: each parameter's share of the TPS variance, largest on
-// top.
+// importanceChart: each varied parameter's share of the TPS variance,
+// largest on top; shares the permutation test cannot tell from chance are
+// grey.
 func importanceChart(n Numbers) Chart {
+	var shown []Importance
+	var fixed []string
+	for _, im := range n.Importance {
+		if im.Groups < 2 {
+			fixed = append(fixed, im.Param)
+			continue
+		}
+		shown = append(shown, im)
+	}
 	c := charts.NewBar()
-	height := max(200, 26*len(n.Importance)+80)
+	height := max(200, 24*len(shown)+80)
 	c.SetGlobalOptions(initOpts("importance", strconv.Itoa(height)+"px"),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithGridOpts(opts.Grid{Left: "200", Right: "60", Top: "20", Bottom: "40"}),
+		charts.WithGridOpts(opts.Grid{Left: "200", Right: "90", Top: "20", Bottom: "40"}),
 		// Bars run left to right (XYReversal): x holds the values, y the names.
 		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "% of TPS variance", NameLocation: "middle", NameGap: 26, Max: 100}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category"}),
 		charts.WithAnimation(false))
-	names := make([]string, 0, len(n.Importance))
-	data := make([]opts.BarData, 0, len(n.Importance))
-	for i := len(n.Importance) - 1; i >= 0; i-- {
-		im := n.Importance[i]
+	names := make([]string, 0, len(shown))
+	data := make([]opts.BarData, 0, len(shown))
+	for i := len(shown) - 1; i >= 0; i-- {
+		im := shown[i]
+		color := colTrial
+		if !im.Significant() {
+			color = colMuted
+		}
 		names = append(names, im.Param)
-		data = append(data, opts.BarData{Value: round(100*im.Share, 1)})
+		data = append(data, opts.BarData{Value: round(100*im.Share, 1), ItemStyle: &opts.ItemStyle{Color: color},
+			Label: &opts.Label{Show: opts.Bool(true), Position: "right", Formatter: fmt.Sprintf("%.0f%% (p %.3f)", 100*im.Share, im.P)}})
 	}
-	c.SetXAxis(names).AddSeries("share of TPS variance (%)", data,
-		charts.WithItemStyleOpts(opts.ItemStyle{Color: colTrial}),
-		charts.WithLabelOpts(opts.Label{Show: opts.Bool(true), Position: "right", Formatter: "{c}%"}))
+	c.SetXAxis(names).AddSeries("share of TPS variance (%)", data)
 	c.XYReversal()
-	caption := "How much of the variation in TPS each parameter explains on its own. Method: " + ImportanceMethod + "."
+	caption := "How much of the variation in TPS each parameter explains on its own; blue bars are unlikely to be chance (p < 0.05), grey ones are not. Method: " + ImportanceMethod + "."
+	if len(fixed) > 0 {
+		caption += fmt.Sprintf(" Never varied, so not shown: %s.", strings.Join(fixed, ", "))
+	}
 	if len(n.Importance) == 0 {
 		caption = "Needs at least four complete trials whose TPS varies."
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	"gonum.org/v1/gonum/stat"
@@ -16,15 +17,25 @@ import (
 const ImportanceMethod = "ε² (epsilon-squared) of a one-way ANOVA of TPS on each parameter: " +
 	"choices and numbers with few values are grouped by value, other numbers into equal-count bins " +
 	"(√n bins, at most 10); ε² is the share of TPS variance between the groups, corrected for the " +
-	"share that chance alone gives a parameter with that many groups, and clamped at 0"
+	"share that chance alone gives a parameter with that many groups, and clamped at 0; " +
+	"p is a permutation test (TPS shuffled 199 times): the chance of a share at least as large if the parameter did nothing"
 
 // Importance is how much of the variation in TPS one parameter explains on
 // its own (its main effect), 0..1.
 type Importance struct {
 	Param  string  `json:"param"`
 	Share  float64 `json:"share"`
-	Groups int     `json:"groups"`
+	Groups int     `json:"groups"` // 1: the parameter never varied
+	// P is the permutation test's p-value: below 0.05 the share is unlikely
+	// to be chance.
+	P float64 `json:"p"`
 }
+
+// permutations is the permutation test's size: p-values to 1/200.
+const permutations = 199
+
+// Significant reports whether the share is unlikely to be chance.
+func (im Importance) Significant() bool { return im.P < 0.05 }
 
 // maxBins bounds the groups of a numeric parameter: more groups than that
 // leave too few trials in each to estimate a mean with ~50 trials.
@@ -52,9 +63,24 @@ func Importances(trials []results.Trial, params []string) []Importance {
 	}
 	bins := min(max(int(math.Sqrt(float64(n))), 2), maxBins)
 	out := make([]Importance, 0, len(params))
+	// A fixed seed: the same study gives the same report.
+	rng := rand.New(rand.NewPCG(1, 2))
+	shuffled := make([]float64, n)
 	for _, p := range params {
 		groups := groupsOf(done, p, bins)
-		out = append(out, Importance{Param: p, Share: epsilonSquared(y, groups), Groups: countGroups(groups)})
+		im := Importance{Param: p, Share: epsilonSquared(y, groups), Groups: countGroups(groups), P: 1}
+		if im.Share > 0 {
+			atLeast := 0
+			copy(shuffled, y)
+			for range permutations {
+				rng.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+				if epsilonSquared(shuffled, groups) >= im.Share {
+					atLeast++
+				}
+			}
+			im.P = float64(1+atLeast) / float64(1+permutations)
+		}
+		out = append(out, im)
 	}
 	slices.SortFunc(out, func(a, b Importance) int {
 		return cmp.Or(cmp.Compare(b.Share, a.Share), cmp.Compare(a.Param, b.Param))

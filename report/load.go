@@ -119,22 +119,22 @@ func loadCharts(s *loader.Summary) []Chart {
 	}
 	shade := charts.WithMarkAreaStyleOpts(opts.MarkAreaStyle{ItemStyle: &opts.ItemStyle{Color: "rgba(84,112,198,0.07)"}})
 
-	tps := base("load-tps", "requests / s")
+	tps := base("load_tps", "requests / s")
 	tps.AddSeries("completed", done, line(colTrial), window, shade)
 	tps.AddSeries("failed", failed, line(colFailed))
 
-	load := base("load-users", "count")
+	load := base("load_users", "count")
 	load.AddSeries("users", users, line(colBaseline), window, shade)
 	load.AddSeries("in flight", inflight, line(colPreset))
 
-	lat := base("load-latency", "ms")
+	lat := base("load_latency", "ms")
 	lat.AddSeries("total P50", p50, line(colTrial), window, shade)
 	lat.AddSeries("total P95", p95, line(colFront))
 	lat.AddSeries("first token P50", t50, line(colBaseline))
 	lat.AddSeries("first token P95", t95, line(colRecommend))
 
 	errs := charts.NewBar()
-	errs.SetGlobalOptions(initOpts("load-errors", "320px"),
+	errs.SetGlobalOptions(initOpts("load_errors", "320px"),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
 		charts.WithGridOpts(opts.Grid{Top: "40", Left: "60", Right: "30", Bottom: "50"}),
@@ -163,9 +163,9 @@ func loadCharts(s *loader.Summary) []Chart {
 		errs.AddSeries("no errors", data, charts.WithItemStyleOpts(opts.ItemStyle{Color: colMuted}))
 	}
 	return []Chart{
-		newChart("load-tps", "Requests per second", "Requests that ended in each second, completed and failed; the shaded band is the measured window (after the spawn ramp and warm-up).", tps),
-		newChart("load-users", "Users and requests in flight", "Closed-loop users running and requests in flight at the end of each second.", load),
-		newChart("load-latency", "Latency per second", "P50 and P95 of the total time (request sent → end event) and of the time to the first token, over the successes that ended in each second (1% precision).", lat),
-		newChart("load-errors", "Errors by kind", "Failed requests per second, stacked by kind (HTTP status and Dify code, error event, failed workflow, missing end event, timeout, connection, malformed).", errs),
+		newChart("load_tps", "Requests per second", "Requests that ended in each second, completed and failed; the shaded band is the measured window (after the spawn ramp and warm-up).", tps),
+		newChart("load_users", "Users and requests in flight", "Closed-loop users running and requests in flight at the end of each second.", load),
+		newChart("load_latency", "Latency per second", "P50 and P95 of the total time (request sent → end event) and of the time to the first token, over the successes that ended in each second (1% precision).", lat),
+		newChart("load_errors", "Errors by kind", "Failed requests per second, stacked by kind (HTTP status and Dify code, error event, failed workflow, missing end event, timeout, connection, malformed).", errs),
 	}
 }

@@ -117,7 +117,12 @@ func WriteStudy(dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, HTMLFile)
-	return path, writeFile(path, func(w io.Writer) error { return Render(w, s) })
+	return path, Write(path, s)
+}
+
+// Write writes the report page of s to path.
+func Write(path string, s *Study) error {
+	return writeFile(path, func(w io.Writer) error { return Render(w, s) })
 }
 
 // writeFile writes the page to a temporary file beside path and renames it
