@@ -62,13 +62,39 @@ func point(t results.Trial) opts.ScatterData {
 	return opts.ScatterData{Name: "#" + strconv.Itoa(t.Number), Value: []any{round(t.Metrics.P95, 1), round(t.Metrics.TPS, 2), t.Number}}
 }
 
+// niceBelow and niceAbove round an axis end out to 1, 2 or 5 times a power
+// of ten, so a log axis ends on numbers a person reads.
+func niceBelow(v float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{5, 2, 1} {
+		if m*p <= v {
+			return m * p
+		}
+	}
+	return p
+}
+
+func niceAbove(v float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= v {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
 }
 
+// labelOpts labels a series' points; labels that would overlap move apart.
 func labelOpts(text string, pos string) charts.SeriesOpts {
-	return charts.WithLabelOpts(opts.Label{Show: opts.Bool(true), Position: pos, Formatter: text, Color: "#333"})
+	return charts.WithSeriesOpts(func(s *charts.SingleSeries) {
+		s.Label = &opts.Label{Show: opts.Bool(true), Position: pos, Formatter: text, Color: "#333"}
+		s.LabelLayout = &opts.LabelLayout{MoveOverlap: "shiftY"}
+	})
 }
 
 func styled(color string, symbol string, size int) charts.SeriesOpts {
@@ -82,12 +108,29 @@ func styled(color string, symbol string, size int) charts.SeriesOpts {
 // joined, the baseline, presets and recommendation labelled, failed and
 // pruned trials apart.
 func paretoChart(s *Study, n Numbers) Chart {
+	lo, hi := math.Inf(1), 0.0 // the P95 range, for the axis
+	for _, t := range s.Trials {
+		if t.Metrics.P95 > 0 {
+			lo, hi = min(lo, t.Metrics.P95), max(hi, t.Metrics.P95)
+		}
+	}
+	if s.SLO.P95 > 0 {
+		slo := float64(s.SLO.P95.Milliseconds())
+		lo, hi = min(lo, slo), max(hi, slo)
+	}
+	if hi == 0 {
+		lo, hi = 100, 1000
+	}
 	c := charts.NewScatter()
 	c.SetGlobalOptions(initOpts("pareto", "520px"),
 		charts.WithTooltipOpts(pointTooltip),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
 		charts.WithGridOpts(opts.Grid{Top: "60", Left: "70", Right: "40", Bottom: "60"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "P95 latency (ms)", NameLocation: "middle", NameGap: 30, Scale: opts.Bool(true)}),
+		// Latency on a log scale: one trial that fell over at 20 s would
+		// otherwise squeeze the whole front into a corner.
+		charts.WithXAxisOpts(opts.XAxis{Type: "log", Name: "P95 latency (ms, log scale)", NameLocation: "middle", NameGap: 30,
+			Min: niceBelow(lo), Max: niceAbove(hi), SplitLine: &opts.SplitLine{Show: opts.Bool(true)},
+			AxisLabel: &opts.AxisLabel{ShowMinLabel: opts.Bool(true), ShowMaxLabel: opts.Bool(true)}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "TPS", Scale: opts.Bool(true)}),
 		charts.WithAnimation(false),
 	)
@@ -95,13 +138,21 @@ func paretoChart(s *Study, n Numbers) Chart {
 	for _, p := range n.Front {
 		onFront[p.Number] = true
 	}
+	lowest := lo // the left edge, for failed trials with no P95
 	var sampled, presets, base, rec, pruned, failed []opts.ScatterData
 	for _, t := range s.Trials {
 		switch {
 		case t.State == results.StateFailed:
-			// No measurement: drawn on the TPS = 0 line at what P95 it had.
-			failed = append(failed, opts.ScatterData{Name: "#" + strconv.Itoa(t.Number), Value: []any{round(t.Metrics.P95, 1), 0, t.Number}})
+			// No measurement: drawn on the TPS = 0 line, at its P95 if it
+			// had one, else at the left edge.
+			p95 := t.Metrics.P95
+			if p95 <= 0 {
+				p95 = lowest
+			}
+			failed = append(failed, opts.ScatterData{Name: "#" + strconv.Itoa(t.Number), Value: []any{round(p95, 1), 0, t.Number}})
 			continue
+		case t.State == results.StatePruned && t.Metrics.P95 <= 0:
+			continue // pruned before it measured anything: only the table shows it
 		case t.State == results.StatePruned:
 			pruned = append(pruned, point(t))
 			continue
@@ -135,11 +186,18 @@ func paretoChart(s *Study, n Numbers) Chart {
 		p := n.Front[i]
 		fd = append(fd, opts.LineData{Name: "#" + strconv.Itoa(p.Number), Value: []any{round(p.P95, 1), round(p.TPS, 2), p.Number}})
 	}
+	recNum := -1
+	if n.Recommended != nil {
+		recNum = *n.Recommended
+	}
 	front.AddSeries("Pareto front", fd, charts.WithSeriesOpts(func(s *charts.SingleSeries) {
 		s.Symbol, s.SymbolSize = "circle", 11
 		s.ItemStyle = &opts.ItemStyle{Color: colFront}
 		s.LineStyle = &opts.LineStyle{Color: colFront, Width: 2}
-		s.Label = &opts.Label{Show: opts.Bool(true), Position: "right", Formatter: "{b}", Color: colFront}
+		// The recommended trial has its own label.
+		s.Label = &opts.Label{Show: opts.Bool(true), Position: "right", Color: colFront, Formatter: string(opts.FuncOpts(
+			fmt.Sprintf(`function (p) { return p.value[2] === %d ? '' : '#' + p.value[2]; }`, recNum)))}
+		s.LabelLayout = &opts.LabelLayout{MoveOverlap: "shiftY"}
 	}))
 	c.Overlap(front)
 
@@ -150,7 +208,7 @@ func paretoChart(s *Study, n Numbers) Chart {
 		c.AddSeries("presets", presets, styled(colPreset, "triangle", 15), labelOpts("preset {b}", "left"))
 	}
 	if len(rec) > 0 {
-		c.AddSeries("recommended", rec, styled(colRecommend, "pin", 34), labelOpts("recommended {b}", "top"))
+		c.AddSeries("recommended", rec, styled(colRecommend, "pin", 30), labelOpts("recommended {b}", "right"))
 	}
 	if len(pruned) > 0 {
 		c.AddSeries("pruned (partial metrics)", pruned, charts.WithSeriesOpts(func(s *charts.SingleSeries) {
