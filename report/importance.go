@@ -144,26 +144,39 @@ func countGroups(g []int) int {
 
 // epsilonSquared is the one-way ANOVA effect size of groups on y, clamped to
 // [0, 1]; 0 when there is one group or no degrees of freedom left within.
+// Groups are small non-negative ints; sums run in index order so the same
+// input always gives the same bits.
 func epsilonSquared(y []float64, groups []int) float64 {
 	n := len(y)
-	mean := stat.Mean(y, nil)
-	sum := map[int]float64{}
-	count := map[int]int{}
+	size := 0
+	for _, g := range groups {
+		size = max(size, g+1)
+	}
+	sum := make([]float64, size)
+	count := make([]int, size)
 	for i, v := range y {
 		sum[groups[i]] += v
 		count[groups[i]]++
 	}
-	k := len(count)
+	k := 0
+	for _, c := range count {
+		if c > 0 {
+			k++
+		}
+	}
 	if k < 2 || n-k < 1 {
 		return 0
 	}
+	mean := stat.Mean(y, nil)
 	var sst, ssb float64
 	for _, v := range y {
 		sst += (v - mean) * (v - mean)
 	}
-	for g, s := range sum {
-		m := s / float64(count[g])
-		ssb += float64(count[g]) * (m - mean) * (m - mean)
+	for g, c := range count {
+		if c > 0 {
+			m := sum[g] / float64(c)
+			ssb += float64(c) * (m - mean) * (m - mean)
+		}
 	}
 	msw := (sst - ssb) / float64(n-k)
 	e := (ssb - float64(k-1)*msw) / (sst + msw)
