@@ -17,7 +17,7 @@ func knownStudy(n int, seed uint64) []results.Trial {
 		drives := int64(1 + rng.IntN(8))
 		trials = append(trials, results.Trial{
 			Number: i, State: results.StateComplete,
-			Params: map[string]any{"drives": drives, "nothing": rng.Float64(), "choice": []string{"a", "b", "c"}[rng.IntN(3)], "fixed": int64(1)},
+			Params:  map[string]any{"drives": drives, "nothing": rng.Float64(), "choice": []string{"a", "b", "c"}[rng.IntN(3)], "fixed": int64(1)},
 			Metrics: results.Metrics{TPS: 10*float64(drives) + rng.NormFloat64()*2},
 		})
 	}

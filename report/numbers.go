@@ -13,8 +13,8 @@ import (
 // Numbers are the figures the report shows, computed from the records
 // alone; the golden tests pin them.
 type Numbers struct {
-	Counts results.Counts        `json:"counts"`
-	SLO    results.SLO           `json:"slo"`
+	Counts results.Counts       `json:"counts"`
+	SLO    results.SLO          `json:"slo"`
 	Front  []results.FrontPoint `json:"front"`
 	// Recommended is the study's pick among trials that meet the SLO; nil
 	// when none does. Closest is then the complete trial with the lowest

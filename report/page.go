@@ -21,10 +21,10 @@ var assets embed.FS
 var templateFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"pct": func(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) },
-	"f0":  func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
-	"f1":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"f2":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"pct":  func(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) },
+	"f0":   func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
+	"f1":   func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"f2":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 	"unit": unit,
 	"val": func(v any) string {
 		if v == nil {

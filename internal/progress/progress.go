@@ -344,7 +344,9 @@ func (d *Display) emit(e Event) {
 	d.w.Write(append(b, '\n'))
 }
 
-func seconds(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) / float64(time.Second) }
+func seconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
 
 // words writes a duration as a person reads it: 0.4s, 12s, 3m05s, 2h10m.
 func words(d time.Duration) string {
