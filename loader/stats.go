@@ -108,13 +108,14 @@ type recorder struct {
 	pings, users, inFlight  atomic.Int64
 	secCompleted, secFailed []atomic.Int64
 	secUsers, secInFlight   []atomic.Int64
-	seconds                 seconds // guarded by mu
+	seconds                 seconds      // guarded by mu
+	sampled                 atomic.Int64 // the last second sampled, -1 before the first
 }
 
 func newRecorder(start time.Time, t0, t1 time.Duration, key Secret) *recorder {
 	n := int(t1/time.Second) + 2
 	lat := func() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUS, sigFigs) }
-	return &recorder{
+	r := &recorder{
 		start: start, t0: t0, t1: t1, key: key,
 		ttfb: lat(), ttft: lat(), total: lat(),
 		evs:          hdrhistogram.New(1, maxEvents, sigFigs),
@@ -126,6 +127,8 @@ func newRecorder(start time.Time, t0, t1 time.Duration, key Secret) *recorder {
 		secInFlight:  make([]atomic.Int64, n),
 		seconds:      newSeconds(n),
 	}
+	r.sampled.Store(-1)
+	return r
 }
 
 // second returns the timeline index of t, or -1 outside the run.
@@ -209,10 +212,22 @@ func (r *recorder) sample(i int) Second {
 	}
 	r.secUsers[i].Store(r.users.Load())
 	r.secInFlight[i].Store(r.inFlight.Load())
+	if prev := r.sampled.Load(); int64(i) > prev {
+		r.sampled.CompareAndSwap(prev, int64(i))
+	}
 	r.mu.Lock()
 	r.seconds.closeBefore(i - 1)
 	r.mu.Unlock()
 	return r.secondAt(i)
+}
+
+// sampleThrough samples the seconds up to i that were not sampled yet: the
+// run's deadline and the sampler's last tick fall on the same instant, and
+// a last full second left unsampled would read as zero users.
+func (r *recorder) sampleThrough(i int) {
+	for j := int(r.sampled.Load()) + 1; j <= i; j++ {
+		r.sample(j)
+	}
 }
 
 func (r *recorder) secondAt(i int) Second {

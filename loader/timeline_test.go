@@ -43,6 +43,11 @@ func TestTimelinePerSecond(t *testing.T) {
 			kinds[k] += v
 			errs += v
 		}
+		// Users start at once and run to the end; in the last, partial
+		// second they are already stopping.
+		if sec.T < len(s.Timeline)-1 && sec.Users != int64(cfg.Users) {
+			t.Errorf("second %d: %d users, want all %d", sec.T, sec.Users, cfg.Users)
+		}
 		if errs != sec.Failed {
 			t.Errorf("second %d: %d failed, errors by kind %v", sec.T, sec.Failed, sec.Errors)
 		}

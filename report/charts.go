@@ -217,11 +217,11 @@ func paretoChart(s *Study, n Numbers) Chart {
 		}))
 	}
 	if len(failed) > 0 {
-		c.AddSeries("failed (no TPS)", failed, styled(colFailed, "path://M0,0 L10,10 M10,0 L0,10 Z", 11))
+		c.AddSeries("failed (no TPS)", failed, styled(colFailed, "path://M2,0 L5,3 L8,0 L10,2 L7,5 L10,8 L8,10 L5,7 L2,10 L0,8 L3,5 L0,2 Z", 12))
 	}
 	caption := fmt.Sprintf("Each complete trial at its P95 and TPS; up and to the left is better. The red line joins the Pareto front (%d trials no other beats on both).", len(n.Front))
 	if c := n.Counts; c.Failed+c.Pruned > 0 {
-		caption += fmt.Sprintf(" %d failed trials sit on TPS 0; %d pruned trials are hollow grey (their metrics are partial).", c.Failed, c.Pruned)
+		caption += fmt.Sprintf(" Failed trials (%d) are red crosses on TPS 0; pruned trials (%d) are hollow grey circles (their metrics are partial).", c.Failed, c.Pruned)
 	}
 	return newChart("pareto", "Pareto front: TPS against P95", caption, c)
 }
@@ -365,7 +365,8 @@ func utilisationChart(s *Study) Chart {
 			`function (p) { return 'trial ' + p.name + '<br>' + p.seriesName + ': ' + p.value[2] + '% CPU'; }`))}),
 		charts.WithGridOpts(opts.Grid{Left: "110", Right: "40", Top: "20", Bottom: "90"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Name: "trial", Data: trials, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: services, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		// The space's first service (the critical path) on top.
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: services, Inverse: opts.Bool(true), SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
 		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: 100, Orient: "horizontal", Left: "center", Bottom: "0",
 			Text: []string{"100% CPU", "0%"}, InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"}}}),
 		charts.WithAnimation(false))
