@@ -15,6 +15,7 @@ import (
 
 	"github.com/tune-dify/tune/loader"
 	"github.com/tune-dify/tune/report"
+	"github.com/tune-dify/tune/results"
 )
 
 type loadOpts struct {
@@ -87,7 +88,7 @@ func (o *loadOpts) run(ctx context.Context, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(o.jsonOut, append(b, '\n')); err != nil {
+		if err := results.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
