@@ -14,4 +14,7 @@
 // It reads trial records (results), space files (spaces) and load summaries
 // (loader). It must not import search or deployer: a report describes what
 // was measured, never how it was proposed or deployed.
+//
+// Imports of this module: spaces, results and loader.
+// Never imports: github.com/c-bata/goptuna, helm.sh/helm, k8s.io.
 package report

@@ -17,35 +17,22 @@ import (
 	"github.com/tune-dify/tune/spaces"
 )
 
-// The files of a study folder the report reads, as the study writes them.
+// The files of a study folder the report reads (results names them).
 const (
-	TrialsFile = "trials.jsonl"
-	StudyFile  = "study.json"
-	ParetoFile = "pareto.json"
-	SpaceFile  = "space.yaml"
+	TrialsFile = results.TrialsJSONL
+	StudyFile  = results.StudyJSON
+	ParetoFile = results.ParetoJSON
+	SpaceFile  = results.SpaceYAML
 	// HTMLFile is the report's own file in the folder.
 	HTMLFile = "report.html"
 )
 
-// Meta is study.json: who ran the study, on what, against which SLO. Every
-// field may be empty: a folder without study.json still has a report.
-type Meta struct {
-	Study        string  `json:"study"`
-	Budget       string  `json:"budget"`
-	Space        string  `json:"space"`
-	Target       string  `json:"target"`
-	Scenario     string  `json:"scenario"`
-	Seed         int64   `json:"seed"`
-	Sampler      string  `json:"sampler"`
-	SLOP95Ms     float64 `json:"slo_p95_ms"`
-	MaxErrorRate float64 `json:"max_error_rate"`
-	Command      string  `json:"command"`
-}
-
 // Study is a study folder as read from disk.
 type Study struct {
-	Dir    string
-	Meta   Meta
+	Dir string
+	// Meta is study.json; every field may be empty: a folder without
+	// study.json (an older or hand-made one) still has a report.
+	Meta   results.StudyFile
 	SLO    results.SLO
 	Pick   results.Mode
 	Trials []results.Trial // in number order
@@ -83,7 +70,7 @@ func Load(dir string) (*Study, error) {
 		if err := json.Unmarshal(b, &s.Meta); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, StudyFile), err)
 		}
-		s.SLO = results.SLO{P95: time.Duration(s.Meta.SLOP95Ms * float64(time.Millisecond)), MaxErrorRate: s.Meta.MaxErrorRate}
+		s.SLO = results.SLO{P95: time.Duration(s.Meta.SLOP95Ms) * time.Millisecond, MaxErrorRate: s.Meta.MaxErrorRate}
 		haveSLO = true
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -115,8 +102,9 @@ func Load(dir string) (*Study, error) {
 }
 
 // readTrials reads trials.jsonl as results.ReadJSONL does, except that an
-// unterminated last line is taken for a record still being written by a
-// running study and skipped instead of failing the report.
+// unterminated last line is taken for a record a running study is still
+// writing, or a study killed mid-write left, and skipped instead of failing
+// the report (the store rewrites that line when the study resumes).
 func readTrials(path string) ([]results.Trial, bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

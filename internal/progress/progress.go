@@ -7,6 +7,8 @@
 // It reads trial records only (results): it must not import search,
 // deployer or loader. The study calls Display.OnTrial; it never calls
 // back.
+//
+// Imports of this module: results.
 package progress
 
 import (
