@@ -158,7 +158,7 @@ func TestProgressFlags(t *testing.T) {
 				now = now.Add(2 * time.Second)
 				d.OnTrial(tr, best)
 			}
-			d.Finish("")
+			d.Finish(best, "")
 			golden(t, "progress-"+c.name+".txt", out.String())
 		})
 	}

@@ -111,7 +111,10 @@ type Event struct {
 	Trial     *results.Trial `json:"trial,omitempty"`
 	Best      *Best          `json:"best"`
 	Study     string         `json:"study,omitempty"`
-	Message   string         `json:"message,omitempty"`
+	// Recommended is the trial to deploy, in the "done" event; null when
+	// no trial met the SLO.
+	Recommended *int   `json:"recommended,omitempty"`
+	Message     string `json:"message,omitempty"`
 }
 
 // Best is the best trial so far as events show it.
@@ -159,9 +162,10 @@ func (d *Display) OnTrial(t results.Trial, best *results.Trial) {
 }
 
 // Finish ends the display: the live status line is replaced by its last
-// state, and JSON mode emits a "done" event with message (why the study
-// stopped, or ""). It stops Live mode's clock; call it once.
-func (d *Display) Finish(message string) {
+// state, and JSON mode emits a "done" event with the recommended trial
+// (nil: none) and message (why the study stopped early, or ""). It stops
+// Live mode's clock; call it once.
+func (d *Display) Finish(recommended *results.Trial, message string) {
 	if d.stop != nil {
 		close(d.stop)
 		d.stopped.Wait()
@@ -172,6 +176,10 @@ func (d *Display) Finish(message string) {
 	case JSON:
 		e := d.event("done")
 		e.Message = message
+		if recommended != nil {
+			n := recommended.Number
+			e.Recommended = &n
+		}
 		d.emit(e)
 	case Live:
 		if d.status != "" {

@@ -63,7 +63,7 @@ func study(t *testing.T, mode Mode, timeout time.Duration) string {
 		d.OnTrial(tr, best)
 	}
 	fmt.Fprintln(d.Text(), "recommended: trial 5")
-	d.Finish("")
+	d.Finish(best, "")
 	return out.String()
 }
 
