@@ -219,7 +219,11 @@ func paretoChart(s *Study, n Numbers) Chart {
 	if len(failed) > 0 {
 		c.AddSeries("failed (no TPS)", failed, styled(colFailed, "path://M2,0 L5,3 L8,0 L10,2 L7,5 L10,8 L8,10 L5,7 L2,10 L0,8 L3,5 L0,2 Z", 12))
 	}
-	caption := fmt.Sprintf("Each complete trial at its P95 and TPS; up and to the left is better. The red line joins the Pareto front (%d trials no other beats on both).", len(n.Front))
+	noun := "trials"
+	if len(n.Front) == 1 {
+		noun = "trial"
+	}
+	caption := fmt.Sprintf("Each complete trial at its P95 and TPS; up and to the left is better. The red line joins the Pareto front (%d %s no other beats on both).", len(n.Front), noun)
 	if c := n.Counts; c.Failed+c.Pruned > 0 {
 		caption += fmt.Sprintf(" Failed trials (%d) are red crosses on TPS 0; pruned trials (%d) are hollow grey circles (their metrics are partial).", c.Failed, c.Pruned)
 	}
