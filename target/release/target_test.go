@@ -91,6 +91,12 @@ func (f *fake) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.System, 
 	return f.sp.Resolve(b, f.held)
 }
 
+func (f *fake) ReadConfig(ctx context.Context) (spaces.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held, nil
+}
+
 func (f *fake) Observe(ctx context.Context, every time.Duration) release.Observer {
 	return observer{helm.Observation{OOMKills: f.oom}}
 }
@@ -265,6 +271,29 @@ func TestInterruptThenRestore(t *testing.T) {
 	}
 	if len(f.restored) != 1 || f.restored[0].Revision != 1 {
 		t.Errorf("restored %+v, want the baseline once", f.restored)
+	}
+}
+
+// TestBaselineIsTheRunningRelease: the baseline trial is what the release
+// runs, not the space's current values.
+func TestBaselineIsTheRunningRelease(t *testing.T) {
+	f, tg, folder, w := setup(t)
+	f.held["api.workers"] = int64(2) // the user's release runs 2 workers; the space says 1
+	if _, err := tg.Begin(context.Background(), folder); err != nil {
+		t.Fatal(err)
+	}
+	running, ok, err := tg.Running(context.Background())
+	if err != nil || !ok {
+		t.Fatalf("running %v, %v", ok, err)
+	}
+	s := &search.Study{Space: f.sp, Budget: f.budget, Workload: w, Objective: f.sp.Objective,
+		Sampler: "random", Trials: 1, Seed: 1, Baseline: true, BaselineConfig: running, Evaluator: tg, Store: folder}
+	trials, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := trials[0].Params["api.workers"]; trials[0].Origin != results.OriginBaseline || got != int64(2) {
+		t.Errorf("trial 0 %s with api.workers %v, want the baseline as the release runs it (2)", trials[0].Origin, got)
 	}
 }
 
