@@ -329,4 +329,3 @@ func TestLargeReportInBrowser(t *testing.T) {
 		t.Logf("%d trials: %.2f MB, load event after %.0f ms", size, float64(fi.Size())/(1<<20), p.loadMs)
 	}
 }
-
