@@ -212,3 +212,22 @@ func TestSelfContained(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender: the time to build a report page and its size (MB/op),
+// for the README's 40-trial study and an overnight 1,000-trial one.
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{40, 1000} {
+		s := bigStudy(b, n)
+		b.Run(fmt.Sprintf("trials=%d", n), func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := Render(&buf, s); err != nil {
+					b.Fatal(err)
+				}
+				size = buf.Len()
+			}
+			b.ReportMetric(float64(size)/(1<<20), "MB/page")
+		})
+	}
+}
