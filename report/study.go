@@ -110,6 +110,11 @@ func readTrials(path string) ([]results.Trial, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	return parseTrials(path, b)
+}
+
+// parseTrials is readTrials on the file's content; path names it in errors.
+func parseTrials(path string, b []byte) ([]results.Trial, bool, error) {
 	partial := false
 	if i := bytes.LastIndexByte(b, '\n'); i < len(b)-1 && len(bytes.TrimSpace(b[i+1:])) > 0 {
 		var t results.Trial
