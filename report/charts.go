@@ -224,8 +224,11 @@ func paretoChart(s *Study, n Numbers) Chart {
 		noun = "trial"
 	}
 	caption := fmt.Sprintf("Each complete trial at its P95 and TPS; up and to the left is better. The red line joins the Pareto front (%d %s no other beats on both).", len(n.Front), noun)
-	if c := n.Counts; c.Failed+c.Pruned > 0 {
-		caption += fmt.Sprintf(" Failed trials (%d) are red crosses on TPS 0; pruned trials (%d) are hollow grey circles (their metrics are partial).", c.Failed, c.Pruned)
+	if c := n.Counts; c.Failed > 0 {
+		caption += fmt.Sprintf(" Failed trials (%d) are red crosses on TPS 0.", c.Failed)
+	}
+	if c := n.Counts; c.Pruned > 0 {
+		caption += fmt.Sprintf(" Pruned trials (%d) are hollow grey circles: their metrics are partial.", c.Pruned)
 	}
 	return newChart("pareto", "Pareto front: TPS against P95", caption, c)
 }
