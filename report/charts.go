@@ -334,11 +334,11 @@ func importanceChart(n Numbers) Chart {
 		}
 		names = append(names, im.Param)
 		data = append(data, opts.BarData{Value: round(100*im.Share, 1), ItemStyle: &opts.ItemStyle{Color: color},
-			Label: &opts.Label{Show: opts.Bool(true), Position: "right", Formatter: fmt.Sprintf("%.0f%% (p %.3f)", 100*im.Share, im.P)}})
+			Label: &opts.Label{Show: opts.Bool(true), Position: "right", Formatter: fmt.Sprintf("%.0f%% (p %.3f, q %.2f)", 100*im.Share, im.P, im.Q)}})
 	}
 	c.SetXAxis(names).AddSeries("share of TPS variance (%)", data)
 	c.XYReversal()
-	caption := "How much of the variation in TPS each parameter explains on its own; blue bars are unlikely to be chance (p < 0.05), grey ones are not. Method: " + ImportanceMethod + "."
+	caption := "How much of the variation in TPS each parameter explains on its own; blue bars are unlikely to be chance (q < 0.05), grey ones may be. Method: " + ImportanceMethod + "."
 	if len(fixed) > 0 {
 		caption += fmt.Sprintf(" Never varied, so not shown: %s.", strings.Join(fixed, ", "))
 	}

@@ -18,7 +18,8 @@ const ImportanceMethod = "ε² (epsilon-squared) of a one-way ANOVA of TPS on ea
 	"choices and numbers with few values are grouped by value, other numbers into equal-count bins " +
 	"(√n bins, at most 10); ε² is the share of TPS variance between the groups, corrected for the " +
 	"share that chance alone gives a parameter with that many groups, and clamped at 0; " +
-	"p is a permutation test (TPS shuffled 199 times): the chance of a share at least as large if the parameter did nothing"
+	"p is a permutation test (TPS shuffled 999 times): the chance of a share at least as large if the parameter did nothing; " +
+	"q is p adjusted for testing every parameter at once (Benjamini–Hochberg), and a share counts when q < 0.05"
 
 // Importance is how much of the variation in TPS one parameter explains on
 // its own (its main effect), 0..1.
@@ -26,16 +27,20 @@ type Importance struct {
 	Param  string  `json:"param"`
 	Share  float64 `json:"share"`
 	Groups int     `json:"groups"` // 1: the parameter never varied
-	// P is the permutation test's p-value: below 0.05 the share is unlikely
-	// to be chance.
+	// P is the permutation test's p-value, Q the Benjamini–Hochberg
+	// q-value over all the parameters: with thirty parameters, one or two
+	// have p < 0.05 by chance alone; below 5% of those with q < 0.05 do.
 	P float64 `json:"p"`
+	Q float64 `json:"q"`
 }
 
-// permutations is the permutation test's size: p-values to 1/200.
-const permutations = 199
+// permutations is the permutation test's size: p-values to 1/1000, small
+// enough for a q-value under 0.05 across some thirty parameters.
+const permutations = 999
 
-// Significant reports whether the share is unlikely to be chance.
-func (im Importance) Significant() bool { return im.P < 0.05 }
+// Significant reports whether the share is unlikely to be chance, the
+// number of parameters tested taken into account.
+func (im Importance) Significant() bool { return im.Q < 0.05 }
 
 // maxBins bounds the groups of a numeric parameter: more groups than that
 // leave too few trials in each to estimate a mean with ~50 trials.
@@ -82,10 +87,30 @@ func Importances(trials []results.Trial, params []string) []Importance {
 		}
 		out = append(out, im)
 	}
+	adjust(out)
 	slices.SortFunc(out, func(a, b Importance) int {
 		return cmp.Or(cmp.Compare(b.Share, a.Share), cmp.Compare(a.Param, b.Param))
 	})
 	return out
+}
+
+// adjust sets each Q by the Benjamini–Hochberg step-up procedure over the
+// parameters that varied: q(i) = min over j ≥ i of p(j)·m/j, p ascending.
+func adjust(ims []Importance) {
+	var idx []int
+	for i, im := range ims {
+		ims[i].Q = 1
+		if im.Groups > 1 {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ims[a].P, ims[b].P) })
+	m := float64(len(idx))
+	q := 1.0
+	for r := len(idx) - 1; r >= 0; r-- {
+		q = min(q, ims[idx[r]].P*m/float64(r+1))
+		ims[idx[r]].Q = q
+	}
 }
 
 // groupsOf assigns each trial a group by its value of param: by value for

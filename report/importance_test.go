@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -68,5 +69,20 @@ func TestGroupsOf(t *testing.T) {
 	}
 	if countGroups(g) != 3 {
 		t.Errorf("%d groups, want 3: %v", countGroups(g), g)
+	}
+}
+
+// The Benjamini–Hochberg q-values on a textbook case: p ascending
+// 0.01, 0.02, 0.03, 0.04, 0.5 over five tests give q 0.05, 0.05, 0.05,
+// 0.05, 0.5; a parameter that never varied is not a test.
+func TestAdjust(t *testing.T) {
+	ims := []Importance{{Param: "e", P: 0.5, Groups: 2}, {Param: "a", P: 0.01, Groups: 3}, {Param: "c", P: 0.03, Groups: 2},
+		{Param: "b", P: 0.02, Groups: 2}, {Param: "d", P: 0.04, Groups: 2}, {Param: "fixed", P: 1, Groups: 1}}
+	adjust(ims)
+	want := map[string]float64{"a": 0.05, "b": 0.05, "c": 0.05, "d": 0.05, "e": 0.5, "fixed": 1}
+	for _, im := range ims {
+		if math.Abs(im.Q-want[im.Param]) > 1e-12 {
+			t.Errorf("%s: q %v, want %v", im.Param, im.Q, want[im.Param])
+		}
 	}
 }
