@@ -279,8 +279,11 @@ func (d *Display) trialLine(t results.Trial) string {
 	default:
 		res = fmt.Sprintf("%s: %s", t.State, strings.Join(strings.Fields(t.Error), " "))
 	}
+	// #N is the trial's stored number, as in trials.jsonl and the report;
+	// k/total counts the trials done.
 	total := max(d.o.Trials, d.doneTotal)
-	parts := []string{fmt.Sprintf("trial %*d/%d  %-8s", len(fmt.Sprint(total)), t.Number+1, total, t.Origin)}
+	w := len(fmt.Sprint(total))
+	parts := []string{fmt.Sprintf("trial #%-*d %*d/%d  %-8s", w, t.Number, w, d.doneTotal, total, t.Origin)}
 	if d.o.Describe != nil {
 		parts[0] += " " + d.o.Describe(t.Params)
 	}
