@@ -22,6 +22,7 @@ import (
 	"github.com/tune-dify/tune/internal/testcluster"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target/release"
 )
 
 var cluster *testcluster.Cluster
@@ -88,7 +89,7 @@ func atBaseline(t *testing.T, d *helm.Deployer, sp *spaces.Space, rev int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := configDiff(sp, sp.Baseline(), got); diff != "" {
+	if diff := release.ConfigDiff(sp, sp.Baseline(), got); diff != "" {
 		t.Errorf("the cluster does not hold the baseline again: %s", diff)
 	}
 }
@@ -128,8 +129,8 @@ func TestHelmStudy(t *testing.T) {
 		t.Errorf("want five deployments and the baseline restored:\n%s", stdout)
 	}
 	atBaseline(t, d, sp, rev)
-	if _, err := os.Stat(filepath.Join(out, baselineFile)); !os.IsNotExist(err) {
-		t.Errorf("%s left behind after a restore: %v", baselineFile, err)
+	if _, err := os.Stat(filepath.Join(out, results.BaselineJSON)); !os.IsNotExist(err) {
+		t.Errorf("%s left behind after a restore: %v", results.BaselineJSON, err)
 	}
 }
 
@@ -221,8 +222,8 @@ func TestHelmStudySurvivesTheAPIServerGoing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodes(t)
-	if fi, err := os.Stat(filepath.Join(out, baselineFile)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s after the outage: %v, want it kept, owner-only", baselineFile, err)
+	if fi, err := os.Stat(filepath.Join(out, results.BaselineJSON)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s after the outage: %v, want it kept, owner-only", results.BaselineJSON, err)
 	}
 	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
 	if err != nil || len(trials) != 1 || trials[0].State != results.StateComplete {
