@@ -125,7 +125,10 @@ func (l *load) do(u *user, start time.Time) {
 	u.dec.Reset(resp.Body)
 	s := &u.stream
 	*s = Stream{Resp: resp, dec: u.dec}
-	if err := l.cfg.Scenario.Read(s); err != nil {
+	err = l.cfg.Scenario.Read(s)
+	l.rec.events.Add(int64(s.events))
+	l.rec.skimmed.Add(int64(s.skimmed))
+	if err != nil {
 		fail(err)
 		return
 	}

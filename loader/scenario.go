@@ -37,6 +37,7 @@ type Stream struct {
 
 	dec          *sse.Decoder
 	events       int
+	skimmed      int // events passed over without decoding their JSON
 	streamed     bool
 	token, end   time.Time
 	conversation string
@@ -153,6 +154,7 @@ func (s *Stream) decided(p *event) error {
 		if !skippable(ev, !s.token.IsZero()) {
 			return parse(ev, p)
 		}
+		s.skimmed++
 	}
 }
 

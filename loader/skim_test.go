@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -105,4 +106,26 @@ func FuzzSkippable(f *testing.F) {
 			t.Errorf("a stream ending with %q succeeded without message_end", data)
 		}
 	})
+}
+
+// TestSkimsDifysBytes reads a chatflow stream as Dify 1.12 writes it
+// (testdata/dify-1.12-agent.sse, recorded from tune emulate --app agent:
+// orjson's compact JSON, "event" first, raw UTF-8): every event is found,
+// and all but the four that decide the outcome (workflow_started, the
+// first answer chunk, workflow_finished, message_end) are skimmed.
+func TestSkimsDifysBytes(t *testing.T) {
+	body, err := os.ReadFile("testdata/dify-1.12-agent.sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := sse.NewDecoder(bytes.NewReader(body))
+	resp := &http.Response{Header: http.Header{"Content-Type": {"text/event-stream; charset=utf-8"}}, Body: io.NopCloser(bytes.NewReader(nil))}
+	s := Stream{Resp: resp, dec: dec}
+	if err := (&Chat{}).Read(&s); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Count(body, []byte("\ndata: ")) + 1
+	if s.events != want || s.skimmed != want-4 || s.token.IsZero() || s.end.IsZero() {
+		t.Errorf("events %d (want %d), skimmed %d (want %d), token %v, end %v", s.events, want, s.skimmed, want-4, s.token, s.end)
+	}
 }

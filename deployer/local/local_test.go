@@ -389,3 +389,22 @@ func TestCloseEndsOpenStreams(t *testing.T) {
 		t.Errorf("close took %v", d)
 	}
 }
+
+// TestLoaderSkimsTheEmulatorsStreams: tune load's fast path works on the
+// emulator's bytes: of a chatflow stream's 27 events only the four that
+// decide the outcome are decoded, the rest recognised from their first
+// bytes and skimmed.
+func TestLoaderSkimsTheEmulatorsStreams(t *testing.T) {
+	leakcheck.Check(t)
+	srv := start(t, local.Options{})
+	cfg := loader.Config{BaseURL: srv.URL(), APIKey: key, Scenario: &loader.Chat{}, Users: 2, Duration: 1500 * time.Millisecond}
+	sum, err := loader.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d streams, %d events, %d skimmed", sum.Completed, sum.Events, sum.Skimmed)
+	if sum.Completed == 0 || sum.Failed > 0 || float64(sum.Skimmed) < 0.8*float64(sum.Events) {
+		t.Errorf("%d streams (%d failed %v), %d events, %d skimmed: want 23 of every 27 skimmed",
+			sum.Completed, sum.Failed, sum.Errors, sum.Events, sum.Skimmed)
+	}
+}
