@@ -12,6 +12,7 @@
 // request body, completion length and connection is bounded, and a
 // client that goes away ends its completion.
 //
-// It owns the mock provider only. It uses the standard library only and
-// must not import any package of this module.
+// It owns the mock provider only and uses the standard library alone.
+//
+// Imports of this module: nothing.
 package mockllm

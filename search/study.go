@@ -55,7 +55,10 @@ type Study struct {
 	Sampler   string // one of Samplers
 	Trials    int    // total, counting the baseline, presets and resumed trials
 	Seed      int64
-	Baseline  bool // evaluate the space's current values first
+	Baseline  bool // evaluate the baseline first
+	// BaselineConfig is the baseline: the configuration a real release runs
+	// now, read from the cluster. Nil means the space's current values.
+	BaselineConfig spaces.Config
 	// LocalMoves is the share of sampler trials, once TPE has its startup
 	// trials, that are small moves around the best trial instead of TPE
 	// proposals (see mover). 0 is pure goptuna; only TPE uses it.
@@ -235,7 +238,11 @@ func (s *Study) queue(done []results.Trial) []queued {
 	}
 	var q []queued
 	if s.Baseline && baseline == 0 {
-		q = append(q, queued{results.OriginBaseline, s.Space.Baseline()})
+		base := s.Space.Baseline()
+		if s.BaselineConfig != nil {
+			base = s.Space.Complete(s.BaselineConfig)
+		}
+		q = append(q, queued{results.OriginBaseline, base})
 	}
 	for i, p := range s.Enqueue {
 		if i >= enqueued {

@@ -12,6 +12,6 @@
 // It also says what each target reads of a space (Reads), so that a
 // parameter nobody acts on is reported by name instead of passing silently.
 //
-// Imports of tune's packages: spaces, results, loader, deployer/...
-// It must not import search or cmd.
+// It must not import search or cmd: search declares what it needs.
+// Imports of this module: spaces, results, loader, deployer/sim and deployer/local.
 package target

@@ -46,6 +46,7 @@ type inputs struct {
 	workload  spaces.Workload
 	objective spaces.Objective
 	evaluator search.Evaluator
+	baseline  spaces.Config // the running release's configuration (--target helm); nil: the space's current
 }
 
 // load reads and validates the space and budget and picks the evaluator.

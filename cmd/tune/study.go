@@ -112,6 +112,11 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		if _, err = ht.Begin(ctx, folder); err != nil {
 			return fmt.Errorf("--target helm: %w", err)
 		}
+		if len(done) == 0 {
+			if in.baseline, _, err = ht.Running(ctx); err != nil {
+				return fmt.Errorf("--target helm: %w", err)
+			}
+		}
 		in.evaluator = ht
 	}
 	trials, runErr := o.search(ctx, stdout, in, presets, folder)
@@ -205,7 +210,7 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, in *inputs, pr
 	}
 	s := &search.Study{
 		Space: in.space, Budget: in.budget, Workload: in.workload, Objective: in.objective,
-		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, Enqueue: presets,
+		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, BaselineConfig: in.baseline, Enqueue: presets,
 		LocalMoves: o.moves,
 		Evaluator:  in.evaluator, Store: folder,
 		OnTrial: func(t results.Trial, best *results.Trial) {

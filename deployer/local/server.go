@@ -18,7 +18,10 @@
 // once the pods are gone. A model call that generates its answer over
 // time (the llm app) streams each chunk as the model produces it.
 //
-// It owns the emulated Dify. It must not import search, Helm or client-go.
+// It owns the emulated Dify.
+//
+// Imports of this module: spaces and deployer/sim.
+// Never imports: helm.sh/helm, k8s.io.
 package local
 
 import (

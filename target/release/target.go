@@ -7,8 +7,8 @@
 // The deployer is behind the small interface this package declares, so the
 // cycle is unit-tested without a cluster.
 //
-// Imports of tune's packages: spaces, results, loader, deployer/helm,
-// target. It must not import search or cmd.
+// It must not import search or cmd: search declares what it needs.
+// Imports of this module: spaces, results, loader, deployer/helm and target.
 package release
 
 import (
@@ -42,6 +42,7 @@ type Deployer interface {
 	Baseline(ctx context.Context) (helm.Baseline, error)
 	Restore(ctx context.Context, b helm.Baseline) error
 	ReadSystem(ctx context.Context, b spaces.Budget) (spaces.System, error)
+	ReadConfig(ctx context.Context) (spaces.Config, error)
 	Observe(ctx context.Context, every time.Duration) Observer
 }
 
@@ -154,6 +155,21 @@ func (t *Target) Begin(ctx context.Context, store BaselineStore) (helm.Baseline,
 	}
 	t.base = base
 	return base, nil
+}
+
+// Running is the configuration the release runs now, read from the API
+// server: the study's baseline, so that trial 0 changes nothing the study
+// did not choose. ok is false when there is no release yet (the study
+// installs the space's current values).
+func (t *Target) Running(ctx context.Context) (cfg spaces.Config, ok bool, err error) {
+	if t.base.Revision == 0 {
+		return nil, false, nil
+	}
+	cfg, err = t.d.ReadConfig(ctx)
+	if err != nil {
+		return nil, false, t.abort(ctx, fmt.Errorf("read the running release: %w", err))
+	}
+	return cfg, true, nil
 }
 
 // unreachable is an error that stops the study: nothing about the

@@ -2,6 +2,8 @@
 // (internal/testcluster) for charts that follow spaces/default.yaml: the
 // nodes, the storage classes the space chooses between and a provisioner
 // that binds their claims (nothing provisions volumes on kwok).
+//
+// Imports of this module: internal/testcluster and spaces.
 package helmtest
 
 import (
