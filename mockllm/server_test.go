@@ -35,9 +35,9 @@ func client(srv *mockllm.Server, key string) *openai.Client {
 
 func chatRequest(maxTokens int) openai.ChatCompletionRequest {
 	return openai.ChatCompletionRequest{
-		Model:     "gpt-4o-mini",
-		Messages:  []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: "What is Dify?"}},
-		MaxTokens: maxTokens,
+		Model:               "gpt-4o-mini",
+		Messages:            []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: "What is Dify?"}},
+		MaxCompletionTokens: maxTokens,
 	}
 }
 
