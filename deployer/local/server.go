@@ -75,10 +75,11 @@ type call interface {
 }
 
 // generator is a call that produces its answer over time (the model's llm
-// scenario): Tokens delivers one value per chunk of the answer as the
-// model generates it. The server streams a message event for each.
+// scenario): Tokens delivers how many tokens the model has just generated,
+// as it generates them. The server streams a message event for each token,
+// as Dify relays each chunk of the provider's stream.
 type generator interface {
-	Tokens() <-chan struct{}
+	Tokens() <-chan int
 }
 
 // model is what the server needs of the performance model (sim.Live).
@@ -365,7 +366,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, blocking bool, qu
 	ping := time.NewTicker(s.opts.Ping)
 	defer ping.Stop()
 	first := c.First()
-	var tokens <-chan struct{}
+	var tokens <-chan int
 	for {
 		select {
 		case <-first:
@@ -378,12 +379,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, blocking bool, qu
 			if g, ok := c.(generator); ok {
 				tokens = g.Tokens()
 			}
-		case _, ok := <-tokens:
+		case n, ok := <-tokens:
 			if !ok {
 				tokens = nil
 				continue
 			}
-			st.chunk()
+			for range n {
+				st.chunk()
+			}
 		case kind := <-c.Done():
 			switch {
 			case blocking && kind == "":
@@ -411,14 +414,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, blocking bool, qu
 }
 
 // drain sends the chunks a generating call produced before it ended.
-func (s *Server) drain(st *stream, tokens <-chan struct{}) {
+func (s *Server) drain(st *stream, tokens <-chan int) {
 	for tokens != nil {
 		select {
-		case _, ok := <-tokens:
+		case n, ok := <-tokens:
 			if !ok {
 				return
 			}
-			st.chunk()
+			for range n {
+				st.chunk()
+			}
 		default:
 			return
 		}

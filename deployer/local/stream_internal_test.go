@@ -19,13 +19,13 @@ import (
 // the server writes in between is observable without timing.
 type steppedCall struct {
 	first  chan struct{}
-	tokens chan struct{}
+	tokens chan int
 	done   chan string
 }
 
 func (c *steppedCall) First() <-chan struct{}  { return c.first }
 func (c *steppedCall) Done() <-chan string     { return c.done }
-func (c *steppedCall) Tokens() <-chan struct{} { return c.tokens }
+func (c *steppedCall) Tokens() <-chan int     { return c.tokens }
 
 // steppedModel hands out stepped calls.
 type steppedModel struct {
@@ -34,7 +34,7 @@ type steppedModel struct {
 
 func (m *steppedModel) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 func (m *steppedModel) Do(string) (call, error) {
-	c := &steppedCall{first: make(chan struct{}), tokens: make(chan struct{}), done: make(chan string, 1)}
+	c := &steppedCall{first: make(chan struct{}), tokens: make(chan int), done: make(chan string, 1)}
 	m.calls <- c
 	return c, nil
 }
@@ -146,8 +146,8 @@ func TestTokensStreamAsGenerated(t *testing.T) {
 			t.Fatalf("event %s, want %s", e, want)
 		}
 	}
-	for i := range 8 { // more tokens than the answer has chunks: the text starts over
-		c.tokens <- struct{}{}
+	for i := range 4 { // 8 tokens in 4 batches, more than the answer has chunks: the text starts over
+		c.tokens <- 2
 		if i == 0 {
 			for _, want := range []string{"node_finished", "node_started"} {
 				if e := r.next(); e != want {
@@ -155,8 +155,10 @@ func TestTokensStreamAsGenerated(t *testing.T) {
 				}
 			}
 		}
-		if e := r.next(); e != "message" {
-			t.Fatalf("token %d: event %s, want message", i, e)
+		for j := range 2 {
+			if e := r.next(); e != "message" {
+				t.Fatalf("batch %d token %d: event %s, want message", i, j, e)
+			}
 		}
 	}
 	close(c.tokens)
