@@ -23,8 +23,8 @@ type steppedCall struct {
 	done   chan string
 }
 
-func (c *steppedCall) First() <-chan struct{}  { return c.first }
-func (c *steppedCall) Done() <-chan string     { return c.done }
+func (c *steppedCall) First() <-chan struct{} { return c.first }
+func (c *steppedCall) Done() <-chan string    { return c.done }
 func (c *steppedCall) Tokens() <-chan int     { return c.tokens }
 
 // steppedModel hands out stepped calls.
