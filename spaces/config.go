@@ -341,7 +341,19 @@ func (s *Space) Resolve(b Budget, c Config) (System, error) {
 	for _, p := range s.Params {
 		sys.Settings[p.Name] = cfg[p.Name]
 	}
+	for _, sv := range s.Services {
+		if sv.off(cfg) {
+			a := sys.Services[sv.Name]
+			a.Replicas = 0 // switched off: no pods, nothing counted
+			sys.Services[sv.Name] = a
+		}
+	}
 	return sys, nil
+}
+
+// off reports whether cfg switches sv off through its EnabledBy parameter.
+func (sv Service) off(cfg Config) bool {
+	return sv.EnabledBy != "" && cfg[sv.EnabledBy] == false
 }
 
 // LoadConfig reads a config file: a YAML mapping of parameter name to value

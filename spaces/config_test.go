@@ -17,6 +17,16 @@ func loadDefault(t testing.TB) *Space {
 	return s
 }
 
+// loadSeed is the case study's space, which the presets are written against.
+func loadSeed(t testing.TB) *Space {
+	t.Helper()
+	s, err := Load("seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func mustBudget(t testing.TB, s string) Budget {
 	t.Helper()
 	b, err := ParseBudget(s)
@@ -33,11 +43,12 @@ func TestParamNames(t *testing.T) {
 	if !slices.Equal(got[:6], want) {
 		t.Errorf("first names %v, want %v", got[:6], want)
 	}
-	tail := []string{"api.workers", "api.dbPoolSize", "pgbouncer.enabled", "pgbouncer.poolMode", "pgbouncer.poolSize", "postgresql.storageClass", "weaviate.placement"}
+	tail := []string{"api.workers", "api.workerConnections", "api.dbPoolSize", "api.dbMaxOverflow", "worker.concurrency",
+		"postgresql.maxConnections", "pgbouncer.enabled", "pgbouncer.poolMode", "pgbouncer.poolSize", "postgresql.storageClass", "weaviate.placement"}
 	if !slices.Equal(got[len(got)-len(tail):], tail) {
 		t.Errorf("param names %v, want %v", got[len(got)-len(tail):], tail)
 	}
-	if len(got) != 8*3+len(tail) {
+	if len(got) != 13*3+len(tail) {
 		t.Errorf("%d names", len(got))
 	}
 }
@@ -47,7 +58,8 @@ func TestBaseline(t *testing.T) {
 	want := map[string]any{
 		"api.replicas": int64(1), "api.cpu": 1.0, "api.memory": int64(2048), "api.workers": int64(1),
 		"api.dbPoolSize": int64(30), "pgbouncer.enabled": false, "pgbouncer.poolMode": "transaction",
-		"postgresql.storageClass": "nfs", "weaviate.placement": "shared", "redis.cpu": 0.25,
+		"postgresql.storageClass": "default", "weaviate.placement": "shared", "redis.cpu": 0.25,
+		"worker.concurrency": int64(1), "postgresql.maxConnections": int64(100), "api.dbMaxOverflow": int64(10),
 	}
 	for k, v := range want {
 		if c[k] != v {
@@ -110,7 +122,7 @@ func TestResolveErrors(t *testing.T) {
 			nil, []string{"api.cpu: 9 outside 500m..4", "api.replicas: 7 outside 1..6", "api.memory: 512Mi outside 1Gi..8Gi", "api.dbPoolSize: 35 outside 5..30"}},
 		{"types", Config{"api.replicas": 1.5, "api.cpu": "lots", "pgbouncer.enabled": "yes", "api.memory": 1.5},
 			nil, []string{"api.replicas: want an integer, got 1.5", `api.cpu: cpu "lots": want cores`, `pgbouncer.enabled: want true or false, got "yes"`, "api.memory: want MiB"}},
-		{"choice", Config{"postgresql.storageClass": "ceph"}, nil, []string{`postgresql.storageClass: "ceph" is not one of nfs, local-ssd`}},
+		{"choice", Config{"postgresql.storageClass": "ceph"}, nil, []string{`postgresql.storageClass: "ceph" is not one of default, nfs, local-ssd`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

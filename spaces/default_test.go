@@ -8,21 +8,25 @@ import (
 	"time"
 )
 
-// default.yaml is a contract: its service names are used by the model and
-// the presets, and its baseline is the seed's starting point.
+// default.yaml is a contract: its service names are what the chart
+// deploys (and what the model reads), and its baseline fits every budget.
 func TestDefaultSpace(t *testing.T) {
 	s := loadDefault(t)
 	var names []string
 	for _, sv := range s.Services {
 		names = append(names, sv.Name)
 	}
-	want := []string{"api", "postgresql", "pluginDaemon", "weaviate", "xinference", "redis", "worker", "ollama"}
+	want := []string{"api", "postgresql", "worker", "pluginDaemon", "redis", "weaviate", "web", "proxy", "sandbox", "beat",
+		"postgresqlRead", "redisReplica", "pgbouncer"}
 	if !slices.Equal(names, want) {
 		t.Errorf("services %v, want %v", names, want)
 	}
 	if s.Load.ThinkMin != 200*time.Millisecond || s.Load.ThinkMax != 800*time.Millisecond ||
 		s.Load.Duration != 3*time.Minute || s.Objective.SLOP95 != 2500*time.Millisecond {
 		t.Errorf("load %+v objective %+v", s.Load, s.Objective)
+	}
+	if s.Reserved.CPU != 0 || s.Reserved.Memory != 0 {
+		t.Errorf("reserved %+v: every container of the chart is a service, nothing is reserved", s.Reserved)
 	}
 	for _, budget := range []string{"8c16g", "16c32g", "24c48g", "2x8c16g"} {
 		t.Run(budget, func(t *testing.T) {
@@ -43,8 +47,8 @@ func TestDefaultSpace(t *testing.T) {
 
 // The seed's 8c16g rounds change the baseline a step at a time; each must
 // stay feasible or the search could never reproduce them.
-func TestDefaultSeedSteps(t *testing.T) {
-	s := loadDefault(t)
+func TestSeedSteps(t *testing.T) {
+	s := loadSeed(t)
 	b := mustBudget(t, "8c16g")
 	for name, edit := range map[string]Config{
 		"s8-initial":  {},

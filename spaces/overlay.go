@@ -20,7 +20,76 @@ import (
 // nil) holds a list at an env path, the overlay's list is that list with the
 // entries of matching name replaced in place and the new ones appended.
 // c must be complete and valid, as for Resolve.
+//
+// The chart's own list entries (target.helm.chartValues) are kept the same
+// way, under base: so is a values.yaml exported with no base at all.
+//
+// The targets of a companion (target.helm.companions: what tune deploys
+// beside the chart) are left out: CompanionOverlay has them.
 func (s *Space) Overlay(c Config, base map[string]any) (map[string]any, error) {
+	if h := s.Target.Helm; h != nil && h.ChartValues != nil {
+		chart, _ := deepCopy(h.ChartValues).(map[string]any)
+		base = mergeMaps(chart, base)
+	}
+	return s.overlay(c, base, func(path string) (string, bool) {
+		top, _, _ := strings.Cut(path, ".")
+		return path, s.Target.Helm.Companion(top) == nil
+	})
+}
+
+// CompanionOverlay is the values of companion name for config c: its fixed
+// values with the tuned ones over them, at the paths below its name
+// (pgbouncer.poolMode is poolMode). on says whether c enables it; off, the
+// companion is not deployed and the values are what it would run with.
+func (s *Space) CompanionOverlay(c Config, name string) (values map[string]any, on bool, err error) {
+	cp := s.Target.Helm.Companion(name)
+	if cp == nil {
+		return nil, false, invalidf("no companion %q in target.helm.companions", name)
+	}
+	cfg, err := s.normalize(c)
+	if err != nil {
+		return nil, false, err
+	}
+	tuned, err := s.overlay(cfg, nil, func(path string) (string, bool) {
+		rest, ok := strings.CutPrefix(path, name+".")
+		return rest, ok
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	fixed, _ := deepCopy(cp.Values).(map[string]any)
+	return mergeMaps(fixed, tuned), cfg[cp.EnabledBy] == true, nil
+}
+
+// Companions lists the companions of the space's Helm target.
+func (s *Space) Companions() []Companion {
+	if s.Target.Helm == nil {
+		return nil
+	}
+	return s.Target.Helm.Companions
+}
+
+// mergeMaps is a with b over it, as Helm merges values: maps key by key,
+// anything else replaced. a is changed and returned.
+func mergeMaps(a, b map[string]any) map[string]any {
+	if a == nil {
+		a = map[string]any{}
+	}
+	for k, v := range b {
+		if bm, ok := v.(map[string]any); ok {
+			if am, ok := a[k].(map[string]any); ok {
+				a[k] = mergeMaps(am, bm)
+				continue
+			}
+		}
+		a[k] = v
+	}
+	return a
+}
+
+// overlay writes c's values at the targets where(path) keeps, at the path
+// it returns.
+func (s *Space) overlay(c Config, base map[string]any, where func(string) (string, bool)) (map[string]any, error) {
 	cfg, err := s.normalize(c)
 	if err != nil {
 		return nil, err
@@ -30,6 +99,11 @@ func (s *Space) Overlay(c Config, base map[string]any) (map[string]any, error) {
 	for _, k := range s.knobs() {
 		v := cfg[k.name]
 		for _, t := range k.targets() {
+			path, ok := where(t.Path)
+			if !ok {
+				continue
+			}
+			t.Path = path
 			val := helmValue(k, v)
 			if t.Map != nil {
 				m, ok := t.Map[fmt.Sprint(v)]

@@ -32,8 +32,15 @@ func TestOverlay(t *testing.T) {
 			t.Errorf("%s = %v, want cpu 1500m memory 1536Mi", k, r)
 		}
 	}
+	// The chart's own entry stays (Helm replaces the list); pgbouncer on
+	// points the api at tune's pgbouncer.
 	wantEnv := []any{
+		map[string]any{"name": "CHECK_UPDATE_URL", "value": ""},
+		map[string]any{"name": "DB_HOST", "value": "dify-pgbouncer"},
+		map[string]any{"name": "DB_PORT", "value": "6432"},
 		map[string]any{"name": "SERVER_WORKER_AMOUNT", "value": "2"},
+		map[string]any{"name": "SERVER_WORKER_CONNECTIONS", "value": "10"},
+		map[string]any{"name": "SQLALCHEMY_MAX_OVERFLOW", "value": "10"},
 		map[string]any{"name": "SQLALCHEMY_POOL_SIZE", "value": "30"},
 	}
 	if !reflect.DeepEqual(api["extraEnv"], wantEnv) {
@@ -46,9 +53,30 @@ func TestOverlay(t *testing.T) {
 	if tol, ok := w["tolerations"].([]any); !ok || len(tol) != 1 {
 		t.Errorf("tolerations = %#v", w["tolerations"])
 	}
-	if got["pgbouncer"].(map[string]any)["enabled"] != true {
-		t.Errorf("pgbouncer = %v", got["pgbouncer"])
+	// pgbouncer is a companion: none of it reaches the chart's values, it
+	// has values of its own.
+	if _, ok := got["pgbouncer"]; ok {
+		t.Errorf("the chart's overlay holds the companion's values: %v", got["pgbouncer"])
 	}
+	pgb, on, err := s.CompanionOverlay(c, "pgbouncer")
+	if err != nil || !on {
+		t.Fatalf("companion pgbouncer: on %v, %v", on, err)
+	}
+	if pgb["enabled"] != true || pgb["poolMode"] != "transaction" || pgb["defaultPoolSize"] != int64(100) ||
+		pgb["upstream"].(map[string]any)["host"] != "dify-postgresql-primary" {
+		t.Errorf("companion values %v", pgb)
+	}
+	if r := pgb["resources"].(map[string]any)["limits"].(map[string]any); r["cpu"] != "200m" || r["memory"] != "128Mi" {
+		t.Errorf("companion limits %v", r)
+	}
+	c["pgbouncer.enabled"] = false
+	if got, _ := s.Overlay(c, nil); len(got["beat"].(map[string]any)) > 1 {
+		t.Errorf("pgbouncer off still points beat somewhere: %v", got["beat"])
+	}
+	if _, on, _ := s.CompanionOverlay(c, "pgbouncer"); on {
+		t.Error("pgbouncer.enabled false, companion on")
+	}
+	c["pgbouncer.enabled"] = true
 
 	// Shared placement maps to null: the paths are left out entirely.
 	c["weaviate.placement"] = "shared"
@@ -92,6 +120,8 @@ api:
 		map[string]any{"name": "SQLALCHEMY_POOL_SIZE", "value": "30"},
 		map[string]any{"name": "SECRET", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "s", "key": "k"}}},
 		map[string]any{"name": "SERVER_WORKER_AMOUNT", "value": "1"},
+		map[string]any{"name": "SERVER_WORKER_CONNECTIONS", "value": "10"},
+		map[string]any{"name": "SQLALCHEMY_MAX_OVERFLOW", "value": "10"},
 	}
 	if env := got["api"].(map[string]any)["extraEnv"]; !reflect.DeepEqual(env, want) {
 		t.Errorf("extraEnv = %#v\nwant %#v", env, want)

@@ -63,6 +63,12 @@ type Service struct {
 	Replicas IntRange    `yaml:"replicas"`
 	CPU      CPURange    `yaml:"cpu"`
 	Memory   MemoryRange `yaml:"memory"`
+	// EnabledBy, if set, names a bool parameter that switches the service
+	// on and off (pgbouncer.enabled): while it is false the service runs no
+	// pods and the budget counts nothing for it.
+	EnabledBy string `yaml:"enabledBy,omitempty"`
+	// Note says why a fixed service (min == max everywhere) is fixed.
+	Note string `yaml:"note,omitempty"`
 }
 
 // IntRange is an integer range with a step, the current (baseline) value and
@@ -174,10 +180,14 @@ type PerCPU struct {
 //   - map: for choice and bool parameters, the YAML value written for each
 //     choice ("true"/"false" for bools) instead of the value itself; a choice
 //     mapped to null leaves the path unset.
+//   - unset: the value the deployment runs with while the target is not set
+//     (the application's own default: Dify reads SERVER_WORKER_AMOUNT as 1
+//     when no one sets it), so a release can be read back before tune set it.
 type Target struct {
-	Path string         `yaml:"path"`
-	Env  string         `yaml:"env,omitempty"`
-	Map  map[string]any `yaml:"map,omitempty"`
+	Path  string         `yaml:"path"`
+	Env   string         `yaml:"env,omitempty"`
+	Map   map[string]any `yaml:"map,omitempty"`
+	Unset any            `yaml:"unset,omitempty"`
 }
 
 // Workload is the load a trial runs: closed-loop users with think time.

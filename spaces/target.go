@@ -35,6 +35,47 @@ type HelmTarget struct {
 	// another key such as pgbouncer) → a label selector "k=v[,k=v]". A key
 	// left out is looked for as app.kubernetes.io/component=<key>.
 	Workloads map[string]string `yaml:"workloads,omitempty"`
+	// Companions are what tune deploys beside the chart, each as a Helm
+	// release of its own, for a component the chart does not have
+	// (pgbouncer). The values targets under a companion's name go to it,
+	// never into the chart's values.
+	Companions []Companion `yaml:"companions,omitempty"`
+	// ChartValues are the chart's own values at the lists the space writes
+	// into (api.extraEnv holds the chart's CHECK_UPDATE_URL): Helm replaces
+	// a list wholesale, so an overlay, and the values.yaml a study exports,
+	// carries these entries beside the tuned ones. `tune validate --target
+	// helm` checks them against the chart.
+	ChartValues map[string]any `yaml:"chartValues,omitempty"`
+}
+
+// Companion is one release tune deploys beside the chart from one of its
+// own charts (deployer/helm has them; "pgbouncer" is the one today).
+type Companion struct {
+	// Name is the top-level values key of its targets (pgbouncer.poolMode
+	// goes to the companion's poolMode) and the chart tune deploys.
+	Name string `yaml:"name"`
+	// Release is its Helm release, in the chart's namespace; its objects
+	// are named after it, so the chart's clients reach it at that host.
+	Release string `yaml:"release"`
+	// EnabledBy is the bool parameter that installs it (true) or removes it
+	// (false).
+	EnabledBy string `yaml:"enabledBy"`
+	// Values are its fixed values (where the database is, its image), under
+	// the tuned ones.
+	Values map[string]any `yaml:"values,omitempty"`
+}
+
+// Companion returns the companion of values key name, or nil.
+func (h *HelmTarget) Companion(name string) *Companion {
+	if h == nil {
+		return nil
+	}
+	for i := range h.Companions {
+		if h.Companions[i].Name == name {
+			return &h.Companions[i]
+		}
+	}
+	return nil
 }
 
 // Chart is where the chart comes from: exactly one of a repository (Repo
@@ -178,6 +219,29 @@ func (c *checker) target() {
 	}
 	if !strings.HasPrefix(h.Health.Path, "/") {
 		c.add(p+".health.path", "want a path starting with /, got %q", h.Health.Path)
+	}
+	seen := map[string]bool{}
+	for i, cp := range h.Companions {
+		f := fmt.Sprintf("%s.companions[%d]", p, i)
+		if !pathPart.MatchString(cp.Name) {
+			c.add(f+".name", "want a top-level values key such as pgbouncer, got %q", cp.Name)
+		} else if seen[cp.Name] {
+			c.add(f+".name", "%q listed twice", cp.Name)
+		}
+		seen[cp.Name] = true
+		switch {
+		case cp.Release == "":
+			c.add(f+".release", "required (the Helm release it is installed as)")
+		case len(cp.Release) > 53 || !releaseName.MatchString(cp.Release):
+			c.add(f+".release", "want a Helm release name (lowercase letters, digits, - and ., at most 53), got %q", cp.Release)
+		case cp.Release == h.Release:
+			c.add(f+".release", "%q is the chart's own release", cp.Release)
+		}
+		if cp.EnabledBy == "" {
+			c.add(f+".enabledBy", "required (the bool parameter that installs it)")
+		} else {
+			c.enabledBy(f+".enabledBy", cp.EnabledBy)
+		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(h.Workloads)) {
 		f := p + ".workloads." + key

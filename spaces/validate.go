@@ -108,6 +108,9 @@ func (c *checker) services() {
 		if f := sv.Memory.Floor; f != nil {
 			c.floor(p+".memory.floor", *f)
 		}
+		if sv.EnabledBy != "" {
+			c.enabledBy(p+".enabledBy", sv.EnabledBy)
+		}
 		if len(sv.CPU.Values) == 0 {
 			c.add(p+".cpu.values", "want at least one target (usually both requests.cpu and limits.cpu)")
 		}
@@ -135,6 +138,19 @@ func (c *checker) perCPU(p string, pr Param) {
 		}
 	}
 	c.add(p+".perCPU.service", "no service named %q", r.Service)
+}
+
+// enabledBy checks that a switch names a bool parameter.
+func (c *checker) enabledBy(p, name string) {
+	for _, pr := range c.s.Params {
+		if pr.Name == name {
+			if pr.Type != TypeBool {
+				c.add(p, "%q is a %s parameter; a switch needs a bool one", name, pr.Type)
+			}
+			return
+		}
+	}
+	c.add(p, "no parameter named %q", name)
 }
 
 // floor checks a memory floor: it names an int parameter and adds memory.
@@ -301,6 +317,11 @@ func (c *checker) targets() {
 					if choices != nil && !slices.Contains(choices, key) {
 						c.add(p+".map", "%q is not one of %s", key, strings.Join(choices, ", "))
 					}
+				}
+			}
+			if t.Unset != nil && k.param != nil && checkable(*k.param) {
+				if _, why := k.normalize(t.Unset); why != "" {
+					c.add(p+".unset", "%s", why)
 				}
 			}
 			u := use{p, k.name}

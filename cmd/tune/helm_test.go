@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-const testChart = "../../deployer/helm/testdata/dify"
+// testChart is the vendored community chart 0.37.0, the chart spaces/default.yaml describes.
+const testChart = "../../deployer/helm/testdata/charts/dify-0.37.0.tgz"
 
 // TestValidateHelmPaths renders the test chart, which mirrors the community
 // chart's values, at every parameter's extremes: the default space reaches

@@ -113,7 +113,7 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 			return fmt.Errorf("--target helm: %w", err)
 		}
 		if len(done) == 0 {
-			if in.baseline, _, err = ht.Running(ctx); err != nil {
+			if in.baseline, err = ht.Running(ctx); err != nil {
 				return fmt.Errorf("--target helm: %w", err)
 			}
 		}

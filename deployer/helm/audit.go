@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -22,7 +23,9 @@ import (
 // reserves for it: its containers and sidecars, or its largest init
 // container when that is more, plus the pod overhead. A request left unset
 // defaults to the limit, as Kubernetes does; a limit left unset counts as
-// the request and the workload is listed in Unbounded. Jobs and CronJobs
+// the request and the container is listed in Unbounded (a long-running
+// one: containers and sidecars) or InitUnbounded (a regular init container,
+// which runs to completion before the pod starts). Jobs and CronJobs
 // (migrations, hooks, backups) run to completion and are not counted: the
 // budget is what the running system holds under load. They are listed in
 // NotCounted.
@@ -32,6 +35,20 @@ type Audit struct {
 	Limits     spaces.Resources
 	NotCounted []string // "Job/dify-migrate"
 	Unbounded  []string // "Deployment/dify-web: container web sets no cpu limit"
+	// InitUnbounded are init containers without a limit ("StatefulSet/weaviate:
+	// init container configure-sysctl sets no cpu limit"): they count as the
+	// scheduler counts them (their requests, none when unset) and finish
+	// before the pod's containers start.
+	InitUnbounded []string
+}
+
+// bounded refuses a release with a long-running container the budget does
+// not bound (no CPU or memory limit): it could take a node's spare capacity.
+func (a *Audit) bounded() error {
+	if len(a.Unbounded) == 0 {
+		return nil
+	}
+	return &BoundsError{Unbounded: a.Unbounded}
 }
 
 // WorkloadUsage is one workload's share of an Audit.
@@ -75,9 +92,12 @@ func audit(objs []runtime.Object, comps *components, nodes int) *Audit {
 		default:
 			continue
 		}
-		req, lim, unbounded := podResources(spec)
+		req, lim, unbounded, initUnbounded := podResources(spec)
 		for _, u := range unbounded {
 			a.Unbounded = append(a.Unbounded, fmt.Sprintf("%s/%s: %s", kind, name, u))
+		}
+		for _, u := range initUnbounded {
+			a.InitUnbounded = append(a.InitUnbounded, fmt.Sprintf("%s/%s: init %s", kind, name, u))
 		}
 		w := WorkloadUsage{Kind: kind, Name: name, Pods: pods, Requests: req, Limits: lim}
 		if comps != nil {
@@ -149,16 +169,17 @@ func containerAmounts(c corev1.Container) (req, lim amount, unbounded []string) 
 // the pod may use at most (limits): the containers plus sidecar init
 // containers (restartPolicy Always), or a regular init container with the
 // sidecars started before it when that is larger, plus the overhead.
-func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded []string) {
+func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded, initUnbounded []string) {
 	var sumReq, sumLim, sideReq, sideLim, initReq, initLim amount
 	for _, c := range spec.InitContainers {
 		r, l, u := containerAmounts(c)
-		unbounded = append(unbounded, u...)
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			unbounded = append(unbounded, u...)
 			sideReq.add(r)
 			sideLim.add(l)
 			continue
 		}
+		initUnbounded = append(initUnbounded, u...)
 		r.add(sideReq)
 		l.add(sideLim)
 		initReq, initLim = maxAmount(initReq, r), maxAmount(initLim, l)
@@ -176,7 +197,7 @@ func podResources(spec *corev1.PodSpec) (req, lim spaces.Resources, unbounded []
 		effReq.add(amount{cpu: o.Cpu().DeepCopy(), mem: o.Memory().DeepCopy()})
 		effLim.add(amount{cpu: o.Cpu().DeepCopy(), mem: o.Memory().DeepCopy()})
 	}
-	return effReq.resources(), effLim.resources(), unbounded
+	return effReq.resources(), effLim.resources(), unbounded, initUnbounded
 }
 
 // check compares an audit with the budget: totals, and with a node pool
@@ -226,4 +247,84 @@ func mem(m spaces.Mebibytes) string {
 		return strconv.FormatFloat(float64(m)/1024, 'f', -1, 64) + " GiB"
 	}
 	return strconv.FormatInt(int64(m), 10) + " MiB"
+}
+
+// Bounds renders the chart (and the companions) at the space's smallest
+// and largest configurations, client side, and names what the budget would
+// not bound there: a long-running container without a CPU or memory limit,
+// and a workload that belongs to no service of the space (its pods would
+// run outside the accounting). A chart version that adds a container the
+// space does not know is named here, before a study meets it on the
+// cluster. The error is for a configuration that does not render.
+func (d *Deployer) Bounds(ctx context.Context) ([]string, error) {
+	comps, err := d.components()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, at := range []struct {
+		name string
+		cfg  spaces.Config
+	}{{"smallest", extremeConfig(d.space, false)}, {"largest", extremeConfig(d.space, true)}} {
+		ov, err := d.Overlay(at.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("the %s configuration: %w", at.name, err)
+		}
+		chartOv, plans := d.splitCompanions(ov)
+		r, err := d.render(ctx, d.values(chartOv), false)
+		if err != nil {
+			return nil, fmt.Errorf("the %s configuration: %w", at.name, err)
+		}
+		objs := r.Objects
+		for _, p := range plans {
+			if p.on {
+				cr, err := renderCompanion(ctx, p.cp, d.namespace, p.values)
+				if err != nil {
+					return nil, fmt.Errorf("the %s configuration: %w", at.name, err)
+				}
+				objs = append(objs, cr.Objects...)
+			}
+		}
+		a := audit(objs, comps, 1)
+		for _, u := range a.Unbounded {
+			out = append(out, fmt.Sprintf("at the %s configuration: %s", at.name, u))
+		}
+		for _, w := range a.Workloads {
+			if w.Component == "" && w.Pods > 0 {
+				out = append(out, fmt.Sprintf("at the %s configuration: %s/%s is no service's workload: target.helm.workloads selects it for none, so the budget does not count its %d pod(s)",
+					at.name, w.Kind, w.Name, w.Pods))
+			}
+		}
+	}
+	return out, nil
+}
+
+// extremeConfig is every service and number at its minimum (or maximum),
+// every switch off (on) and every choice at the space's current value.
+func extremeConfig(sp *spaces.Space, largest bool) spaces.Config {
+	cfg := sp.Baseline()
+	for _, s := range sp.Services {
+		r, c, m := s.Replicas.Min, s.CPU.Min, s.Memory.Min
+		if largest {
+			r, c, m = s.Replicas.Max, s.CPU.Max, s.Memory.Max
+		}
+		cfg[s.Name+".replicas"], cfg[s.Name+".cpu"], cfg[s.Name+".memory"] = r, c.Cores(), int64(m)
+	}
+	for _, p := range sp.Params {
+		switch p.Type {
+		case spaces.TypeInt:
+			cfg[p.Name] = int64(p.Min)
+			if largest {
+				cfg[p.Name] = int64(p.Max)
+			}
+		case spaces.TypeFloat:
+			cfg[p.Name] = p.Min
+			if largest {
+				cfg[p.Name] = p.Max
+			}
+		case spaces.TypeBool:
+			cfg[p.Name] = largest
+		}
+	}
+	return cfg
 }

@@ -1,7 +1,9 @@
 package helm
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,7 +59,8 @@ func TestPodResources(t *testing.T) {
 			spaces.Resources{CPU: 1250, Memory: 1184}, spaces.Resources{CPU: 1250, Memory: 1184}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, lim, unb := podResources(&tc.spec)
+			req, lim, unb, initUnb := podResources(&tc.spec)
+			unb = append(unb, initUnb...)
 			if req != tc.req || lim != tc.lim || len(unb) != tc.unbounded {
 				t.Errorf("requests %+v limits %+v unbounded %q; want %+v %+v and %d", req, lim, unb, tc.req, tc.lim, tc.unbounded)
 			}
@@ -123,5 +126,84 @@ func TestAuditCountsAndRefuses(t *testing.T) {
 	err = a.check(mustBudget(t, "4x3c8g"))
 	if err == nil || !strings.Contains(err.Error(), "a pod of postgresql requests 4 CPU, 8 GiB; a node of 4x3c8g has 3 CPU, 8 GiB") {
 		t.Errorf("4x3c8g: %v", err)
+	}
+}
+
+// The community chart's own defaults bound no container: the audit refuses
+// them, naming each; with the space's overlay every long-running container
+// is bounded and only Weaviate's sysctl init container (which reserves
+// nothing and finishes first) sets no limit.
+func TestAuditRefusesUnboundedContainers(t *testing.T) {
+	d := offline(t, Options{})
+	comps, err := d.components()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Render(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = audit(r.Objects, comps, 1).bounded()
+	var be *BoundsError
+	if !errors.As(err, &be) || !errors.Is(err, ErrUnbounded) || !errors.Is(err, ErrRejected) {
+		t.Fatalf("chart defaults: got %v, want a *BoundsError", err)
+	}
+	for _, want := range []string{"Deployment/dify-web: container web sets no cpu limit", "Deployment/dify-beat: container beat sets no memory limit",
+		"StatefulSet/dify-redis-replicas: container redis sets no cpu limit", "StatefulSet/dify-postgresql-read: container postgresql sets no memory limit"} {
+		if !slices.Contains(be.Unbounded, want) {
+			t.Errorf("%v\nlacks %q", be.Unbounded, want)
+		}
+	}
+	ov, err := d.Overlay(d.space.Baseline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = d.Render(context.Background(), ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := audit(r.Objects, comps, 1)
+	if err := a.bounded(); err != nil {
+		t.Error(err)
+	}
+	want := []string{"StatefulSet/weaviate: init container configure-sysctl sets no cpu limit", "StatefulSet/weaviate: init container configure-sysctl sets no memory limit"}
+	if !slices.Equal(a.InitUnbounded, want) {
+		t.Errorf("init containers without limits %q, want %q", a.InitUnbounded, want)
+	}
+	for _, w := range a.Workloads {
+		if w.Component == "" {
+			t.Errorf("%s/%s belongs to no service of the space", w.Kind, w.Name)
+		}
+	}
+}
+
+// Bounds renders the smallest and largest configurations: the space bounds
+// all of the chart; a workload the space does not know is named.
+func TestBounds(t *testing.T) {
+	d := offline(t, Options{})
+	got, err := d.Bounds(context.Background())
+	if err != nil || len(got) != 0 {
+		t.Fatalf("default space on its chart: %q, %v", got, err)
+	}
+	// As if a newer chart added the sandbox: the space no longer has it.
+	sp := d.space
+	i := slices.IndexFunc(sp.Services, func(s spaces.Service) bool { return s.Name == "sandbox" })
+	sp.Services = slices.Delete(sp.Services, i, i+1)
+	delete(sp.Target.Helm.Workloads, "sandbox")
+	d.selectors = map[string]string{}
+	for _, key := range componentKeys(sp) {
+		d.selectors[key] = sp.Target.Helm.Selector(key)
+	}
+	got, err = d.Bounds(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"at the smallest configuration: Deployment/dify-sandbox: container sandbox sets no cpu limit",
+		"at the largest configuration: Deployment/dify-sandbox is no service's workload: target.helm.workloads selects it for none, so the budget does not count its 1 pod(s)",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("%q\nlacks %q", got, want)
+		}
 	}
 }

@@ -47,7 +47,7 @@ func TestNewUnreachableRepo(t *testing.T) {
 
 // A .tgz chart loads like a folder.
 func TestNewPackagedChart(t *testing.T) {
-	d := offline(t, Options{})
+	d := offline(t, Options{Chart: &spaces.Chart{Path: mustAbs(t, handChart)}})
 	tgz := packageChart(t)
 	d2 := offline(t, Options{Chart: &spaces.Chart{Path: tgz}})
 	for _, dd := range []*Deployer{d, d2} {
@@ -73,7 +73,7 @@ func TestNewOptions(t *testing.T) {
 	if to := d.Timeouts(); to.Settle != 0 || to.Rollout != 42e9 || to.Health != spaces.DefaultHealthTimeout {
 		t.Errorf("timeouts %+v", to)
 	}
-	if d.selectors["pgbouncer"] != "component=pgbouncer" || d.selectors["api"] != "component=api" {
+	if d.selectors["pgbouncer"] != "app.kubernetes.io/name=pgbouncer" || d.selectors["api"] != "component=api" {
 		t.Errorf("selectors %v", d.selectors)
 	}
 	sp := loadDefault(t)

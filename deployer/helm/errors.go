@@ -32,7 +32,39 @@ var (
 
 	// ErrUnreachable: the Kubernetes API server could not be reached.
 	ErrUnreachable = errors.New("kubernetes api server unreachable")
+
+	// ErrSystematic: the failure says nothing about the configuration and
+	// every trial would hit it the same way (the chart does not render with
+	// the release's own values, a service's workload is not in the release):
+	// a study should stop with it instead of recording failed trials
+	// (*SystematicError).
+	ErrSystematic = errors.New("fails every configuration the same way")
+
+	// ErrUnbounded: a long-running container of the rendered release sets no
+	// CPU or memory limit, so the budget does not bound it (*BoundsError).
+	// It also matches ErrRejected.
+	ErrUnbounded = errors.New("a container is not bounded by the budget")
 )
+
+// SystematicError is a failure every trial of a study would hit alike.
+type SystematicError struct{ Err error }
+
+func (e *SystematicError) Error() string {
+	return e.Err.Error() + " (with the release's own values too: no configuration can get past it)"
+}
+
+func (e *SystematicError) Unwrap() []error { return []error{ErrSystematic, e.Err} }
+
+// BoundsError names the long-running containers of a rendered release that
+// set no CPU or memory limit ("Deployment/dify-web: container web sets no
+// cpu limit"): the space does not bound them.
+type BoundsError struct{ Unbounded []string }
+
+func (e *BoundsError) Error() string {
+	return "the budget does not bound every container (give each a service in the space): " + strings.Join(e.Unbounded, "; ")
+}
+
+func (e *BoundsError) Unwrap() []error { return []error{ErrUnbounded, ErrRejected} }
 
 // rejected is an error of the ErrRejected kind whose text is msg.
 type rejected struct {

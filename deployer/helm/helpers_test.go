@@ -11,9 +11,15 @@ import (
 	"github.com/tune-dify/tune/spaces"
 )
 
-const testChart = "testdata/dify"
+// testChart is the community chart 0.37.0 with its real subcharts, as
+// spaces/default.yaml describes it: the chart every test uses unless it
+// needs the hand-written one (handChart) to fail on purpose.
+const (
+	testChart = "testdata/charts/dify-0.37.0.tgz"
+	handChart = "testdata/dify"
+)
 
-// loadDefault loads spaces/default.yaml, the space the test chart mirrors.
+// loadDefault loads spaces/default.yaml, the space of the test chart.
 func loadDefault(t testing.TB) *spaces.Space {
 	t.Helper()
 	sp, err := spaces.Load("../../spaces/default.yaml")
@@ -23,7 +29,7 @@ func loadDefault(t testing.TB) *spaces.Space {
 	return sp
 }
 
-// offline is a Deployer of the default space on the test chart that never
+// offline is a Deployer of the default space on the real chart that never
 // needs a cluster (render, overlay, audit, path check).
 func offline(t testing.TB, opts Options) *Deployer {
 	t.Helper()
@@ -59,10 +65,11 @@ func mustBudget(t testing.TB, s string) spaces.Budget {
 	return b
 }
 
-// packageChart writes the test chart as a .tgz, as `helm package` does.
+// packageChart writes the hand-written chart as a .tgz, as `helm package`
+// does.
 func packageChart(t testing.TB) string {
 	t.Helper()
-	ch, err := loader.Load(testChart)
+	ch, err := loader.Load(handChart)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tune-dify/tune/spaces"
 )
@@ -33,6 +37,13 @@ func (p PathProblem) String() string {
 // else at the baseline), and reports each target whose two renders are the
 // same. It needs no cluster. The error is for a chart that does not render
 // at the baseline at all.
+//
+// Charts that randomise every render (Bitnami's generated passwords,
+// Weaviate's cluster credentials, checksums of them) would make every path
+// look alive: the baseline is rendered twice first, and the lines that
+// differ between those two renders are the render's own noise, left out of
+// every comparison. A companion's targets (target.helm.companions) are
+// rendered with the companion's chart.
 func (d *Deployer) CheckPaths(ctx context.Context) ([]PathProblem, error) {
 	sp := d.space
 	// A setting may matter only when a switch is on (pgbouncer's pool with
@@ -43,67 +54,218 @@ func (d *Deployer) CheckPaths(ctx context.Context) ([]PathProblem, error) {
 	if on := allBoolsTrue(sp, baseCfg); !maps.Equal(on, baseCfg) {
 		contexts = append(contexts, on)
 	}
-	var overlays []map[string]any
+	var bases []*pathBase
 	for _, c := range contexts {
-		ov, err := d.Overlay(c)
+		b, err := d.pathBase(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := d.render(ctx, d.values(ov), false); err != nil {
-			return nil, fmt.Errorf("the baseline does not render: %w", err)
-		}
-		overlays = append(overlays, ov)
+		bases = append(bases, b)
 	}
-	var out []PathProblem
+	type job struct {
+		k extreme
+		t spaces.Target
+	}
+	var jobs []job
 	for _, k := range extremes(sp) {
 		if fmt.Sprint(k.low) == fmt.Sprint(k.high) || len(k.targets) == 0 {
 			continue
 		}
 		for _, t := range k.targets {
-			p := PathProblem{Param: k.name, Path: t.Path, Low: k.low, High: k.high}
-			if t.Env != "" {
-				p.Path += "[" + t.Env + "]"
+			jobs = append(jobs, job{k, t})
+		}
+	}
+	// Renders take a tenth of a second or more on a real chart and a space
+	// has about a hundred targets: they run on every core.
+	results := make([]*PathProblem, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p := PathProblem{Param: j.k.name, Path: j.t.Path, Low: j.k.low, High: j.k.high}
+			if j.t.Env != "" {
+				p.Path += "[" + j.t.Env + "]"
 			}
-			live := false
-			for i, c := range contexts {
-				changes, err := d.changes(ctx, overlays[i], c, k, t)
+			for _, b := range bases {
+				changes, err := d.changes(ctx, b, j.k, j.t)
 				if err != nil {
 					p.Err = err
 					break
 				}
 				if changes {
-					live = true
-					break
+					return
 				}
 			}
-			if !live {
-				out = append(out, p)
-			}
+			results[i] = &p
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := d.checkChartValues()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range results {
+		if p != nil {
+			out = append(out, *p)
 		}
 	}
 	return out, nil
 }
 
+// pathBase is one configuration CheckPaths varies targets around: its
+// chart overlay and companions' values, and the noise of its render.
+type pathBase struct {
+	cfg       spaces.Config
+	chart     map[string]any
+	companion map[string]map[string]any
+	noise     noise
+	rendered  string // the chart's manifest at cfg
+}
+
+func (d *Deployer) pathBase(ctx context.Context, cfg spaces.Config) (*pathBase, error) {
+	ov, err := d.Overlay(cfg)
+	if err != nil {
+		return nil, err
+	}
+	chartOv, plans := d.splitCompanions(ov)
+	b := &pathBase{cfg: cfg, chart: chartOv, companion: map[string]map[string]any{}}
+	for _, p := range plans {
+		b.companion[p.cp.Name] = p.values
+	}
+	one, err := d.render(ctx, d.values(chartOv), false)
+	if err != nil {
+		return nil, fmt.Errorf("the baseline does not render: %w", err)
+	}
+	two, err := d.render(ctx, d.values(chartOv), false)
+	if err != nil {
+		return nil, fmt.Errorf("the baseline does not render: %w", err)
+	}
+	b.noise = learnNoise(one.Manifest, two.Manifest)
+	b.rendered = one.Manifest
+	return b, nil
+}
+
 // changes reports whether k's low and high values, written at target t
-// alone over base (the overlay of cfg), render different manifests.
-func (d *Deployer) changes(ctx context.Context, base map[string]any, cfg spaces.Config, k extreme, t spaces.Target) (bool, error) {
-	lowOv, err := d.Overlay(with(cfg, k.name, k.low))
+// alone over base, render different manifests (beyond the render's noise).
+func (d *Deployer) changes(ctx context.Context, base *pathBase, k extreme, t spaces.Target) (bool, error) {
+	lowOv, err := d.Overlay(with(base.cfg, k.name, k.low))
 	if err != nil {
 		return false, err
 	}
-	highOv, err := d.Overlay(with(cfg, k.name, k.high))
+	highOv, err := d.Overlay(with(base.cfg, k.name, k.high))
 	if err != nil {
 		return false, err
 	}
-	lo, err := d.render(ctx, d.values(slot(base, lowOv, t)), false)
-	if err != nil {
-		return false, fmt.Errorf("%v: %w", k.low, err)
+	top, rest, _ := strings.Cut(t.Path, ".")
+	if cp := d.space.Target.Helm.Companion(top); cp != nil {
+		ct := t
+		ct.Path = rest
+		from := func(ov map[string]any) map[string]any { v, _ := ov[top].(map[string]any); return v }
+		lo, err := renderCompanion(ctx, *cp, d.namespace, slot(base.companion[top], from(lowOv), ct))
+		if err != nil {
+			return false, fmt.Errorf("%v: %w", k.low, err)
+		}
+		hi, err := renderCompanion(ctx, *cp, d.namespace, slot(base.companion[top], from(highOv), ct))
+		if err != nil {
+			return false, fmt.Errorf("%v: %w", k.high, err)
+		}
+		return lo.Manifest != hi.Manifest, nil
 	}
-	hi, err := d.render(ctx, d.values(slot(base, highOv, t)), false)
-	if err != nil {
-		return false, fmt.Errorf("%v: %w", k.high, err)
+	// The extreme that differs from cfg's own value is rendered first and
+	// compared with cfg's render: one render for a live path, and the
+	// other extreme only when that one changed nothing.
+	first, second := highOv, lowOv
+	firstV, secondV := k.high, k.low
+	if fmt.Sprint(base.cfg[k.name]) == fmt.Sprint(k.high) {
+		first, second, firstV, secondV = lowOv, highOv, k.low, k.high
 	}
-	return lo.Manifest != hi.Manifest, nil
+	one, err := d.render(ctx, d.values(slot(base.chart, first, t)), false)
+	if err != nil {
+		return false, fmt.Errorf("%v: %w", firstV, err)
+	}
+	if base.noise.differ(base.rendered, one.Manifest) {
+		return true, nil
+	}
+	two, err := d.render(ctx, d.values(slot(base.chart, second, t)), false)
+	if err != nil {
+		return false, fmt.Errorf("%v: %w", secondV, err)
+	}
+	return base.noise.differ(one.Manifest, two.Manifest), nil
+}
+
+// noise is, per document of a manifest, the lines that differ between two
+// renders of the same values.
+type noise map[string]map[int]bool
+
+// docs splits a manifest into its documents by a key that does not depend
+// on their content: the template they come from and their place among
+// that template's documents.
+func docs(manifest string) map[string][]string {
+	out := map[string][]string{}
+	seen := map[string]int{}
+	for _, doc := range strings.Split(manifest, "\n---") {
+		doc = strings.TrimSpace(doc)
+		if doc == "" {
+			continue
+		}
+		lines := strings.Split(doc, "\n")
+		src := lines[0]
+		key := fmt.Sprintf("%s#%d", src, seen[src])
+		seen[src]++
+		out[key] = lines
+	}
+	return out
+}
+
+func learnNoise(one, two string) noise {
+	n := noise{}
+	a, b := docs(one), docs(two)
+	for key, la := range a {
+		lb := b[key]
+		if len(la) != len(lb) {
+			n[key] = nil // the whole document: compared by its line count only
+			continue
+		}
+		for i := range la {
+			if la[i] != lb[i] {
+				if n[key] == nil {
+					n[key] = map[int]bool{}
+				}
+				n[key][i] = true
+			}
+		}
+	}
+	return n
+}
+
+// differ reports whether two manifests differ other than in n's lines.
+func (n noise) differ(one, two string) bool {
+	a, b := docs(one), docs(two)
+	if len(a) != len(b) {
+		return true
+	}
+	for key, la := range a {
+		lb, ok := b[key]
+		if !ok || len(la) != len(lb) {
+			return true
+		}
+		lines, noisy := n[key]
+		if noisy && lines == nil {
+			continue
+		}
+		for i := range la {
+			if la[i] != lb[i] && !lines[i] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func allBoolsTrue(sp *spaces.Space, c spaces.Config) spaces.Config {
@@ -239,4 +401,36 @@ func deleteValue(m map[string]any, parts []string) {
 		m = next
 	}
 	delete(m, parts[len(parts)-1])
+}
+
+// checkChartValues compares the space's copy of the chart's own list
+// entries (target.helm.chartValues) with the chart's values: a chart
+// version that changed them would otherwise lose entries in every export.
+func (d *Deployer) checkChartValues() ([]PathProblem, error) {
+	h := d.space.Target.Helm
+	if h == nil || h.ChartValues == nil {
+		return nil, nil
+	}
+	ch, err := d.loadChart()
+	if err != nil {
+		return nil, err
+	}
+	var out []PathProblem
+	var walk func(prefix []string, want map[string]any)
+	walk = func(prefix []string, want map[string]any) {
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			path := append(slices.Clone(prefix), k)
+			if m, ok := want[k].(map[string]any); ok {
+				walk(path, m)
+				continue
+			}
+			got, _ := lookupPath(ch.Values, path)
+			if !reflect.DeepEqual(spaces.CopyValues(got), spaces.CopyValues(want[k])) {
+				out = append(out, PathProblem{Param: "target.helm.chartValues", Path: strings.Join(path, "."),
+					Err: fmt.Errorf("the space says the chart holds %v, the chart holds %v", want[k], got)})
+			}
+		}
+	}
+	walk(nil, h.ChartValues)
+	return out, nil
 }

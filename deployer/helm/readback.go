@@ -58,6 +58,10 @@ func (d *Deployer) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.Syst
 		Settings: map[string]any{},
 	}
 	for _, sv := range sp.Services {
+		if sv.EnabledBy != "" && cfg[sv.EnabledBy] == false {
+			sys.Services[sv.Name] = spaces.Alloc{CPU: sv.CPU.Current, Memory: sv.Memory.Current} // off: no pods
+			continue
+		}
 		sys.Services[sv.Name] = spaces.Alloc{
 			Replicas: int(cfg[sv.Name+".replicas"].(int64)),
 			CPU:      spaces.Millicores(math.Round(cfg[sv.Name+".cpu"].(float64) * 1000)),
@@ -83,7 +87,57 @@ func (d *Deployer) ReadConfig(ctx context.Context) (spaces.Config, error) {
 		return nil, err
 	}
 	r := &reader{ctx: ctx, kc: kc, ns: d.namespace, wl: wl, cms: map[string]*corev1.ConfigMap{}}
-	return r.config(d.space)
+	cfg, missing, unset := r.config(d.space)
+	if len(missing) > 0 {
+		// The space and the release do not match (a workload its selector
+		// does not find): every trial would fail to read back the same way.
+		err := fmt.Errorf("read the release back: %s", strings.Join(append(missing, unset...), "; "))
+		return cfg, &SystematicError{Err: err}
+	}
+	if len(unset) > 0 {
+		return cfg, fmt.Errorf("read the release back: %s", strings.Join(unset, "; "))
+	}
+	return cfg, nil
+}
+
+// LiveBaseline is the configuration the release runs now, read from the
+// API server, as a complete Config: a study's trial 0 and what it restores
+// are the release as it is, not the space's current values. Where the
+// release says nothing (a container without resources, as the chart's
+// defaults leave every one), the space's current value stands in, and
+// Assumed names each such parameter with the reason: the study sets it.
+// A release the space does not describe (a workload its selector does not
+// find) is a *SystematicError. With no release at all, it is the space's
+// baseline, every parameter assumed.
+func (d *Deployer) LiveBaseline(ctx context.Context) (cfg spaces.Config, assumed []string, err error) {
+	if err := d.reachable(); err != nil {
+		return nil, nil, err
+	}
+	rel, err := d.last(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rel == nil {
+		return d.space.Baseline(), []string{"every parameter: there is no release yet"}, nil
+	}
+	return d.liveConfig(ctx)
+}
+
+func (d *Deployer) liveConfig(ctx context.Context) (spaces.Config, []string, error) {
+	kc, err := d.clients()
+	if err != nil {
+		return nil, nil, err
+	}
+	wl, err := d.releaseWorkloads(ctx, kc)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &reader{ctx: ctx, kc: kc, ns: d.namespace, wl: wl, cms: map[string]*corev1.ConfigMap{}}
+	cfg, missing, unset := r.config(d.space)
+	if len(missing) > 0 {
+		return nil, nil, &SystematicError{Err: fmt.Errorf("read the release %s: %s", d.release, strings.Join(missing, "; "))}
+	}
+	return d.space.Complete(cfg), unset, nil
 }
 
 // workload is a Deployment's or StatefulSet's parts ReadSystem reads.
@@ -102,8 +156,13 @@ func (d *Deployer) releaseWorkloads(ctx context.Context, kc kubernetes.Interface
 	if err != nil {
 		return nil, err
 	}
+	// The release's objects, and its companions' (tune's pgbouncer is a
+	// release of its own).
+	companions := d.companionRelease()
 	mine := func(m metav1.ObjectMeta) bool {
-		return m.Annotations["meta.helm.sh/release-name"] == d.release &&
+		rel := m.Annotations["meta.helm.sh/release-name"]
+		_, companion := companions[rel]
+		return (rel == d.release || companion) &&
 			first(m.Annotations["meta.helm.sh/release-namespace"], d.namespace) == d.namespace
 	}
 	out := map[string][]workload{}
@@ -154,29 +213,11 @@ func (r *reader) one(key string) (*workload, string) {
 	return nil, fmt.Sprintf("%d workloads match the selector of %s (%s): make it select one", len(ws), key, strings.Join(names, ", "))
 }
 
-func (r *reader) config(sp *spaces.Space) (spaces.Config, error) {
-	cfg := spaces.Config{}
-	var missing []string
-	for _, sv := range sp.Services {
-		w, why := r.one(sv.Name)
-		if w == nil {
-			missing = append(missing, sv.Name+": "+why)
-			continue
-		}
-		c, why := mainContainer(w)
-		if c == nil {
-			missing = append(missing, sv.Name+": "+why)
-			continue
-		}
-		cfg[sv.Name+".replicas"] = int64(w.replicas)
-		cpu, mem := amountOf(c, corev1.ResourceCPU), amountOf(c, corev1.ResourceMemory)
-		if cpu == nil || mem == nil {
-			missing = append(missing, fmt.Sprintf("%s: %s/%s sets no cpu or memory limit or request", sv.Name, w.ref.Kind, w.ref.Name))
-			continue
-		}
-		cfg[sv.Name+".cpu"] = float64(cpu.MilliValue()) / 1000
-		cfg[sv.Name+".memory"] = (mem.Value() + 1<<20 - 1) >> 20
-	}
+// config reads every parameter. missing are what could not be read (no
+// workload, a value no choice maps to); unset are the resources a
+// workload's container leaves unset (a release tune has not bounded yet).
+func (r *reader) config(sp *spaces.Space) (cfg spaces.Config, missing, unset []string) {
+	cfg = spaces.Config{}
 	// Components whose <key>.enabled parameter reads false.
 	disabled := map[string]bool{}
 	var rest []spaces.Param
@@ -193,6 +234,36 @@ func (r *reader) config(sp *spaces.Space) (spaces.Config, error) {
 		}
 		rest = append(rest, p)
 	}
+	for _, sv := range sp.Services {
+		if sv.EnabledBy != "" && cfg[sv.EnabledBy] == false {
+			// Switched off: no workload to read; any value resolves to no pods.
+			cfg[sv.Name+".replicas"] = sv.Replicas.Current
+			cfg[sv.Name+".cpu"] = sv.CPU.Current.Cores()
+			cfg[sv.Name+".memory"] = int64(sv.Memory.Current)
+			continue
+		}
+		w, why := r.one(sv.Name)
+		if w == nil {
+			missing = append(missing, sv.Name+": "+why)
+			continue
+		}
+		c, why := mainContainer(w)
+		if c == nil {
+			missing = append(missing, sv.Name+": "+why)
+			continue
+		}
+		cfg[sv.Name+".replicas"] = int64(w.replicas)
+		if cpu := amountOf(c, corev1.ResourceCPU); cpu != nil {
+			cfg[sv.Name+".cpu"] = float64(cpu.MilliValue()) / 1000
+		} else {
+			unset = append(unset, fmt.Sprintf("%s.cpu: %s/%s sets no cpu limit or request", sv.Name, w.ref.Kind, w.ref.Name))
+		}
+		if mem := amountOf(c, corev1.ResourceMemory); mem != nil {
+			cfg[sv.Name+".memory"] = (mem.Value() + 1<<20 - 1) >> 20
+		} else {
+			unset = append(unset, fmt.Sprintf("%s.memory: %s/%s sets no memory limit or request", sv.Name, w.ref.Kind, w.ref.Name))
+		}
+	}
 	for _, p := range rest {
 		v, why := r.param(p)
 		if why != "" {
@@ -205,10 +276,7 @@ func (r *reader) config(sp *spaces.Space) (spaces.Config, error) {
 		}
 		cfg[p.Name] = v
 	}
-	if len(missing) > 0 {
-		return cfg, fmt.Errorf("read the release back: %s", strings.Join(missing, "; "))
-	}
-	return cfg, nil
+	return cfg, missing, unset
 }
 
 // enabledParam reports whether p is a <key>.enabled switch, and its key.
@@ -270,6 +338,9 @@ func (r *reader) target(p spaces.Param, t spaces.Target) (any, string) {
 			return nil, why
 		}
 		if !ok {
+			if t.Unset != nil {
+				return typed(p, t.Unset) // not set: the application's own default
+			}
 			return nil, fmt.Sprintf("%s sets no %s", where, t.Env)
 		}
 		return fromValue(p, t, s)

@@ -14,8 +14,9 @@ import (
 	"github.com/tune-dify/tune/spaces"
 )
 
-// deployed renders cfg with the test chart and loads the objects, as Helm
-// would have created them, into a fake clientset the Deployer then reads.
+// deployed renders cfg with the chart (and the companions cfg turns on)
+// and loads the objects, as Helm would have created them, into a fake
+// clientset the Deployer then reads.
 func deployed(t *testing.T, d *Deployer, cfg spaces.Config, extra ...runtime.Object) {
 	t.Helper()
 	ov, err := d.Overlay(cfg)
@@ -26,25 +27,42 @@ func deployed(t *testing.T, d *Deployer, cfg spaces.Config, extra ...runtime.Obj
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []runtime.Object
-	for _, o := range append(r.Objects, extra...) {
+	objs := owned(d, d.release, append(r.Objects, extra...))
+	_, plans := d.splitCompanions(ov)
+	for _, p := range plans {
+		if !p.on {
+			continue
+		}
+		cr, err := renderCompanion(context.Background(), p.cp, d.namespace, p.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, owned(d, p.cp.Release, cr.Objects)...)
+	}
+	d.kube = fake.NewClientset(objs...)
+}
+
+// owned marks the workloads of objs as release rel's, as Helm does, and
+// keeps them and the ConfigMaps.
+func owned(d *Deployer, rel string, objs []runtime.Object) []runtime.Object {
+	ann := func() map[string]string {
+		return map[string]string{"meta.helm.sh/release-name": rel, "meta.helm.sh/release-namespace": d.namespace}
+	}
+	var out []runtime.Object
+	for _, o := range objs {
 		switch w := o.(type) {
 		case *appsv1.Deployment:
-			w.Namespace, w.Annotations = d.namespace, helmAnnotations(d)
+			w.Namespace, w.Annotations = d.namespace, ann()
 		case *appsv1.StatefulSet:
-			w.Namespace, w.Annotations = d.namespace, helmAnnotations(d)
+			w.Namespace, w.Annotations = d.namespace, ann()
 		case *corev1.ConfigMap:
 			w.Namespace = d.namespace
 		default:
 			continue
 		}
-		objs = append(objs, o)
+		out = append(out, o)
 	}
-	d.kube = fake.NewClientset(objs...)
-}
-
-func helmAnnotations(d *Deployer) map[string]string {
-	return map[string]string{"meta.helm.sh/release-name": d.release, "meta.helm.sh/release-namespace": d.namespace}
+	return out
 }
 
 // Values → objects → System: every parameter of the default space comes
@@ -55,9 +73,11 @@ func TestReadSystemFromObjects(t *testing.T) {
 	b := mustBudget(t, "16c32g")
 	for _, edit := range []spaces.Config{
 		{},
-		{"api.replicas": 3, "api.cpu": 1.5, "api.memory": 3072, "api.workers": 3, "api.dbPoolSize": 10},
-		{"pgbouncer.enabled": true, "pgbouncer.poolMode": "session", "pgbouncer.poolSize": 60},
-		{"postgresql.storageClass": "local-ssd", "weaviate.placement": "dedicated", "redis.cpu": 0.5},
+		{"api.replicas": 3, "api.cpu": 1.5, "api.memory": 3072, "api.workers": 3, "api.dbPoolSize": 10,
+			"api.workerConnections": 50, "api.dbMaxOverflow": 0, "worker.concurrency": 8},
+		{"pgbouncer.enabled": true, "pgbouncer.poolMode": "session", "pgbouncer.poolSize": 60, "pgbouncer.cpu": 0.5},
+		{"postgresql.storageClass": "local-ssd", "weaviate.placement": "dedicated", "redis.cpu": 0.5,
+			"postgresql.maxConnections": 300, "postgresql.memory": 4096, "web.memory": 1024},
 	} {
 		cfg := sp.Complete(edit)
 		deployed(t, d, cfg)
@@ -83,13 +103,15 @@ func TestReadSystemFromObjects(t *testing.T) {
 }
 
 // SQLALCHEMY_POOL_SIZE comes from the api ConfigMap when extraEnv does not
-// set it (Dify's defaults live there).
+// set it, and is Dify's own default (the target's unset) when neither does.
 func TestReadConfigEnvFrom(t *testing.T) {
 	d := offline(t, Options{})
 	sp := d.space
-	sp.Params = sp.Params[:0:0] // only the services, then one env param
+	sp.Services = sp.Services[:len(sp.Services)-1] // not pgbouncer: its switch goes with the params
+	sp.Params = sp.Params[:0:0]                    // only the services, then one env param
 	sp.Params = append(sp.Params, spaces.Param{Name: "api.dbPoolSize", Type: spaces.TypeInt, Min: 5, Max: 30, Current: int64(5),
-		Values: []spaces.Target{{Path: "api.extraEnv", Env: "SQLALCHEMY_POOL_SIZE"}}})
+		Values: []spaces.Target{{Path: "api.extraEnv", Env: "SQLALCHEMY_POOL_SIZE", Unset: 30}}})
+	sp.Services[1].Memory.Floor = nil // its parameter is gone
 	ov, err := d.Overlay(sp.Baseline())
 	if err != nil {
 		t.Fatal(err)
@@ -101,24 +123,23 @@ func TestReadConfigEnvFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range r.Objects {
-		if w, ok := o.(*appsv1.Deployment); ok {
-			w.Namespace, w.Annotations = d.namespace, helmAnnotations(d)
-		}
-		if w, ok := o.(*appsv1.StatefulSet); ok {
-			w.Namespace, w.Annotations = d.namespace, helmAnnotations(d)
-		}
-		if w, ok := o.(*corev1.ConfigMap); ok {
-			w.Namespace = d.namespace
-		}
-	}
-	d.kube = fake.NewClientset(r.Objects...)
+	objs := owned(d, d.release, r.Objects)
+	d.kube = fake.NewClientset(objs...)
 	cfg, err := d.ReadConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg["api.dbPoolSize"] != int64(30) {
-		t.Errorf("api.dbPoolSize %v, want 30 from the ConfigMap", cfg["api.dbPoolSize"])
+		t.Errorf("api.dbPoolSize %v, want Dify's default 30", cfg["api.dbPoolSize"])
+	}
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok && cm.Name == "dify-api" {
+			cm.Data["SQLALCHEMY_POOL_SIZE"] = "20"
+		}
+	}
+	d.kube = fake.NewClientset(objs...)
+	if cfg, err = d.ReadConfig(context.Background()); err != nil || cfg["api.dbPoolSize"] != int64(20) {
+		t.Errorf("api.dbPoolSize %v (%v), want 20 from the ConfigMap", cfg["api.dbPoolSize"], err)
 	}
 }
 
@@ -127,7 +148,7 @@ func TestReadConfigProblems(t *testing.T) {
 	d := offline(t, Options{})
 	sp := d.space
 	cfg := sp.Baseline()
-	// A second workload matching api's selector, and no ollama.
+	// A second workload matching api's selector, and no beat.
 	deployed(t, d, cfg)
 	kc := d.kube.(*fake.Clientset)
 	ctx := context.Background()
@@ -135,14 +156,14 @@ func TestReadConfigProblems(t *testing.T) {
 	dup := dep.DeepCopy()
 	dup.Name, dup.ResourceVersion = "dify-api-canary", ""
 	kc.AppsV1().Deployments(d.namespace).Create(ctx, dup, metav1.CreateOptions{})
-	kc.AppsV1().Deployments(d.namespace).Delete(ctx, "dify-ollama", metav1.DeleteOptions{})
+	kc.AppsV1().Deployments(d.namespace).Delete(ctx, "dify-beat", metav1.DeleteOptions{})
 	_, err := d.ReadConfig(ctx)
 	if err == nil {
 		t.Fatal("read; want errors")
 	}
 	for _, want := range []string{
 		"api: 2 workloads match the selector of api (Deployment/dify-api, Deployment/dify-api-canary)",
-		"ollama: no Deployment or StatefulSet of the release matches the selector of ollama",
+		"beat: no Deployment or StatefulSet of the release matches the selector of beat",
 		"api.workers: 2 workloads match",
 	} {
 		if !strings.Contains(err.Error(), want) {

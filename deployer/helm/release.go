@@ -27,6 +27,10 @@ type Baseline struct {
 	Status    string         `json:"status,omitempty"`
 	Chart     string         `json:"chart,omitempty"`  // name-version
 	Values    map[string]any `json:"values,omitempty"` // user-supplied values of that revision
+	// Companions are the releases tune deploys beside the chart
+	// (target.helm.companions) as they were: Revision 0 when absent, as
+	// tune's pgbouncer is before a study, so Restore removes it.
+	Companions []Baseline `json:"companions,omitempty"`
 }
 
 // Exists reports whether there was a release.
@@ -67,13 +71,18 @@ func (d *Deployer) Baseline(ctx context.Context) (Baseline, error) {
 	if err != nil {
 		return Baseline{}, err
 	}
-	b := Baseline{Release: d.release, Namespace: d.namespace}
+	comps, err := d.companionBaselines()
+	if err != nil {
+		return Baseline{}, err
+	}
+	b := Baseline{Release: d.release, Namespace: d.namespace, Companions: comps}
 	d.baseline, d.userValues, d.lastGood, d.haveBaseline = nil, nil, 0, true
 	if rel == nil {
 		d.log("baseline: no release %s in namespace %s", d.release, d.namespace)
 		return b, nil
 	}
 	b, _ = d.Status(ctx)
+	b.Companions = comps
 	d.baseline = rel
 	d.userValues = rel.Config
 	d.lastGood = rel.Version
@@ -154,10 +163,22 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 	if err != nil {
 		return nil, err
 	}
-	vals := d.values(overlay)
-	r, err := d.render(ctx, vals, prev != nil)
+	chartOv, plans := d.splitCompanions(overlay)
+	vals := d.values(chartOv)
+	r, err := d.serverRender(ctx, vals, prev != nil)
 	if err != nil {
-		return nil, err
+		return nil, d.systematic(ctx, err, prev != nil)
+	}
+	objs := r.Objects
+	for _, p := range plans {
+		if !p.on {
+			continue
+		}
+		cr, err := renderCompanion(ctx, p.cp, d.namespace, p.values)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, cr.Objects...)
 	}
 	comps, err := d.components()
 	if err != nil {
@@ -167,7 +188,10 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 	if d.opts.Budget != nil {
 		nodes = max(d.opts.Budget.Nodes, 1)
 	}
-	a := audit(r.Objects, comps, nodes)
+	a := audit(objs, comps, nodes)
+	if err := a.bounded(); err != nil {
+		return nil, err
+	}
 	if d.opts.Budget != nil {
 		if err := a.check(*d.opts.Budget); err != nil {
 			return nil, err
@@ -175,6 +199,24 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 	}
 	if err := d.prepareVolumes(ctx, r.Objects); err != nil {
 		return nil, err
+	}
+	// A companion the trial turns on is up before the chart's clients are
+	// pointed at it; one it turns off goes once they are not.
+	undo := func() {
+		for _, p := range plans {
+			if err := d.companionUndo(context.WithoutCancel(ctx), p); err != nil {
+				d.log("companion %s: undo: %v", p.cp.Release, err)
+			}
+		}
+	}
+	for _, p := range plans {
+		if !p.on {
+			continue
+		}
+		if err := d.companionUp(ctx, p); err != nil {
+			undo()
+			return nil, err
+		}
 	}
 
 	// The apply runs to its end whatever ctx does: Helm cancelled midway
@@ -199,6 +241,7 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 			verb = "install"
 		}
 		e := &RolloutError{Release: d.release, Err: fmt.Errorf("helm %s: %w", verb, err)}
+		defer undo()
 		now, lerr := d.last(ctx)
 		if lerr != nil || now == nil || (prev != nil && now.Version == prev.Version) {
 			// Helm stopped before it made a revision: nothing changed.
@@ -220,7 +263,17 @@ func (d *Deployer) Apply(ctx context.Context, overlay map[string]any) (*Applied,
 		return nil, fmt.Errorf("revision %d: wait for the rollout: %w", rel.Version, err)
 	}
 	if len(problems) > 0 {
-		return nil, d.failed(ctx, &RolloutError{Release: d.release, Revision: rel.Version, Problems: problems})
+		err := d.failed(ctx, &RolloutError{Release: d.release, Revision: rel.Version, Problems: problems})
+		undo()
+		return nil, err
+	}
+	for _, p := range plans {
+		if p.on {
+			continue
+		}
+		if err := d.companionDown(ctx, p.cp); err != nil {
+			return nil, fmt.Errorf("revision %d: remove companion %s: %w", rel.Version, p.cp.Release, err)
+		}
 	}
 	d.lastGood = rel.Version
 	applied := &Applied{Revision: rel.Version, Installed: installed, Audit: a, Deploy: time.Since(start)}
@@ -342,6 +395,33 @@ func runBounded(ctx context.Context, run func(string) error, name string) error 
 // uninstall when there was no release. It waits for the rollout. Call it
 // with a fresh context on SIGINT: the study's is cancelled by then.
 func (d *Deployer) Restore(ctx context.Context, b Baseline) error {
+	// Companions the baseline had come back before the chart's clients are
+	// pointed at them again; the ones it had not go once they are not.
+	comps := map[string]Baseline{}
+	for _, c := range b.Companions {
+		comps[c.Release] = c
+	}
+	for _, cp := range d.space.Companions() {
+		if cb, ok := comps[cp.Release]; ok && cb.Exists() {
+			if err := d.restoreCompanion(ctx, cp, cb); err != nil {
+				return fmt.Errorf("restore companion %s: %w", cp.Release, err)
+			}
+		}
+	}
+	if err := d.restoreChart(ctx, b); err != nil {
+		return err
+	}
+	for _, cp := range d.space.Companions() {
+		if cb, ok := comps[cp.Release]; !ok || !cb.Exists() {
+			if err := d.companionDown(ctx, cp); err != nil {
+				return fmt.Errorf("restore %s: remove companion %s: %w", b, cp.Release, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Deployer) restoreChart(ctx context.Context, b Baseline) error {
 	cur, err := d.last(ctx)
 	if err != nil {
 		return err

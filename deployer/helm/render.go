@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,8 +27,68 @@ type Rendered struct {
 // (baseline values, values files, overlay), without touching the cluster.
 // Values the chart's values.schema.json refuses, and templates that fail,
 // give an error matching ErrRejected.
+// Companions' values in overlay are left out: RenderCompanion renders them.
+// Bitnami's charts look up the live release's Secrets on an upgrade, which a
+// client-side render cannot: use ServerRender for a release that exists.
 func (d *Deployer) Render(ctx context.Context, overlay map[string]any) (*Rendered, error) {
-	return d.render(ctx, d.values(overlay), d.lastGood > 0)
+	chartOv, _ := d.splitCompanions(overlay)
+	return d.render(ctx, d.values(chartOv), d.lastGood > 0)
+}
+
+// ServerRender renders overlay as Apply will deploy it: Helm's server-side
+// dry run of the upgrade (or install) of the live release, so templates
+// that `lookup` the cluster (Bitnami's password checks) see the release's
+// own Secrets. Nothing is changed on the cluster.
+func (d *Deployer) ServerRender(ctx context.Context, overlay map[string]any) (*Rendered, error) {
+	if err := d.reachable(); err != nil {
+		return nil, err
+	}
+	prev, err := d.last(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chartOv, _ := d.splitCompanions(overlay)
+	return d.serverRender(ctx, d.values(chartOv), prev != nil)
+}
+
+func (d *Deployer) serverRender(ctx context.Context, values map[string]any, upgrade bool) (*Rendered, error) {
+	ch, err := d.loadChart()
+	if err != nil {
+		return nil, err
+	}
+	var rel *release.Release
+	if upgrade {
+		up := action.NewUpgrade(d.cfg)
+		up.Namespace = d.namespace
+		up.ResetValues = true
+		up.DryRun, up.DryRunOption = true, "server"
+		rel, err = up.RunWithContext(ctx, d.release, ch, values)
+	} else {
+		inst := action.NewInstall(d.cfg)
+		inst.ReleaseName, inst.Namespace = d.release, d.namespace
+		inst.DryRun, inst.DryRunOption = true, "server"
+		rel, err = inst.RunWithContext(ctx, ch, values)
+	}
+	if err != nil {
+		if isNetworkError(err) {
+			return nil, &unreachable{err: requestError(err)}
+		}
+		return nil, renderError(ch.Name(), err)
+	}
+	return decodeRelease(rel)
+}
+
+// systematic marks a render failure that the release's own values (no
+// overlay) hit as well: every trial would fail the same way, so the study
+// should stop rather than record failed configurations.
+func (d *Deployer) systematic(ctx context.Context, err error, upgrade bool) error {
+	if !errors.Is(err, ErrRejected) || errors.Is(err, ErrUnreachable) {
+		return err
+	}
+	if _, berr := d.serverRender(ctx, d.values(nil), upgrade); berr != nil && !errors.Is(berr, ErrUnreachable) {
+		return &SystematicError{Err: err}
+	}
+	return err
 }
 
 func (d *Deployer) render(ctx context.Context, values map[string]any, upgrade bool) (*Rendered, error) {

@@ -55,11 +55,39 @@ func (d *Deployer) values(overlay map[string]any) map[string]any {
 // files. Helm replaces lists wholesale, so the env entries a parameter sets
 // (api.extraEnv) are merged into the list those values already hold and no
 // entry of the chart or the user is lost.
+//
+// Each companion (target.helm.companions) gets its values under its own
+// name (overlay["pgbouncer"], with "enabled" saying whether cfg turns it
+// on): Apply takes them out and deploys the companion's release beside
+// the chart's.
 func (d *Deployer) Overlay(cfg spaces.Config) (map[string]any, error) {
+	base, err := d.BaseValues()
+	if err != nil {
+		return nil, err
+	}
+	ov, err := d.space.Overlay(cfg, base)
+	if err != nil {
+		return nil, err
+	}
+	for _, cp := range d.space.Companions() {
+		v, on, err := d.space.CompanionOverlay(cfg, cp.Name)
+		if err != nil {
+			return nil, err
+		}
+		v["enabled"] = on
+		ov[cp.Name] = v
+	}
+	return ov, nil
+}
+
+// BaseValues are the values a trial's overlay lands on: the chart's
+// defaults, the baseline release's values and the values files, merged as
+// Helm merges them. An export merged into them (spaces.Space.Overlay's base)
+// keeps the chart's own list entries and the user's.
+func (d *Deployer) BaseValues() (map[string]any, error) {
 	ch, err := d.loadChart()
 	if err != nil {
 		return nil, err
 	}
-	base := mergeValues(ch.Values, d.values(nil))
-	return d.space.Overlay(cfg, base)
+	return mergeValues(ch.Values, d.values(nil)), nil
 }

@@ -69,7 +69,7 @@ func TestOverlayKeepsEnvEntries(t *testing.T) {
 		m := e.(map[string]any)
 		names = append(names, m["name"].(string)+"="+m["value"].(string))
 	}
-	if got := strings.Join(names, " "); got != "CHECK_UPDATE_URL= LOG_LEVEL=DEBUG SERVER_WORKER_AMOUNT=3 SQLALCHEMY_POOL_SIZE=30" {
+	if got := strings.Join(names, " "); got != "CHECK_UPDATE_URL= LOG_LEVEL=DEBUG SERVER_WORKER_AMOUNT=3 SERVER_WORKER_CONNECTIONS=10 SQLALCHEMY_MAX_OVERFLOW=10 SQLALCHEMY_POOL_SIZE=30" {
 		t.Errorf("extraEnv %s", got)
 	}
 }

@@ -1,7 +1,9 @@
 // Package helmtest prepares the project's test control plane
 // (internal/testcluster) for charts that follow spaces/default.yaml: the
-// nodes, the storage classes the space chooses between and a provisioner
-// that binds their claims (nothing provisions volumes on kwok).
+// nodes, a default storage class and the classes the space chooses between,
+// and a provisioner that binds their claims (nothing provisions volumes on
+// kwok). Claims that name no class (the community chart's, by default) get
+// the default class, as on any cluster that has one.
 //
 // Imports of this module: internal/testcluster and spaces.
 package helmtest
@@ -35,6 +37,10 @@ var Nodes = []testcluster.Node{
 // StorageClasses are the classes spaces/default.yaml chooses between.
 var StorageClasses = []string{"nfs", "local-ssd"}
 
+// DefaultStorageClass is the cluster's default class: the API server's
+// DefaultStorageClass admission gives it to every claim that names none.
+const DefaultStorageClass = "standard"
+
 const provisioner = "tune.dify.dev/fake"
 
 // Client is a clientset for the cluster's admin kubeconfig.
@@ -66,8 +72,11 @@ func Setup(ctx context.Context, c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range StorageClasses {
+	for _, name := range append([]string{DefaultStorageClass}, StorageClasses...) {
 		sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: provisioner}
+		if name == DefaultStorageClass {
+			sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+		}
 		if _, err := kc.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("storage class %s: %w", name, err)
 		}
@@ -78,21 +87,27 @@ func Setup(ctx context.Context, c *testcluster.Cluster) error {
 
 // provision plays the volume provisioner: every pending claim of one of the
 // classes gets a volume pre-bound to it, which the controller manager's
-// binder then binds.
+// binder then binds. A claim that names no class (made before the default
+// class existed) gets the default class's volume, as the controller
+// manager's retroactive default assignment would give it that class.
 func provision(ctx context.Context, kc kubernetes.Interface) {
 	for ctx.Err() == nil {
 		pvcs, err := kc.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
 		if err == nil {
 			for _, c := range pvcs.Items {
-				if c.Status.Phase != corev1.ClaimPending || c.Spec.StorageClassName == nil || c.DeletionTimestamp != nil {
+				if c.Status.Phase != corev1.ClaimPending || c.DeletionTimestamp != nil {
 					continue
+				}
+				class := DefaultStorageClass
+				if c.Spec.StorageClassName != nil {
+					class = *c.Spec.StorageClassName
 				}
 				pv := &corev1.PersistentVolume{
 					ObjectMeta: metav1.ObjectMeta{Name: "pv-" + string(c.UID)},
 					Spec: corev1.PersistentVolumeSpec{
 						Capacity:                      corev1.ResourceList{corev1.ResourceStorage: c.Spec.Resources.Requests[corev1.ResourceStorage]},
 						AccessModes:                   c.Spec.AccessModes,
-						StorageClassName:              *c.Spec.StorageClassName,
+						StorageClassName:              class,
 						PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 						PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + string(c.UID)}},
 						ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: c.Namespace, Name: c.Name, UID: c.UID},
