@@ -149,8 +149,8 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	}
 	_ = srv.stop()
 
-	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s\n", e.nproc, pinNote,
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx))
+	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s, load average %s\n", e.nproc, pinNote,
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx), loadAverage())
 	flushing := "flushed event by event, as Dify does"
 	if !e.flushEach {
 		flushing = "flushed as the server's buffer fills (-flush-each=false)"
@@ -176,6 +176,13 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
+	}
+	if rows[0].client1 >= 0 && rows[0].client1 < 0.8 {
+		// A saturated client reads several events per wake-up; one left
+		// waiting (by a slow server or by other work on its core) pays a
+		// wake-up per event, so its CPU per stream is not its cost at load.
+		fmt.Fprintf(w, "  note: tune load ran below saturation (%s of its core): other work on the machine or a slow server; "+
+			"per-CPU-second figures then include a wake-up per event. Rerun on an idle machine.\n", pct(rows[0].client1))
 	}
 
 	// Accuracy: tune's p50 total against the server's own p50; the first
@@ -371,6 +378,15 @@ func (s *server) stop() error {
 	}
 	s.done = nil
 	return s.err
+}
+
+// loadAverage is the machine's 1-minute load average, from /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 func locustVersion(ctx context.Context) string {
