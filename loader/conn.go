@@ -47,6 +47,8 @@ type dialer struct {
 	tls  *tls.Config // nil for http
 	net  net.Dialer
 	hs   time.Duration // TLS handshake timeout
+	// fn, if set, replaces the TCP dial: the benchmark's in-memory server.
+	fn func(ctx context.Context) (net.Conn, error)
 }
 
 func newDialer(cfg Config) (*dialer, error) {
@@ -81,7 +83,11 @@ func newDialer(cfg Config) (*dialer, error) {
 }
 
 func (d *dialer) dial(ctx context.Context) (*conn, error) {
-	nc, err := d.net.DialContext(ctx, "tcp", d.addr)
+	dial := d.fn
+	if dial == nil {
+		dial = func(ctx context.Context) (net.Conn, error) { return d.net.DialContext(ctx, "tcp", d.addr) }
+	}
+	nc, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}
