@@ -106,6 +106,7 @@ func (l *load) closed(wg *sync.WaitGroup) {
 func (l *load) user(u *user, stop <-chan struct{}) {
 	l.rec.users.Add(1)
 	defer l.rec.users.Add(-1)
+	defer u.drop() // a user who leaves closes its connection
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
 	for {
