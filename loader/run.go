@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	<-runCtx.Done()
 	stopped := time.Now()
-	l.rec.sample(l.rec.second(stopped)) // the last, partial second
+	l.rec.sampleThrough(l.rec.second(stopped)) // the last, partial second, and any tick the deadline beat
 	cancel()
 	wg.Wait()
 	l.closeConns()
