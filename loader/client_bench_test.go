@@ -98,9 +98,7 @@ func (c *memConn) Write(p []byte) (int, error) {
 			break
 		}
 		c.in = c.in[i+4+cl:]
-		for _, s := range memEvents {
-			c.out = append(c.out, s)
-		}
+		c.out = append(c.out, memEvents...)
 	}
 	c.cond.Broadcast()
 	return len(p), nil
