@@ -118,9 +118,9 @@ func TestWholeCompletion(t *testing.T) {
 	}
 }
 
-// TestTokensArriveOverTime: with a TTFT and a rate the client sees the
-// first token well before the last, and the whole stream takes at least
-// TTFT + (n-1)/rate (a lower bound the server guarantees, not a timing
+// TestTokensArriveOverTime: with a TTFT and a rate the first token comes
+// no sooner than TTFT and the last no sooner than TTFT + (n-1)/rate, from
+// the request's start (lower bounds the server guarantees, not a timing
 // assertion on the machine's speed).
 func TestTokensArriveOverTime(t *testing.T) {
 	leakcheck.Check(t)
@@ -149,7 +149,7 @@ func TestTokensArriveOverTime(t *testing.T) {
 			last = time.Now()
 		}
 	}
-	if ttft, total := first.Sub(t0), last.Sub(t0); ttft < 50*time.Millisecond || total < 150*time.Millisecond || last.Sub(first) < 100*time.Millisecond {
+	if ttft, total := first.Sub(t0), last.Sub(t0); ttft < 50*time.Millisecond || total < 150*time.Millisecond {
 		t.Errorf("first token after %v, last after %v; want ≥ 50 ms and ≥ 150 ms", ttft, total)
 	}
 }
