@@ -63,10 +63,15 @@ type Summary struct {
 	TTFT            Percentiles       `json:"ttft_ms"` // to the first event with content
 	Total           Percentiles       `json:"total_ms"`
 	EventsPerStream Percentiles       `json:"events_per_stream"`
-	Pings           int64             `json:"pings"`      // keep-alive events, all streams
-	WarmUp          float64           `json:"warmup_s"`   // the window starts here
-	Duration        float64           `json:"duration_s"` // the window's length
-	Timeline        []Second          `json:"timeline"`
+	Pings           int64             `json:"pings"` // keep-alive events, all streams
+	// Events counts the events of all streams; Skimmed those the client
+	// recognised from their first bytes (node progress, answer chunks
+	// after the first) and passed over without decoding their JSON.
+	Events   int64    `json:"events"`
+	Skimmed  int64    `json:"skimmed_events"`
+	WarmUp   float64  `json:"warmup_s"`   // the window starts here
+	Duration float64  `json:"duration_s"` // the window's length
+	Timeline []Second `json:"timeline"`
 }
 
 // Measurement converts s to what a trial records.
@@ -106,6 +111,7 @@ type recorder struct {
 	errs                    map[string]int64
 	examples                map[string]string
 	pings, users, inFlight  atomic.Int64
+	events, skimmed         atomic.Int64
 	secCompleted, secFailed []atomic.Int64
 	secUsers, secInFlight   []atomic.Int64
 	seconds                 seconds      // guarded by mu
@@ -255,6 +261,8 @@ func (r *recorder) summary(end time.Time) *Summary {
 		Total:           percentiles(r.total, 1e-3),
 		EventsPerStream: percentiles(r.evs, 1),
 		Pings:           r.pings.Load(),
+		Events:          r.events.Load(),
+		Skimmed:         r.skimmed.Load(),
 		WarmUp:          r.t0.Seconds(),
 		Duration:        max(t1-r.t0, 0).Seconds(),
 	}
