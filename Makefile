@@ -36,7 +36,7 @@ bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs r
 	$(GO) run ./search/bench
 
 bench-load: ## streams/s per client core (tune load vs Locust) and p50 accuracy, pinned with taskset
-	$(GO) run ./loader/benchload
+	$(GO) run ./tools/benchload
 
 bench-model: ## CPU time of one simulated trial (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./deployer/sim
