@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # The packages with tests tagged e2e, one at a time: each starts its own control plane.
 E2E_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .)))
 
-.PHONY: help build test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean report-shots
+.PHONY: help build deps test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean report-shots
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,7 +16,10 @@ help: ## list the targets
 build: ## build bin/tune with the version stamped
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tune ./cmd/tune
 
-test: ## run every test with the race detector (the README's test command)
+deps: ## install what the tests need beyond Go when it is missing (Chromium, Locust: Debian packages)
+	@for f in .ci/install-*.sh; do bash "$$f"; done
+
+test: deps ## run every test with the race detector (the README's test command)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
@@ -35,7 +38,7 @@ e2e: e2e-build ## every test, plus those tagged e2e against a real control plane
 bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs random, 20 seeds)
 	$(GO) run ./search/bench
 
-bench-load: ## streams/s per client core (tune load vs Locust) and p50 accuracy, pinned with taskset
+bench-load: ## streams per client CPU-second (tune load vs Locust; events flushed one by one as Dify does) and p50 accuracy
 	$(GO) run ./tools/benchload
 
 bench-model: ## CPU time of one simulated trial (go test -bench)
