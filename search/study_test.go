@@ -97,6 +97,12 @@ func TestStudyResumes(t *testing.T) {
 
 func TestStudyEnqueuedRunAfterBaseline(t *testing.T) {
 	s := shortStudy(t, "tpe", 3, &MemoryStore{})
+	// The presets are the case study's configurations, of its own space.
+	seed, err := spaces.Load("../spaces/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Space = seed
 	preset, err := spaces.LoadConfig("../spaces/presets/s16-final.yaml")
 	if err != nil {
 		t.Fatal(err)

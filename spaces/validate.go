@@ -408,7 +408,8 @@ func (c *checker) budget(b Budget) {
 
 // smallest is the System with every service at its minimum and every other
 // setting at its current value, except placements, which are shared when
-// that is an option: a dedicated node only ever costs more.
+// that is an option: a dedicated node only ever costs more. A service its
+// switch's current value turns off runs no pods.
 func (s *Space) smallest(b Budget) System {
 	sys := System{
 		Budget:   b,
@@ -429,6 +430,13 @@ func (s *Space) smallest(b Budget) System {
 					break
 				}
 			}
+		}
+	}
+	for _, sv := range s.Services {
+		if sv.off(Config(sys.Settings)) {
+			a := sys.Services[sv.Name]
+			a.Replicas = 0
+			sys.Services[sv.Name] = a
 		}
 	}
 	return sys

@@ -37,7 +37,7 @@ func TestEmulateThenLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		err := run(ctx, []string{"emulate", "--budget", "8c16g", "--space", space,
+		err := run(ctx, []string{"emulate", "--budget", "8c16g", "--space", seedSpace,
 			"--config", "../../spaces/presets/s8-final.yaml", "--listen", addr, "--for", "20s"}, &eout, &eerr)
 		done <- exitCode(err)
 	}()

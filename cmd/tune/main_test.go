@@ -51,6 +51,10 @@ func golden(t *testing.T, name, got string) {
 
 const space = "../../spaces/default.yaml"
 
+// seedSpace is the case study's space: the presets (--enqueue s8-final,
+// --config spaces/presets/...) are its configurations.
+const seedSpace = "../../spaces/seed.yaml"
+
 // Bad input as a new user would type it: one clear message each, naming the
 // file, line or flag; exit code 2; no stack trace.
 func TestBadInput(t *testing.T) {
@@ -70,7 +74,7 @@ func TestBadInput(t *testing.T) {
 		{"bad-scenario", []string{"--budget", "8c16g", "--space", space, "--scenario", "chat"}},
 		{"bad-sampler", []string{"--budget", "8c16g", "--space", space, "--sampler", "grid"}},
 		{"unknown-preset", []string{"--budget", "8c16g", "--space", space, "--enqueue", "s99"}},
-		{"preset-over-budget", []string{"--budget", "8c16g", "--space", space, "--enqueue", "s16-final"}},
+		{"preset-over-budget", []string{"--budget", "8c16g", "--space", seedSpace, "--enqueue", "s16-final"}},
 		{"eval-no-config", []string{"eval", "--budget", "8c16g", "--space", space}},
 		{"validate-budget", []string{"validate", "--space", space, "--budget", "2c4g"}},
 	}
@@ -97,7 +101,7 @@ func TestBadInput(t *testing.T) {
 
 func TestStudyOutput(t *testing.T) {
 	out := t.TempDir()
-	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "6", "--seed", "1", "--enqueue", "s8-final", "--out", out)
+	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", seedSpace, "--trials", "6", "--seed", "1", "--enqueue", "s8-final", "--out", out)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -138,7 +142,7 @@ func TestStudyOutput(t *testing.T) {
 
 	// Rerunning the same command resumes: nothing new with the same --trials,
 	// two more with --trials 8.
-	stdout, _, code = runCLI(t, "--budget", "8c16g", "--space", space, "--trials", "8", "--seed", "1", "--enqueue", "s8-final", "--out", out)
+	stdout, _, code = runCLI(t, "--budget", "8c16g", "--space", seedSpace, "--trials", "8", "--seed", "1", "--enqueue", "s8-final", "--out", out)
 	if code != exitOK || !strings.Contains(stdout, "resuming study") {
 		t.Fatalf("resume: exit %d\n%s", code, stdout)
 	}
@@ -162,7 +166,7 @@ func TestStudyOutput(t *testing.T) {
 }
 
 func TestEvalJSON(t *testing.T) {
-	stdout, stderr, code := runCLI(t, "eval", "--budget", "16c32g", "--space", space,
+	stdout, stderr, code := runCLI(t, "eval", "--budget", "16c32g", "--space", seedSpace,
 		"--config", "../../spaces/presets/s16-final.yaml", "--json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -203,7 +207,7 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 func TestConfigFileSetsFlags(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "tune.yaml")
-	if err := os.WriteFile(file, []byte("budget: 8c16g\nspace: "+space+"\ntrials: 2\nseed: 4\nenqueue: [s8-final]\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("budget: 8c16g\nspace: "+seedSpace+"\ntrials: 2\nseed: 4\nenqueue: [s8-final]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
