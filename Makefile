@@ -16,9 +16,9 @@ help: ## list the targets
 build: ## build bin/tune with the version stamped
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tune ./cmd/tune
 
-test: ## run every test (the README's test command)
+test: ## run every test with the race detector (the README's test command)
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

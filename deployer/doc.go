@@ -17,4 +17,6 @@
 // The targets share no code with search: search declares the Evaluator it
 // needs and each target satisfies it. This package itself holds only this
 // overview.
+//
+// Imports of this module: nothing.
 package deployer

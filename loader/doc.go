@@ -19,4 +19,7 @@
 //
 // It owns load generation and measurement only. It must not import search
 // or deployer; its subpackage sse decodes the event streams.
+//
+// Imports of this module: spaces, results and loader/sse.
+// Never imports: helm.sh/helm, k8s.io, github.com/c-bata/goptuna.
 package loader

@@ -4,4 +4,7 @@
 // values.yaml in the output folder are written here and nowhere else.
 //
 // It only reads trial records: it must not import search, deployer or loader.
+//
+// Imports of this module: nothing.
+// Never imports: net/http, helm.sh/helm, k8s.io, github.com/c-bata/goptuna.
 package results

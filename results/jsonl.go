@@ -126,7 +126,9 @@ func readJSONL(r io.Reader) ([]Trial, error) {
 
 // writeAtomic replaces path with data: temporary file in the same directory,
 // fsync, rename, fsync of the directory.
-func writeAtomic(path string, data []byte) (err error) {
+func writeAtomic(path string, data []byte) error { return writeAtomicMode(path, data, 0o644) }
+
+func writeAtomicMode(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -145,8 +147,8 @@ func writeAtomic(path string, data []byte) (err error) {
 		err = cerr
 	}
 	if err == nil {
-		// CreateTemp makes the file 0600; these files are meant to be read.
-		err = os.Chmod(tmp, 0o644)
+		// CreateTemp makes the file 0600.
+		err = os.Chmod(tmp, perm)
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)

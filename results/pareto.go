@@ -63,10 +63,16 @@ type SLO struct {
 
 // Meets reports whether t is complete and within s.
 func (s SLO) Meets(t Trial) bool {
-	if t.State != StateComplete || t.Metrics.ErrorRate > s.MaxErrorRate || math.IsNaN(t.Metrics.ErrorRate) {
+	return t.State == StateComplete && s.MeetsMetrics(t.Metrics)
+}
+
+// MeetsMetrics reports whether measured metrics are within s: the one SLO
+// rule every part of tune applies (the search's score, the pick, eval).
+func (s SLO) MeetsMetrics(m Metrics) bool {
+	if m.ErrorRate > s.MaxErrorRate || math.IsNaN(m.ErrorRate) {
 		return false
 	}
-	return s.P95 <= 0 || t.Metrics.P95 <= ms(s.P95)
+	return s.P95 <= 0 || m.P95 <= ms(s.P95)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -65,13 +65,19 @@ type StudyID int64
 // not comparable. Seed and Command may differ on a resume (a resume is a new
 // command line); the values from the creating run are kept.
 type StudyMeta struct {
-	Budget      string // as the user wrote it: "16c32g"
-	Space       string // the space file as given on the command line
-	SpaceDigest string // optional hash of the space file's content, e.g. "sha256:…"
-	Target      string // sim, local or helm
-	Scenario    string // chatflow, agent or retrieval
-	Seed        int64
-	Command     string // the command line that created the study
+	Budget      string `json:"budget"`                 // as the user wrote it: "16c32g"
+	Space       string `json:"space"`                  // the space file as given on the command line
+	SpaceDigest string `json:"space_digest,omitempty"` // optional hash of the space file's content
+	Target      string `json:"target"`                 // sim, local or helm
+	Scenario    string `json:"scenario"`               // one of spaces.Scenarios
+	Seed        int64  `json:"seed"`
+	Command     string `json:"command"` // the command line that created the study
+
+	// The objective and sampler of the run; a resume may change them, so
+	// the store does not compare them (study.json holds the last run's).
+	Sampler      string  `json:"sampler,omitempty"`
+	SLOP95Ms     int64   `json:"slo_p95_ms"`
+	MaxErrorRate float64 `json:"max_error_rate"`
 }
 
 // Study is a study as the store holds it.

@@ -6,4 +6,7 @@
 //
 // It declares the Evaluator it needs; the deployers implement it without
 // importing search. It must not import net/http, Helm or client-go.
+//
+// Imports of this module: spaces and results.
+// Never imports: net/http, helm.sh/helm, k8s.io.
 package search

@@ -25,7 +25,9 @@ type Evaluator interface {
 // ErrAbort, wrapped in an evaluator's error, means the target could not run
 // the trial at all (the cluster's API server is unreachable, say): nothing
 // about the configuration was learnt, so no trial is recorded and the study
-// stops with that error; rerunning it resumes.
+// stops with that error; rerunning it resumes. A target that does not import
+// search says the same with an error that has a method StopsStudy() bool
+// returning true; Run then returns it wrapped in ErrAbort.
 var ErrAbort = errors.New("the target cannot run trials")
 
 // Store keeps a study's trials durably; Add must not return before the trial
@@ -53,7 +55,10 @@ type Study struct {
 	Sampler   string // one of Samplers
 	Trials    int    // total, counting the baseline, presets and resumed trials
 	Seed      int64
-	Baseline  bool // evaluate the space's current values first
+	Baseline  bool // evaluate the baseline first
+	// BaselineConfig is the baseline: the configuration a real release runs
+	// now, read from the cluster. Nil means the space's current values.
+	BaselineConfig spaces.Config
 	// LocalMoves is the share of sampler trials, once TPE has its startup
 	// trials, that are small moves around the best trial instead of TPE
 	// proposals (see mover). 0 is pure goptuna; only TPE uses it.
@@ -233,7 +238,11 @@ func (s *Study) queue(done []results.Trial) []queued {
 	}
 	var q []queued
 	if s.Baseline && baseline == 0 {
-		q = append(q, queued{results.OriginBaseline, s.Space.Baseline()})
+		base := s.Space.Baseline()
+		if s.BaselineConfig != nil {
+			base = s.Space.Complete(s.BaselineConfig)
+		}
+		q = append(q, queued{results.OriginBaseline, base})
 	}
 	for i, p := range s.Enqueue {
 		if i >= enqueued {
@@ -265,6 +274,10 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 		if errors.Is(err, ErrAbort) {
 			return t, err
 		}
+		var stop interface{ StopsStudy() bool }
+		if errors.As(err, &stop) && stop.StopsStudy() {
+			return t, fmt.Errorf("%w: %w", ErrAbort, err)
+		}
 		t.State = results.StateFailed
 		t.Error = err.Error()
 		return t, nil
@@ -276,10 +289,13 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 	return t, nil
 }
 
-// Feasible reports whether m meets the objective's SLO and error limit.
-func Feasible(m results.Metrics, o spaces.Objective) bool {
-	return (o.SLOP95 <= 0 || m.P95 <= float64(o.SLOP95.Milliseconds())) && m.ErrorRate <= o.MaxErrorRate
+// SLO is the objective as results judges trials by it: the one SLO rule.
+func SLO(o spaces.Objective) results.SLO {
+	return results.SLO{P95: o.SLOP95, MaxErrorRate: o.MaxErrorRate}
 }
+
+// Feasible reports whether m meets the objective's SLO and error limit.
+func Feasible(m results.Metrics, o spaces.Objective) bool { return SLO(o).MeetsMetrics(m) }
 
 // score is what the sampler maximises: TPS when the SLO holds; otherwise TPS
 // shrunk by how far the SLO is missed (squared) and halved, so every

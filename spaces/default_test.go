@@ -66,19 +66,33 @@ func TestSeedSteps(t *testing.T) {
 	}
 }
 
-// The presets (spaces/presets, the seed's configurations) are written
-// against seed.yaml: each must resolve and fit the budget its name gives.
-func TestPresetsFitSeed(t *testing.T) {
-	s := loadSeed(t)
-	files, _ := filepath.Glob("presets/*.yaml")
-	if len(files) == 0 {
-		t.Skip("no presets yet")
+// The presets (spaces/presets) are written against a space their name
+// gives: the seed's configurations (s8-*, s16-*) against seed.yaml at the
+// budget in their name, the Dify Enterprise benchmark's (ee-*) against
+// default.yaml at 16c32g. Each must resolve and fit; a preset of no known
+// family, or no presets at all, is a failure (a moved folder must not pass).
+func TestPresetsFitTheirSpace(t *testing.T) {
+	files, err := filepath.Glob("presets/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no presets in spaces/presets (%v)", err)
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			budget := "8c16g"
-			if strings.HasPrefix(filepath.Base(f), "s16") {
-				budget = "16c32g"
+			name := filepath.Base(f)
+			var space, budget string
+			switch {
+			case strings.HasPrefix(name, "s8-"):
+				space, budget = "seed.yaml", "8c16g"
+			case strings.HasPrefix(name, "s16-"):
+				space, budget = "seed.yaml", "16c32g"
+			case strings.HasPrefix(name, "ee-"):
+				space, budget = "default.yaml", "16c32g"
+			default:
+				t.Fatalf("%s: no space for this preset family (s8-, s16-, ee-)", name)
+			}
+			s, err := Load(space)
+			if err != nil {
+				t.Fatal(err)
 			}
 			c, err := LoadConfig(f)
 			if err != nil {

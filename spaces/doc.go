@@ -12,4 +12,7 @@
 //
 // It must not import goptuna, Helm, client-go, net/http or any other package
 // of this module: everything downstream reads it, it reads nothing.
+//
+// Imports of this module: nothing.
+// Never imports: net/http, helm.sh/helm, k8s.io, github.com/c-bata/goptuna.
 package spaces

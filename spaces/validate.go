@@ -406,11 +406,35 @@ func (c *checker) budget(b Budget) {
 	}
 }
 
-// smallest is the System with every service at its minimum and every other
-// setting at its current value, except placements, which are shared when
-// that is an option: a dedicated node only ever costs more. A service its
-// switch's current value turns off runs no pods.
+// Smallest is the smallest configuration: every service at its minimum
+// and every other parameter at its current value, except placements, which
+// are shared when that is an option (a dedicated node only ever costs
+// more). Validate checks that it fits a budget; validate --target helm
+// renders it.
+func (s *Space) Smallest() Config {
+	cfg := s.Baseline()
+	for _, sv := range s.Services {
+		cfg[sv.Name+".replicas"] = sv.Replicas.Min
+		cfg[sv.Name+".cpu"] = sv.CPU.Min.Cores()
+		cfg[sv.Name+".memory"] = int64(sv.Memory.Min)
+	}
+	for _, p := range s.Params {
+		if strings.HasSuffix(p.Name, PlacementSuffix) && p.Type == TypeChoice {
+			for _, ch := range p.Choices {
+				if ch != Dedicated {
+					cfg[p.Name] = ch
+					break
+				}
+			}
+		}
+	}
+	return cfg
+}
+
+// smallest is Smallest as a System on b. A service its switch's current
+// value turns off runs no pods.
 func (s *Space) smallest(b Budget) System {
+	cfg := s.Smallest()
 	sys := System{
 		Budget:   b,
 		Reserved: Resources{CPU: s.Reserved.CPU, Memory: s.Reserved.Memory},
@@ -420,17 +444,8 @@ func (s *Space) smallest(b Budget) System {
 	for _, sv := range s.Services {
 		sys.Services[sv.Name] = Alloc{Replicas: int(sv.Replicas.Min), CPU: sv.CPU.Min, Memory: sv.Memory.Min}
 	}
-	base := s.Baseline()
 	for _, p := range s.Params {
-		sys.Settings[p.Name] = base[p.Name]
-		if strings.HasSuffix(p.Name, PlacementSuffix) && p.Type == TypeChoice {
-			for _, ch := range p.Choices {
-				if ch != Dedicated {
-					sys.Settings[p.Name] = ch
-					break
-				}
-			}
-		}
+		sys.Settings[p.Name] = cfg[p.Name]
 	}
 	for _, sv := range s.Services {
 		if sv.off(Config(sys.Settings)) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -133,25 +134,19 @@ because Helm replaces lists instead of merging them.`,
 			if err != nil {
 				return badInput("--pick: %w", err)
 			}
-			var meta studyMeta
-			b, err := os.ReadFile(filepath.Join(from, "study.json"))
-			if err != nil {
-				return badInput("--from %s: not a study folder: %w", from, err)
+			rec, err := results.ReadFolder(from)
+			if errors.Is(err, results.ErrNotStudy) {
+				return badInput("--from %w", err)
+			} else if err != nil {
+				return badInput("%w", err)
 			}
-			if err := json.Unmarshal(b, &meta); err != nil {
-				return badInput("%s: %w", filepath.Join(from, "study.json"), err)
-			}
-			sp, err := spaces.Load(filepath.Join(from, "space.yaml"))
+			sp, err := spaces.Load(rec.SpaceFile)
 			if err != nil {
 				return err
 			}
-			trials, err := results.ReadJSONL(filepath.Join(from, "trials.jsonl"))
-			if err != nil {
-				return badInput("%w", err)
-			}
 			obj := sp.Objective
-			obj.SLOP95 = durationMs(float64(meta.SLOP95Ms))
-			obj.MaxErrorRate = meta.MaxErrorRate
+			obj.SLOP95 = time.Duration(rec.Study.SLOP95Ms) * time.Millisecond
+			obj.MaxErrorRate = rec.Study.MaxErrorRate
 			if sloFlag > 0 {
 				obj.SLOP95 = sloFlag
 			}
@@ -165,20 +160,24 @@ because Helm replaces lists instead of merging them.`,
 					return badInput("--base %s: %w", base, err)
 				}
 			}
-			rec, ok := results.Pick(trials, pm, slo(obj))
+			pick, ok := results.Pick(rec.Trials, pm, search.SLO(obj))
 			if !ok {
 				fmt.Fprintf(c.ErrOrStderr(), "tune: no trial of %s meets the SLO (P95 ≤ %s, errors ≤ %.1f%%)\n",
 					from, obj.SLOP95, 100*obj.MaxErrorRate)
 				return errSilent
 			}
 			if output == "" || output == "-" {
-				return renderValues(c.OutOrStdout(), sp, baseValues, rec, meta, "values.yaml")
+				return renderValues(c.OutOrStdout(), sp, baseValues, pick, rec.Study, results.ValuesYAML)
 			}
-			if err := writeValues(output, sp, baseValues, rec, meta); err != nil {
+			var buf bytes.Buffer
+			if err := renderValues(&buf, sp, baseValues, pick, rec.Study, filepath.Base(output)); err != nil {
 				return err
 			}
-			m := rec.Metrics
-			fmt.Fprintf(c.OutOrStdout(), "wrote %s: trial %d (%s), TPS %.1f, P95 %.0f ms\n", output, rec.Number, pm, m.TPS, m.P95)
+			if err := results.WriteFile(output, buf.Bytes(), 0o644); err != nil {
+				return err
+			}
+			m := pick.Metrics
+			fmt.Fprintf(c.OutOrStdout(), "wrote %s: trial %d (%s), TPS %.1f, P95 %.0f ms\n", output, pick.Number, pm, m.TPS, m.P95)
 			return nil
 		},
 	}
@@ -227,9 +226,9 @@ changes nothing in the rendered manifests: a typo'd path, or a key the chart ign
 			out := c.OutOrStdout()
 			fmt.Fprintf(out, "%s: ok: %d services, %d parameters, %d search dimensions\n",
 				spaceFile, len(sp.Services), len(sp.ParamNames()), dims)
+			printUnread(out, target, false, sp)
 			if b != nil {
-				min := minimumConfig(sp)
-				sys, err := sp.Resolve(*b, min)
+				sys, err := sp.Resolve(*b, sp.Smallest())
 				if err != nil {
 					return err
 				}
@@ -253,30 +252,13 @@ changes nothing in the rendered manifests: a typo'd path, or a key the chart ign
 	return c
 }
 
-// minimumConfig is every service at its minimum, other parameters current.
-func minimumConfig(sp *spaces.Space) spaces.Config {
-	cfg := sp.Baseline()
-	for _, s := range sp.Services {
-		cfg[s.Name+".replicas"] = s.Replicas.Min
-		cfg[s.Name+".cpu"] = s.CPU.Min.Cores()
-		cfg[s.Name+".memory"] = int64(s.Memory.Min)
-	}
-	return cfg
-}
-
 // validatePaths renders the space's chart at each parameter's extremes and
 // reports the values paths that change nothing; any is exit 1.
 func validatePaths(ctx context.Context, out io.Writer, sp *spaces.Space, chart string) error {
 	opts := helm.Options{}
-	if chart != "" {
-		if _, err := os.Stat(chart); err != nil {
-			return badInput("--chart %s: %v", chart, errors.Unwrap(err))
-		}
-		abs, err := filepath.Abs(chart) // a space's chart path is relative to the space; the flag's to here
-		if err != nil {
-			return badInput("--chart %s: %v", chart, err)
-		}
-		opts.Chart = &spaces.Chart{Path: abs}
+	var err error
+	if opts.Chart, err = chartFlag(chart); err != nil {
+		return err
 	}
 	d, err := helm.New(ctx, sp, opts)
 	if err != nil {

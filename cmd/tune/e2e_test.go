@@ -25,6 +25,7 @@ import (
 	"github.com/tune-dify/tune/internal/testcluster"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target/release"
 )
 
 var cluster *testcluster.Cluster
@@ -180,7 +181,7 @@ func atBaseline(t *testing.T, d *helm.Deployer, sp *spaces.Space, rev int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := configDiff(sp, sp.Baseline(), got); diff != "" {
+	if diff := release.ConfigDiff(sp, sp.Baseline(), got); diff != "" {
 		t.Errorf("the cluster does not hold the baseline again: %s", diff)
 	}
 }
@@ -267,8 +268,8 @@ func TestHelmStudy(t *testing.T) {
 		}
 		t.Errorf("volume claim %s deleted by the study (uid %s, now %q)", name, uid, after[name])
 	}
-	if _, err := os.Stat(filepath.Join(out, baselineFile)); !os.IsNotExist(err) {
-		t.Errorf("%s left behind after a restore: %v", baselineFile, err)
+	if _, err := os.Stat(filepath.Join(out, results.BaselineJSON)); !os.IsNotExist(err) {
+		t.Errorf("%s left behind after a restore: %v", results.BaselineJSON, err)
 	}
 }
 
@@ -360,8 +361,8 @@ func TestHelmStudySurvivesTheAPIServerGoing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodes(t)
-	if fi, err := os.Stat(filepath.Join(out, baselineFile)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s after the outage: %v, want it kept, owner-only", baselineFile, err)
+	if fi, err := os.Stat(filepath.Join(out, results.BaselineJSON)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s after the outage: %v, want it kept, owner-only", results.BaselineJSON, err)
 	}
 	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
 	if err != nil || len(trials) != 1 || trials[0].State != results.StateComplete {

@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tune-dify/tune/deployer/local"
 	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target"
 )
 
 // common are the flags the study and eval share.
@@ -39,7 +39,6 @@ func (o *common) register(c *cobra.Command) {
 	f.DurationVar(&o.duration, "duration", 0, "measured window of each trial's load, after the spawn ramp, e.g. 15s (default: the space's load.duration)")
 }
 
-
 // inputs is what the flags resolve to.
 type inputs struct {
 	space     *spaces.Space
@@ -47,6 +46,7 @@ type inputs struct {
 	workload  spaces.Workload
 	objective spaces.Objective
 	evaluator search.Evaluator
+	baseline  spaces.Config // the running release's configuration (--target helm); nil: the space's current
 }
 
 // load reads and validates the space and budget and picks the evaluator.
@@ -98,7 +98,7 @@ func (o *common) load() (*inputs, error) {
 	case "sim":
 		in.evaluator = sim.New(o.seed)
 	case "local":
-		in.evaluator = &local.Target{Seed: o.seed}
+		in.evaluator = &target.Local{Seed: o.seed}
 	case "helm":
 		// The study builds it from its --target helm flags (newHelmTarget).
 	default:

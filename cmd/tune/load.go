@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tune-dify/tune/loader"
+	"github.com/tune-dify/tune/results"
 )
 
 type loadOpts struct {
@@ -84,7 +85,7 @@ func (o *loadOpts) run(ctx context.Context, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(o.jsonOut, append(b, '\n')); err != nil {
+		if err := results.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
 	}

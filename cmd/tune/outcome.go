@@ -4,30 +4,24 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target"
 )
 
-// slo is the objective as results' SLO.
-func slo(obj spaces.Objective) results.SLO {
-	return results.SLO{P95: obj.SLOP95, MaxErrorRate: obj.MaxErrorRate}
-}
-
-// writeOutcome writes pareto.json and values.yaml into out and prints the
-// summary. With no trial inside the SLO it says so and returns errSilent
-// (exit 1): the study ran, but there is nothing to recommend.
-func writeOutcome(stdout io.Writer, out string, in *inputs, meta studyMeta, trials []results.Trial) error {
-	pf := results.NewParetoFile(trials, results.ModeMaxTPS, slo(in.objective))
-	if err := results.WritePareto(filepath.Join(out, "pareto.json"), pf); err != nil {
+// writeOutcome writes pareto.json and values.yaml into the study folder and
+// prints the summary. With no trial inside the SLO it says so and returns
+// errSilent (exit 1): the study ran, but there is nothing to recommend.
+func writeOutcome(stdout io.Writer, folder *results.Folder, in *inputs, trials []results.Trial) error {
+	slo := search.SLO(in.objective)
+	if err := folder.WritePareto(results.NewParetoFile(trials, results.ModeMaxTPS, slo)); err != nil {
 		return err
 	}
-	rec, ok := results.Pick(trials, results.ModeMaxTPS, slo(in.objective))
+	rec, ok := results.Pick(trials, results.ModeMaxTPS, slo)
 	recNumber := -1
 	if ok {
 		recNumber = rec.Number
@@ -38,39 +32,36 @@ func writeOutcome(stdout io.Writer, out string, in *inputs, meta studyMeta, tria
 	}
 	if !ok {
 		fmt.Fprintf(stdout, "no trial met the SLO (P95 ≤ %s, errors ≤ %.1f%%): no values.yaml written; see %s\n",
-			in.objective.SLOP95, 100*in.objective.MaxErrorRate, filepath.Join(out, "trials.jsonl"))
-		os.Remove(filepath.Join(out, "values.yaml"))
+			in.objective.SLOP95, 100*in.objective.MaxErrorRate, folder.File(results.TrialsJSONL))
+		if err := folder.RemoveValues(); err != nil {
+			return err
+		}
 		return errSilent
 	}
-	path := filepath.Join(out, "values.yaml")
-	if err := writeValues(path, in.space, nil, rec, meta); err != nil {
+	var buf bytes.Buffer
+	if err := renderValues(&buf, in.space, nil, rec, folder.Study, results.ValuesYAML); err != nil {
+		return err
+	}
+	if err := folder.WriteValues(buf.Bytes()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "  %s\n", shortConfig(in.space, rec.Params))
 	if len(rec.Utilisation) > 0 {
 		fmt.Fprintf(stdout, "  CPU utilisation, busiest first: %s\n", utilisationLine(rec.Utilisation))
 	}
-	fmt.Fprintf(stdout, "wrote %s, %s, %s\n", filepath.Join(out, "trials.jsonl"), filepath.Join(out, "pareto.json"), path)
+	fmt.Fprintf(stdout, "wrote %s, %s, %s\n", folder.File(results.TrialsJSONL), folder.File(results.ParetoJSON), folder.File(results.ValuesYAML))
 	return nil
 }
 
-// writeValues renders the trial's overlay (merged into base's lists when
-// given) with its provenance header; path "" or "-" writes to w.
-func writeValues(path string, sp *spaces.Space, base map[string]any, t results.Trial, meta studyMeta) error {
-	var buf bytes.Buffer
-	if err := renderValues(&buf, sp, base, t, meta, filepath.Base(path)); err != nil {
-		return err
-	}
-	return writeFileAtomic(path, buf.Bytes())
-}
-
-func renderValues(w io.Writer, sp *spaces.Space, base map[string]any, t results.Trial, meta studyMeta, file string) error {
+// renderValues writes the trial's overlay (merged into base's lists when
+// given) with its provenance header.
+func renderValues(w io.Writer, sp *spaces.Space, base map[string]any, t results.Trial, study results.StudyFile, file string) error {
 	overlay, err := sp.Overlay(spaces.Config(t.Params), base)
 	if err != nil {
 		return fmt.Errorf("values for trial %d: %w", t.Number, err)
 	}
 	return results.WriteValues(w, overlay, results.Header{
-		Study: meta.Study, Budget: meta.Budget, Trial: t, Command: meta.Command, File: file,
+		Study: study.Study, Budget: study.Budget, Trial: t, Command: study.Command, File: file,
 	})
 }
 
@@ -88,7 +79,10 @@ func progressLine(sp *spaces.Space, t results.Trial, best *results.Trial, total 
 	if best != nil {
 		b = fmt.Sprintf("best %.1f (#%d)", best.Metrics.TPS, best.Number)
 	}
-	return fmt.Sprintf("trial %*d/%d  %-8s %s | %s | %s", len(fmt.Sprint(total)), t.Number+1, total,
+	// #N is the trial's stored number, as in trials.jsonl and the report;
+	// k/total counts the trials done.
+	w := len(fmt.Sprint(total))
+	return fmt.Sprintf("trial #%-*d %*d/%d  %-8s %s | %s | %s", w, t.Number, w, t.Number+1, total,
 		t.Origin, shortConfig(sp, t.Params), res, b)
 }
 
@@ -136,5 +130,17 @@ func memShort(mib int64) string {
 	return strconv.FormatFloat(float64(mib)/1024, 'f', -1, 64) + "G"
 }
 
-// durationMs formats milliseconds as a duration for messages.
-func durationMs(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+// printUnread says which of the space's parameters the target ignores and
+// which of its own settings the space lacks, by name.
+func printUnread(w io.Writer, targetName string, emulate bool, sp *spaces.Space) {
+	if targetName == "helm" && !emulate {
+		return // the chart reads its values paths: validate --target helm checks them
+	}
+	u := target.ModelUnread(sp)
+	if len(u.Ignored) > 0 {
+		fmt.Fprintf(w, "the embedded model ignores: %s\n", strings.Join(u.Ignored, ", "))
+	}
+	if len(u.Defaulted) > 0 {
+		fmt.Fprintf(w, "the embedded model runs at its defaults (not in the space): %s\n", strings.Join(u.Defaulted, ", "))
+	}
+}

@@ -17,7 +17,7 @@ import (
 // version is stamped by the Makefile (-X main.version=...).
 var version = "dev"
 
-// Exit codes, as design.md's command-line contract states them.
+// Exit codes, the command-line contract (README, "Exit codes").
 const (
 	exitOK       = 0
 	exitFailed   = 1 // the study ran but something failed the user must see

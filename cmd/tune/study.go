@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tune-dify/tune/deployer/helm"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target/release"
 )
 
 type studyOpts struct {
@@ -76,30 +74,96 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 }
 
 func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []string) error {
-	in, err := o.load()
+	in, presets, err := o.inputs()
 	if err != nil {
 		return err
 	}
-	if o.trials < 1 {
-		return badInput("--trials %d: must be at least 1", o.trials)
+	space, err := os.ReadFile(o.space)
+	if err != nil {
+		return badInput("--space: %w", err)
 	}
-	if o.timeout < 0 {
-		return badInput("--timeout %s: must be positive", o.timeout)
+	dbPath, err := results.StoragePath(o.storage, o.out)
+	if err != nil {
+		return badInput("--storage %w", err)
 	}
-	if o.moves < 0 || o.moves > 1 {
-		return badInput("--local-moves %g: want a share between 0 and 1", o.moves)
+	folder, err := results.OpenFolder(ctx, o.out, dbPath, results.StudyFile{Study: o.study, StudyMeta: results.StudyMeta{
+		Budget: in.budget.Name, Space: o.space, Target: o.target, Scenario: in.workload.Scenario,
+		Seed: o.seed, Command: commandLine(argv), Sampler: o.sampler,
+		SLOP95Ms: in.objective.SLOP95.Milliseconds(), MaxErrorRate: in.objective.MaxErrorRate,
+	}}, space)
+	if mismatch := new(results.MismatchError); errors.As(err, &mismatch) {
+		return badInput("--study %s: %w", o.study, err)
+	} else if err != nil {
+		return err
 	}
-	if !slices.Contains(search.Samplers, o.sampler) {
-		return badInput("--sampler %q: want one of %s", o.sampler, strings.Join(search.Samplers, ", "))
+	defer folder.Close()
+	done, err := folder.Trials(ctx)
+	if err != nil {
+		return err
+	}
+	o.header(stdout, in, len(done))
+
+	var ht *release.Target
+	var keep release.Keep
+	if o.target == "helm" {
+		if ht, keep, err = newHelmTarget(ctx, &o.helm, in, o.seed, stdout); err != nil {
+			return err
+		}
+		if _, err = ht.Begin(ctx, folder); err != nil {
+			return fmt.Errorf("--target helm: %w", err)
+		}
+		if len(done) == 0 {
+			if in.baseline, _, err = ht.Running(ctx); err != nil {
+				return fmt.Errorf("--target helm: %w", err)
+			}
+		}
+		in.evaluator = ht
+	}
+	trials, runErr := o.search(ctx, stdout, in, presets, folder)
+	werr := writeOutcome(stdout, folder, in, trials)
+	if ht != nil {
+		var best *results.Trial
+		if rec, ok := results.Pick(trials, results.ModeMaxTPS, search.SLO(in.objective)); ok {
+			best = &rec
+		}
+		if err := ht.End(keep, best); err != nil {
+			fmt.Fprintf(stderr, "tune: %v\n", err)
+			if runErr == nil {
+				runErr = errSilent
+			}
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return werr
+}
+
+// inputs checks the study's flags, names the study and its folder, and
+// reads the --enqueue presets.
+func (o *studyOpts) inputs() (*inputs, []search.Preset, error) {
+	in, err := o.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case o.trials < 1:
+		return nil, nil, badInput("--trials %d: must be at least 1", o.trials)
+	case o.timeout < 0:
+		return nil, nil, badInput("--timeout %s: must be positive", o.timeout)
+	case o.moves < 0 || o.moves > 1:
+		return nil, nil, badInput("--local-moves %g: want a share between 0 and 1", o.moves)
+	case !slices.Contains(search.Samplers, o.sampler):
+		return nil, nil, badInput("--sampler %q: want one of %s", o.sampler, strings.Join(search.Samplers, ", "))
 	}
 	var presets []search.Preset
 	for _, ref := range o.enqueue {
 		p, err := loadPreset(o.space, ref)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if p.Config, _, err = checkConfig(in, p.Config, "--enqueue "+ref); err != nil {
-			return err
+			return nil, nil, err
 		}
 		presets = append(presets, p)
 	}
@@ -117,73 +181,27 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	if o.out == "" {
 		o.out = filepath.Join("tune-out", o.study)
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	dbPath, err := storagePath(o.storage, o.out)
-	if err != nil {
-		return err
-	}
-	meta := studyMeta{
-		Study: o.study, Budget: in.budget.Name, Space: o.space, Target: o.target,
-		Scenario: in.workload.Scenario, Seed: o.seed, Sampler: o.sampler,
-		SLOP95Ms: in.objective.SLOP95.Milliseconds(), MaxErrorRate: in.objective.MaxErrorRate,
-		Command: commandLine(argv),
-	}
-	spaceBytes, err := os.ReadFile(o.space)
-	if err != nil {
-		return badInput("--space: %w", err)
-	}
-	digest := fmt.Sprintf("%x", sha256.Sum256(spaceBytes))
-	st, err := results.Open(ctx, dbPath)
-	if err != nil {
-		return fmt.Errorf("open trial store %s: %w", dbPath, err)
-	}
-	defer st.Close()
-	id, err := st.Study(ctx, o.study, results.StudyMeta{
-		Budget: meta.Budget, Space: meta.Space, Target: meta.Target, Scenario: meta.Scenario,
-		Seed: meta.Seed, Command: meta.Command, SpaceDigest: digest,
-	})
-	var mismatch *results.MismatchError
-	if errors.As(err, &mismatch) {
-		return badInput("--study %s: %w", o.study, err)
-	} else if err != nil {
-		return fmt.Errorf("study %s in %s: %w", o.study, dbPath, err)
-	}
-	if err := writeStudyFiles(o.out, o.space, meta); err != nil {
-		return err
-	}
-	jsonl := filepath.Join(o.out, "trials.jsonl")
-	store := &studyStore{st: st, id: id, jsonl: jsonl}
-	done, err := store.Trials(ctx)
-	if err != nil {
-		return err
-	}
-	// The store is the truth; make trials.jsonl match it before appending.
-	if err := results.WriteJSONL(jsonl, done); err != nil {
-		return err
-	}
-	if len(done) > 0 {
-		fmt.Fprintf(stdout, "resuming study %q: %d of %d trials done\n", o.study, len(done), o.trials)
+	return in, presets, nil
+}
+
+// header says what the study is, what it resumes, and what the target
+// does not read of the space.
+func (o *studyOpts) header(stdout io.Writer, in *inputs, done int) {
+	if done > 0 {
+		fmt.Fprintf(stdout, "resuming study %q: %d of %d trials done\n", o.study, done, o.trials)
 	}
 	fmt.Fprintf(stdout, "study %q: budget %s, target %s, scenario %s, sampler %s, SLO P95 ≤ %s, errors ≤ %.1f%%\n",
 		o.study, in.budget.Name, o.target, in.workload.Scenario, o.sampler, in.objective.SLOP95, 100*in.objective.MaxErrorRate)
 	w := in.workload
 	fmt.Fprintf(stdout, "load per trial: %d users, spawn %g/s, think %s..%s, measured %s after the ramp\n",
 		w.Users, w.SpawnRate, w.ThinkMin, w.ThinkMax, w.Duration)
+	printUnread(stdout, o.target, o.helm.emulate, in.space)
+}
 
-	var ht *helmTarget
-	var baseline helm.Baseline
-	if o.target == "helm" {
-		if ht, err = newHelmTarget(ctx, &o.helm, in, o.seed, stdout); err != nil {
-			return err
-		}
-		if baseline, err = ht.begin(ctx, o.out, stdout); err != nil {
-			return fmt.Errorf("--target helm: %w", err)
-		}
-		in.evaluator = ht
-	}
-
+// search runs the study and turns how it ended into what the user reads:
+// a --timeout is a normal end; an interrupt or a target that cannot run
+// trials is said and exits 1.
+func (o *studyOpts) search(ctx context.Context, stdout io.Writer, in *inputs, presets []search.Preset, folder *results.Folder) ([]results.Trial, error) {
 	runCtx := ctx
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
@@ -192,47 +210,27 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	}
 	s := &search.Study{
 		Space: in.space, Budget: in.budget, Workload: in.workload, Objective: in.objective,
-		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, Enqueue: presets,
+		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, BaselineConfig: in.baseline, Enqueue: presets,
 		LocalMoves: o.moves,
-		Evaluator:  in.evaluator, Store: store,
+		Evaluator:  in.evaluator, Store: folder,
 		OnTrial: func(t results.Trial, best *results.Trial) {
 			fmt.Fprintln(stdout, progressLine(in.space, t, best, o.trials))
 		},
 	}
-	trials, runErr := s.Run(runCtx)
-	var stopped string
+	trials, err := s.Run(runCtx)
 	switch {
-	case runErr == nil:
-	case errors.Is(runErr, context.DeadlineExceeded) && ctx.Err() == nil:
-		stopped = fmt.Sprintf("stopped at --timeout %s after %d trials", o.timeout, len(trials))
-		runErr = nil
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		fmt.Fprintf(stdout, "stopped at --timeout %s after %d trials\n", o.timeout, len(trials))
+		err = nil
 	case ctx.Err() != nil:
-		stopped = fmt.Sprintf("interrupted after %d trials; rerun the same command to resume", len(trials))
-		runErr = errSilent // said; exit 1
-	case errors.Is(runErr, search.ErrAbort):
-		stopped = fmt.Sprintf("stopped after %d trials: %v\nnothing was recorded for the trial in progress; rerun the same command to resume", len(trials), runErr)
-		runErr = errSilent
+		fmt.Fprintf(stdout, "interrupted after %d trials; rerun the same command to resume\n", len(trials))
+		err = errSilent // said; exit 1
+	case errors.Is(err, search.ErrAbort):
+		fmt.Fprintf(stdout, "stopped after %d trials: %v\nnothing was recorded for the trial in progress; rerun the same command to resume\n", len(trials), err)
+		err = errSilent
 	}
-	if stopped != "" {
-		fmt.Fprintln(stdout, stopped)
-	}
-	werr := writeOutcome(stdout, o.out, in, meta, trials)
-	if ht != nil {
-		var best *results.Trial
-		if rec, ok := results.Pick(trials, results.ModeMaxTPS, slo(in.objective)); ok {
-			best = &rec
-		}
-		if err := ht.end(o.helm.keep, baseline, best, o.out, stdout); err != nil {
-			fmt.Fprintf(stderr, "tune: %v\n", err)
-			if runErr == nil {
-				runErr = errSilent
-			}
-		}
-	}
-	if runErr != nil {
-		return runErr
-	}
-	return werr
+	return trials, err
 }
 
 // spaceName is the space's metadata name, or its file name without extension.
@@ -241,33 +239,6 @@ func spaceName(sp *spaces.Space) string {
 		return sp.Metadata.Name
 	}
 	return strings.TrimSuffix(filepath.Base(sp.File), filepath.Ext(sp.File))
-}
-
-// storagePath turns --storage into a SQLite file path.
-func storagePath(flag, out string) (string, error) {
-	switch {
-	case flag == "":
-		return filepath.Join(out, "trials.db"), nil
-	case strings.HasPrefix(flag, "sqlite://"):
-		return strings.TrimPrefix(flag, "sqlite://"), nil
-	case strings.HasPrefix(flag, "sqlite:"):
-		return strings.TrimPrefix(flag, "sqlite:"), nil
-	case strings.Contains(flag, "://"):
-		return "", badInput("--storage %s: only SQLite stores are available in this version (a file path or sqlite:PATH)", redactURL(flag))
-	}
-	return flag, nil
-}
-
-// redactURL drops credentials from a storage URL before it is shown.
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		rest = "***@" + rest[at+1:]
-	}
-	return scheme + "://" + rest
 }
 
 // commandLine is the command as the user typed it, for the values.yaml
@@ -281,69 +252,4 @@ func commandLine(argv []string) string {
 		parts[i] = a
 	}
 	return strings.Join(parts, " ")
-}
-
-// studyMeta is study.json: what export needs to rebuild the recommendation
-// without the original flags.
-type studyMeta struct {
-	Study        string  `json:"study"`
-	Budget       string  `json:"budget"`
-	Space        string  `json:"space"`
-	Target       string  `json:"target"`
-	Scenario     string  `json:"scenario"`
-	Seed         int64   `json:"seed"`
-	Sampler      string  `json:"sampler"`
-	SLOP95Ms     int64   `json:"slo_p95_ms"`
-	MaxErrorRate float64 `json:"max_error_rate"`
-	Command      string  `json:"command"`
-}
-
-// writeStudyFiles keeps a copy of the space (space.yaml) and study.json in
-// the output folder so the folder alone is enough for `tune export`.
-func writeStudyFiles(out, spaceFile string, meta studyMeta) error {
-	src, err := os.ReadFile(spaceFile)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(out, "space.yaml"), src); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(meta, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(out, "study.json"), append(b, '\n'))
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	return writeFileAtomicMode(path, data, 0o644)
-}
-
-// writeFileAtomicMode is writeFileAtomic with the file's permissions.
-func writeFileAtomicMode(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	_ = os.Remove(tmp) // WriteFile keeps an existing file's mode
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// studyStore is the search's Store: the SQLite study, mirrored line by line
-// into trials.jsonl.
-type studyStore struct {
-	st    *results.Store
-	id    results.StudyID
-	jsonl string
-}
-
-func (s *studyStore) Trials(ctx context.Context) ([]results.Trial, error) {
-	return s.st.Trials(ctx, s.id)
-}
-
-func (s *studyStore) Add(ctx context.Context, t results.Trial) error {
-	if err := s.st.Add(ctx, s.id, t); err != nil {
-		return err
-	}
-	return results.AppendJSONL(s.jsonl, t)
 }

@@ -54,4 +54,6 @@
 //
 // It imports spaces and nothing else of this module: search declares the
 // deployer interface it needs, and the results are the caller's to record.
+//
+// Imports of this module: spaces.
 package helm

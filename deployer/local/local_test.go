@@ -6,11 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,10 +24,10 @@ import (
 
 const key = "app-emulate-TEST-0123456789abcdef"
 
-// system resolves spaces/presets/<id>.yaml at budget against the default space.
+// system resolves spaces/presets/<id>.yaml at budget against the seed's space.
 func system(t testing.TB, id, budget string) (spaces.System, spaces.Workload) {
 	t.Helper()
-	sp, err := spaces.Load(filepath.Join("..", "..", "spaces", "default.yaml"))
+	sp, err := spaces.Load(filepath.Join("..", "..", "spaces", "seed.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,42 +307,5 @@ func TestCloseEndsOpenStreams(t *testing.T) {
 	wg.Wait()
 	if d := time.Since(t0); d > 6*time.Second {
 		t.Errorf("close took %v", d)
-	}
-}
-
-// TestTargetMatchesModel runs the same configuration and load on the
-// virtual-time model and over HTTP on the emulator: the throughput agrees.
-// The issue's bound is ±15% on an idle machine; the test allows ±30%
-// because CI machines are not idle (`TUNE_EMULATE_TOLERANCE` overrides).
-func TestTargetMatchesModel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 12 s load")
-	}
-	leakcheck.Check(t)
-	sys, w := system(t, "s8-final", "8c16g")
-	w.Users, w.SpawnRate, w.Duration = 20, 10, 10*time.Second
-	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := (&local.Target{Seed: 1}).Evaluate(context.Background(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tol := 0.30
-	if s := os.Getenv("TUNE_EMULATE_TOLERANCE"); s != "" {
-		if _, err := fmt.Sscan(s, &tol); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diff := real.Metrics.TPS/virtual.Metrics.TPS - 1
-	t.Logf("model %.1f TPS P50 %.0f P95 %.0f ms; emulator over HTTP %.1f TPS P50 %.0f P95 %.0f ms (%+.1f%%); utilisation %v",
-		virtual.Metrics.TPS, virtual.Metrics.P50, virtual.Metrics.P95, real.Metrics.TPS, real.Metrics.P50, real.Metrics.P95, 100*diff, real.Utilisation)
-	if math.Abs(diff) > tol || real.Failed > 0 {
-		t.Errorf("emulator %.1f TPS vs model %.1f (%+.1f%%, bound ±%.0f%%), %d failed %v",
-			real.Metrics.TPS, virtual.Metrics.TPS, 100*diff, 100*tol, real.Failed, real.Errors)
-	}
-	if real.Utilisation["api"] <= 0 {
-		t.Errorf("no api utilisation: %v", real.Utilisation)
 	}
 }

@@ -10,6 +10,8 @@
 // pool timeout, an OOM-killed pod) the client sees what Dify would send: a
 // 500 before the stream, a failed workflow_finished and an error event
 // inside it, or 502 from the ingress once the pods are gone.
+//
+// Imports of this module: spaces, results, deployer/sim and loader/sse.
 package local
 
 import (

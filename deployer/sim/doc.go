@@ -12,4 +12,7 @@
 // It owns the model and its calibration only. It must not import search,
 // the results store, net/http, Helm or client-go: it reads spaces (System,
 // Workload) and writes results.Measurement, nothing else.
+//
+// Imports of this module: spaces and results.
+// Never imports: net/http, helm.sh/helm, k8s.io.
 package sim

@@ -1,4 +1,6 @@
 // Package leakcheck fails a test whose goroutines outlive it.
+//
+// Imports of this module: nothing.
 package leakcheck
 
 import (

@@ -14,4 +14,6 @@
 // imports the standard library only: the main module must not pull in
 // Kubernetes' dependencies for its tests' sake, so nodes are created through
 // raw REST calls.
+//
+// Imports of this module: nothing.
 package testcluster

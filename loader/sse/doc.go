@@ -21,4 +21,6 @@
 // It owns only decoding the byte stream into events. It knows nothing of
 // Dify's JSON, HTTP, reconnection or load, and must not import any package
 // of this module; it uses the standard library only.
+//
+// Imports of this module: nothing.
 package sse

@@ -4,6 +4,8 @@
 // and a provisioner that binds their claims (nothing provisions volumes on
 // kwok). Claims that name no class (the community chart's, by default) get
 // the default class, as on any cluster that has one.
+//
+// Imports of this module: internal/testcluster and spaces.
 package helmtest
 
 import (

@@ -1,0 +1,4 @@
+// Package high may import low.
+//
+// Imports of this module: low.
+package high

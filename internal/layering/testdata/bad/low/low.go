@@ -1,0 +1,7 @@
+package low
+
+import (
+	_ "net/http"
+
+	_ "example.com/bad/high"
+)

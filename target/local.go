@@ -1,0 +1,94 @@
+package target
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/tune-dify/tune/deployer/local"
+	"github.com/tune-dify/tune/loader"
+	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// Local evaluates a configuration for real over HTTP: it starts the
+// emulator with the configuration, drives it with the loader exactly as
+// `tune load` would drive a Dify, and stops it. Its measurement is what the
+// loader saw, with the model's per-service utilisation.
+type Local struct {
+	Seed int64 // the model's noise and the loader's draws
+	// Progress, if set, receives each second of each trial's load.
+	Progress func(loader.Second)
+}
+
+// Evaluate implements the study's evaluator. A configuration whose pods
+// cannot start, or that the model OOM-kills under the load, fails with the
+// model's *sim.OOMError, as on the embedded model.
+func (t *Local) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	return Emulate(ctx, sys, w, t.Seed, t.Progress)
+}
+
+// Emulate serves sys as Dify's service API on loopback for the length of
+// w's load, drives it with the loader and returns what the loader measured
+// with the model's utilisation. It is the one emulate-and-load path of
+// --target local and --target helm --emulate.
+func Emulate(ctx context.Context, sys spaces.System, w spaces.Workload, seed int64, progress func(loader.Second)) (results.Measurement, error) {
+	key := NewKey()
+	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: emulatedApp(w.Scenario), Seed: seed, Keys: []string{string(key)}})
+	if err != nil {
+		return results.Measurement{}, err
+	}
+	defer srv.Close()
+	cfg, err := LoadConfig(srv.URL(), key, w, seed)
+	if err != nil {
+		return results.Measurement{}, err
+	}
+	cfg.Progress = progress
+	sum, err := loader.Run(ctx, cfg)
+	if err != nil {
+		return results.Measurement{}, err
+	}
+	if err := srv.Err(); err != nil {
+		return results.Measurement{}, err
+	}
+	m := sum.Measurement()
+	m.Utilisation = srv.Utilisation()
+	return m, nil
+}
+
+// emulatedApp is the app the emulator answers as for a workload scenario:
+// the agent's chatflow, or the plain chatflow for everything else.
+func emulatedApp(scenario string) string {
+	if scenario == "agent" {
+		return "agent"
+	}
+	return "chatflow"
+}
+
+// emulatedDataset is the knowledge base id the emulator answers for.
+const emulatedDataset = "tune-emulate"
+
+// LoadConfig is the loader configuration that reproduces w against base:
+// the same users, spawn rate and think time, and a run of the spawn ramp
+// plus w.Duration, so the loader's measured window is the model's.
+func LoadConfig(base string, key loader.Secret, w spaces.Workload, seed int64) (loader.Config, error) {
+	sc, err := loader.NamedScenario(w.Scenario, loader.ScenarioOptions{DatasetID: emulatedDataset})
+	if err != nil {
+		return loader.Config{}, err
+	}
+	cfg := loader.Config{BaseURL: base, APIKey: key, Scenario: sc, Seed: uint64(seed),
+		Users: w.Users, SpawnRate: w.SpawnRate, ThinkMin: w.ThinkMin, ThinkMax: w.ThinkMax,
+		Duration: w.Duration}
+	if w.SpawnRate > 0 {
+		cfg.Duration += time.Duration(float64(w.Users) / w.SpawnRate * float64(time.Second))
+	}
+	return cfg, cfg.Validate()
+}
+
+// NewKey is a fresh random app key for an emulator and its loader.
+func NewKey() loader.Secret {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return loader.Secret("app-" + hex.EncodeToString(b))
+}

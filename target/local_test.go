@@ -1,0 +1,94 @@
+package target_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tune-dify/tune/deployer/sim"
+	"github.com/tune-dify/tune/internal/leakcheck"
+	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target"
+)
+
+// preset resolves spaces/presets/<id>.yaml at budget against the seed's space.
+func preset(t testing.TB, id, budget string) (*spaces.Space, spaces.System, spaces.Workload) {
+	t.Helper()
+	sp, err := spaces.Load(filepath.Join("..", "spaces", "seed.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := spaces.ParseBudget(budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := spaces.LoadConfig(filepath.Join("..", "spaces", "presets", id+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := sp.Resolve(b, sp.Complete(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp, sys, sp.Load
+}
+
+// TestLocalMatchesModel runs the same configuration and load on the
+// virtual-time model and over HTTP on the emulator: the throughput agrees
+// within ±30% (the bound allows for a loaded CI machine; on an idle one the
+// two agree within a few percent, which the test logs;
+// `TUNE_EMULATE_TOLERANCE` tightens it).
+func TestLocalMatchesModel(t *testing.T) {
+	leakcheck.Check(t)
+	_, sys, w := preset(t, "s8-final", "8c16g")
+	w.Users, w.SpawnRate, w.Duration = 20, 10, 10*time.Second
+	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := (&target.Local{Seed: 1}).Evaluate(context.Background(), sys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tol := 0.30
+	if s := os.Getenv("TUNE_EMULATE_TOLERANCE"); s != "" {
+		if _, err := fmt.Sscan(s, &tol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diff := real.Metrics.TPS/virtual.Metrics.TPS - 1
+	t.Logf("model %.1f TPS P50 %.0f P95 %.0f ms; emulator over HTTP %.1f TPS P50 %.0f P95 %.0f ms (%+.1f%%); utilisation %v",
+		virtual.Metrics.TPS, virtual.Metrics.P50, virtual.Metrics.P95, real.Metrics.TPS, real.Metrics.P50, real.Metrics.P95, 100*diff, real.Utilisation)
+	if math.Abs(diff) > tol || real.Failed > 0 {
+		t.Errorf("emulator %.1f TPS vs model %.1f (%+.1f%%, bound ±%.0f%%), %d failed %v",
+			real.Metrics.TPS, virtual.Metrics.TPS, 100*diff, 100*tol, real.Failed, real.Errors)
+	}
+	if real.Utilisation["api"] <= 0 {
+		t.Errorf("no api utilisation: %v", real.Utilisation)
+	}
+}
+
+func TestLoadConfigCoversTheModelsWindow(t *testing.T) {
+	w := spaces.Workload{Scenario: "chatflow", Users: 50, SpawnRate: 10, Duration: time.Minute}
+	cfg, err := target.LoadConfig("http://127.0.0.1:1/v1", "app-x", w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Minute + 5*time.Second; cfg.Duration != want {
+		t.Errorf("duration %v, want the 5 s ramp plus the minute: %v", cfg.Duration, want)
+	}
+	for _, sc := range spaces.Scenarios {
+		w.Scenario = sc
+		if _, err := target.LoadConfig("http://127.0.0.1:1/v1", "app-x", w, 1); err != nil {
+			t.Errorf("scenario %s: %v", sc, err)
+		}
+	}
+	w.Scenario = "nope"
+	if _, err := target.LoadConfig("http://127.0.0.1:1/v1", "app-x", w, 1); err == nil {
+		t.Error("an unknown scenario is accepted")
+	}
+}
