@@ -42,7 +42,10 @@ type Deployer interface {
 	Baseline(ctx context.Context) (helm.Baseline, error)
 	Restore(ctx context.Context, b helm.Baseline) error
 	ReadSystem(ctx context.Context, b spaces.Budget) (spaces.System, error)
-	ReadConfig(ctx context.Context) (spaces.Config, error)
+	// LiveBaseline is the configuration the release runs; assumed names
+	// what it leaves unset (the chart's defaults bound no container), which
+	// the space's current values fill.
+	LiveBaseline(ctx context.Context) (cfg spaces.Config, assumed []string, err error)
 	Observe(ctx context.Context, every time.Duration) Observer
 }
 
@@ -165,9 +168,13 @@ func (t *Target) Running(ctx context.Context) (cfg spaces.Config, ok bool, err e
 	if t.base.Revision == 0 {
 		return nil, false, nil
 	}
-	cfg, err = t.d.ReadConfig(ctx)
+	cfg, assumed, err := t.d.LiveBaseline(ctx)
 	if err != nil {
 		return nil, false, t.abort(ctx, fmt.Errorf("read the running release: %w", err))
+	}
+	if len(assumed) > 0 && t.opts.Log != nil {
+		fmt.Fprintf(t.opts.Log, "helm: the running release leaves %d settings unset; the baseline trial sets them to the space's current values: %s\n",
+			len(assumed), strings.Join(assumed, "; "))
 	}
 	return cfg, true, nil
 }
@@ -184,6 +191,11 @@ func (u unreachable) StopsStudy() bool { return true }
 // away: a failed trial would blame the configuration.
 func (t *Target) abort(ctx context.Context, err error) error {
 	if errors.Is(err, helm.ErrUnreachable) {
+		return unreachable{err}
+	}
+	if errors.Is(err, helm.ErrSystematic) {
+		// Every trial would fail the same way: a study error, not a failed
+		// configuration.
 		return unreachable{err}
 	}
 	if _, serr := t.d.Status(context.WithoutCancel(ctx)); serr != nil && ctx.Err() == nil {

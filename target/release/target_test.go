@@ -91,10 +91,10 @@ func (f *fake) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.System, 
 	return f.sp.Resolve(b, f.held)
 }
 
-func (f *fake) ReadConfig(ctx context.Context) (spaces.Config, error) {
+func (f *fake) LiveBaseline(ctx context.Context) (spaces.Config, []string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.held, nil
+	return f.held, nil, nil
 }
 
 func (f *fake) Observe(ctx context.Context, every time.Duration) release.Observer {
