@@ -56,7 +56,6 @@ const (
 	seedSpace = "../../spaces/seed.yaml"
 )
 
-
 // Bad input as a new user would type it: one clear message each, naming the
 // file, line or flag; exit code 2; no stack trace.
 func TestBadInput(t *testing.T) {
