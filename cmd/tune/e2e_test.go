@@ -323,7 +323,7 @@ func TestHelmStudyInterruptedDuringRollout(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	code, text := runUntil(t, ctx, studyArgs(ns, out, 4), "trial 1/4", func() {
+	code, text := runUntil(t, ctx, studyArgs(ns, out, 4), " 1/4  baseline", func() {
 		time.Sleep(300 * time.Millisecond) // into trial 2's upgrade and wait
 		cancel()
 	})
