@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # The packages with tests tagged e2e, one at a time: each starts its own control plane.
 E2E_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .)))
 
-.PHONY: help build test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean
+.PHONY: help build test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean report-shots
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+report-shots: ## screenshots of a study's report.html and a tune load --html page in headless Chromium (docs/report-*.png)
+	TUNE_REPORT_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestStudyReportInBrowser|TestLoadReportInBrowser' ./report
 
 run: build ## a 40-trial study on the embedded model at 16c32g
 	./bin/tune --budget 16c32g --space spaces/default.yaml --trials 40 --seed 1

@@ -326,6 +326,7 @@ func (s *Space) Resolve(b Budget, c Config) (System, error) {
 		return System{}, err
 	}
 	sys := System{
+		Dify:     s.Metadata.DifyVersion,
 		Budget:   b,
 		Reserved: Resources{CPU: s.Reserved.CPU, Memory: s.Reserved.Memory},
 		Services: make(map[string]Alloc, len(s.Services)),

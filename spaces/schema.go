@@ -192,13 +192,43 @@ type Target struct {
 
 // Workload is the load a trial runs: closed-loop users with think time.
 type Workload struct {
-	Scenario  string        `yaml:"scenario"`  // chatflow | agent | retrieval
+	Scenario  string        `yaml:"scenario"`  // one of Scenarios
 	Users     int           `yaml:"users"`     // concurrent virtual users
 	SpawnRate float64       `yaml:"spawnRate"` // users started per second
 	Duration  time.Duration `yaml:"duration"`  // measured window after ramp-up
 	ThinkMin  time.Duration `yaml:"thinkMin"`  // think time between a user's requests,
 	ThinkMax  time.Duration `yaml:"thinkMax"`  // uniform in [ThinkMin, ThinkMax]
-	Note      string        `yaml:"note,omitempty"`
+	// LLM is the model provider the llm scenario's LLM node streams from;
+	// zero fields take DefaultLLM's (see LLM.OrDefault).
+	LLM  LLM    `yaml:"llm,omitempty"`
+	Note string `yaml:"note,omitempty"`
+}
+
+// LLM is how the model provider behind an LLM node answers: time to the
+// first token, then tokens at a steady rate until the answer is complete.
+type LLM struct {
+	TTFT            time.Duration `yaml:"ttft"`
+	TokensPerSecond float64       `yaml:"tokensPerSecond"`
+	AnswerTokens    int           `yaml:"answerTokens"`
+}
+
+// DefaultLLM is a typical hosted model (an OpenAI gpt-4o-mini class model
+// over its public API): about 0.6 s to the first token, 80 tokens a second
+// and a 300-token answer, so a generation holds its stream about 4.4 s.
+var DefaultLLM = LLM{TTFT: 600 * time.Millisecond, TokensPerSecond: 80, AnswerTokens: 300}
+
+// OrDefault fills l's zero fields from DefaultLLM.
+func (l LLM) OrDefault() LLM {
+	if l.TTFT == 0 {
+		l.TTFT = DefaultLLM.TTFT
+	}
+	if l.TokensPerSecond == 0 {
+		l.TokensPerSecond = DefaultLLM.TokensPerSecond
+	}
+	if l.AnswerTokens == 0 {
+		l.AnswerTokens = DefaultLLM.AnswerTokens
+	}
+	return l
 }
 
 // Objective is what the study maximises: TPS with P95 ≤ SLOP95 and error

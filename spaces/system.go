@@ -61,6 +61,10 @@ func (a Alloc) Total() Resources {
 // deployment will hold. The model and the deployers consume it; it names
 // services and settings, never Helm paths.
 type System struct {
+	// Dify is the Dify release the deployment runs (the space's
+	// metadata.difyVersion; empty: the newest). The model picks its
+	// topology by it.
+	Dify     string
 	Budget   Budget
 	Reserved Resources
 	Services map[string]Alloc // by service name: api, worker, pluginDaemon, postgresql, ...

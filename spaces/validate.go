@@ -21,7 +21,7 @@ var (
 
 // Scenarios lists the load scenarios every target knows; it is the one list
 // flags, spaces and targets check a scenario name against.
-var Scenarios = []string{"chatflow", "agent", "retrieval"}
+var Scenarios = []string{"chatflow", "agent", "retrieval", "llm"}
 
 // difyVersion is a Dify release number: major.minor with an optional patch.
 var difyVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
@@ -383,7 +383,19 @@ func (c *checker) workload() {
 	if l.ThinkMax < l.ThinkMin {
 		c.add("load.thinkMax", "%v below thinkMin %v", l.ThinkMax, l.ThinkMin)
 	}
+	if l.LLM.TTFT < 0 {
+		c.add("load.llm.ttft", "%v must not be negative", l.LLM.TTFT)
+	}
+	if l.LLM.TokensPerSecond < 0 || math.IsInf(l.LLM.TokensPerSecond, 0) || math.IsNaN(l.LLM.TokensPerSecond) {
+		c.add("load.llm.tokensPerSecond", "%v must be > 0 (or left out: %v)", l.LLM.TokensPerSecond, DefaultLLM.TokensPerSecond)
+	}
+	if l.LLM.AnswerTokens < 0 || l.LLM.AnswerTokens > maxAnswerTokens {
+		c.add("load.llm.answerTokens", "%d outside 1..%d (or left out: %d)", l.LLM.AnswerTokens, maxAnswerTokens, DefaultLLM.AnswerTokens)
+	}
 }
+
+// maxAnswerTokens bounds an answer to what a model's output window allows.
+const maxAnswerTokens = 100_000
 
 // budget checks what must fit whatever the search proposes.
 func (c *checker) budget(b Budget) {

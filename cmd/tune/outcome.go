@@ -65,27 +65,6 @@ func renderValues(w io.Writer, sp *spaces.Space, base map[string]any, t results.
 	})
 }
 
-// progressLine is the line printed as each trial finishes.
-func progressLine(sp *spaces.Space, t results.Trial, best *results.Trial, total int) string {
-	var res string
-	switch t.State {
-	case results.StateComplete:
-		m := t.Metrics
-		res = fmt.Sprintf("TPS %6.1f  P95 %6.0f ms  err %5.2f%%", m.TPS, m.P95, 100*m.ErrorRate)
-	default:
-		res = fmt.Sprintf("%s: %s", t.State, t.Error)
-	}
-	b := "best —"
-	if best != nil {
-		b = fmt.Sprintf("best %.1f (#%d)", best.Metrics.TPS, best.Number)
-	}
-	// #N is the trial's stored number, as in trials.jsonl and the report;
-	// k/total counts the trials done.
-	w := len(fmt.Sprint(total))
-	return fmt.Sprintf("trial #%-*d %*d/%d  %-8s %s | %s | %s", w, t.Number, w, t.Number+1, total,
-		t.Origin, shortConfig(sp, t.Params), res, b)
-}
-
 // shortConfig writes a configuration in one line, grouped by the name
 // before the first dot: a service as replicas×cores/memory followed by its
 // other parameters ("api 3×2c/2G workers=2 dbPoolSize=10"), then the groups

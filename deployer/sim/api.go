@@ -2,18 +2,26 @@ package sim
 
 import "math"
 
-// apiPod is one dify-api replica: gunicorn with `workers` gevent processes
-// under one CPU quota and one memory limit.
+// apiPod is one pod of Python processes under one CPU quota and one memory
+// limit: a dify-api replica (gunicorn with `workers` gevent processes) or,
+// with worker set, a Celery worker replica (one gevent pool process whose
+// greenlets run tasks from the shared queue).
 type apiPod struct {
 	r        *run
+	service  string
+	worker   bool    // a Celery worker: takes tasks from run.tasks
 	limit    float64 // CPU quota, cores
 	memLimit float64
 	procs    []*apiProc
+	slots    int        // requests (or tasks) one process takes at once
 	backlog  []*request // accepted by the kernel, not yet by a process
 	inflight int
-	reqMiB   float64
+	reqMiB   float64 // memory an in-flight request or task holds
+	baseMiB  float64 // the pod without its processes
+	procMiB  float64 // one process after imports
 
 	stalledUntil float64
+	stalled      float64 // seconds stalled so far (collections)
 
 	// CPU quota consumed (core-seconds), what cAdvisor reports: throttled
 	// demand uses the whole quota even when part of it is lost.
@@ -30,34 +38,54 @@ type apiProc struct {
 	pool  *sqlPool
 }
 
-func newAPIPod(r *run, cores, memMiB float64, workers, poolSize int) *apiPod {
-	p := &apiPod{r: r, limit: cores, memLimit: memMiB}
-	for range workers {
+func newAPIPod(r *run, cores, memMiB float64, workers, slots, poolSize, overflow int) *apiPod {
+	p := &apiPod{r: r, service: "api", limit: cores, memLimit: memMiB, slots: slots,
+		baseMiB: apiPodBaseMiB, procMiB: r.k.APIProcessMiB}
+	p.start(workers, poolSize, overflow)
+	return p
+}
+
+// newWorkerPod is a Celery worker replica as Dify's entrypoint starts it:
+// one gevent pool process (-P gevent) running up to concurrency tasks
+// (-c CELERY_WORKER_AMOUNT), its greenlets sharing the GIL, with Dify's
+// SQLAlchemy pool of its own.
+func newWorkerPod(r *run, cores, memMiB float64, concurrency int) *apiPod {
+	p := &apiPod{r: r, service: "worker", worker: true, limit: cores, memLimit: memMiB,
+		slots: concurrency, baseMiB: 0, procMiB: r.k.WorkerProcessMiB, reqMiB: workerTaskMiB}
+	p.start(1, defaultDBPoolSize, dbPoolOverflow)
+	return p
+}
+
+func (p *apiPod) start(procs, poolSize, overflow int) {
+	r := p.r
+	for range procs {
 		pr := &apiProc{pod: p, cpu: newPS(&r.e, 1, math.Inf(1))}
-		pr.pool = &sqlPool{r: r, size: poolSize, max: poolSize + dbPoolOverflow}
+		pr.pool = &sqlPool{r: r, size: poolSize, max: poolSize + overflow}
 		pr.cpu.onBusy = p.share
 		p.procs = append(p.procs, pr)
 	}
 	p.share()
-	return p
 }
 
 // rss is the pod's resident memory now: base, processes and in-flight
 // requests (effect 7).
 func (p *apiPod) rss() float64 {
-	return apiPodBaseMiB + float64(len(p.procs))*apiProcMiB + float64(p.inflight)*p.reqMiB
+	return p.baseMiB + float64(len(p.procs))*p.procMiB + float64(p.inflight)*p.reqMiB
 }
 
 // throttleEfficiency is the share of the CFS quota that turns into useful
-// work when demand exceeds it by the fraction x: a throttled pod stalls every
-// thread until the next 100 ms period, often while one holds the GIL, a pool
-// connection or a row lock, so the loss grows with the overshoot and levels
-// off at throttleMaxLoss (effect 1).
-func throttleEfficiency(x float64) float64 {
-	if x <= 0 {
+// work when the pod's threads want `over` cores more than its quota: a
+// throttled pod stalls every thread until the next 100 ms period, often
+// while one holds the GIL, a pool connection or a row lock. The loss grows
+// with the overshoot in cores (the work that finds the quota spent) and
+// levels off at throttleMaxLoss: more workers than cores cost a steady
+// share, never a collapse (effect 1).
+func throttleEfficiency(over float64) float64 {
+	if over <= 0 {
 		return 1
 	}
-	return 1 - throttleMaxLoss*(1-math.Exp(-x*x/throttleScale2))
+	z := over / throttleScale
+	return 1 - throttleMaxLoss*(1-math.Exp(-z*z))
 }
 
 // share divides the pod's quota among its busy processes. A busy process
@@ -79,7 +107,12 @@ func (p *apiPod) share() {
 		demand := float64(busy) + podOverheadCores
 		p.quotaRate = math.Min(demand, p.limit)
 		if demand > p.limit {
-			per = p.limit * throttleEfficiency((demand-p.limit)/p.limit) / demand
+			per = p.limit * throttleEfficiency(demand-p.limit) / demand
+		}
+		// More runnable processes than cores: context switches and cold
+		// caches take a share that grows with the processes per core.
+		if crowd := float64(busy)/p.limit - 1; crowd > 0 {
+			per /= 1 + contextSwitchCost*crowd
 		}
 	}
 	for _, pr := range p.procs {
@@ -94,17 +127,22 @@ func (p *apiPod) accrue() {
 
 // gc is a full collection in one of the pod's processes. It walks that
 // process's heap, and the pod's memory cgroup reclaims while it does, which
-// stalls every process of the pod for a time that grows with the pod's
-// resident memory and with how close it is to its limit (effect 3: one big
-// pod stalls longer and more often than several small ones).
+// stalls every process of the pod for a time that grows with the
+// collecting process's heap and with how close the pod is to its limit. The
+// pod stalls once per gcEveryRequests of its requests, so its stalled share
+// grows with its request rate (effect 3: one big pod stalls more often than
+// several small ones), not with its process count: more workers than cores
+// do not collapse.
 func (p *apiPod) gc() {
 	rss := p.rss()
 	pressure := math.Max(0, rss/p.memLimit-0.5)
-	d := gcStallPerGiB * rss / 1024 * (1 + gcPressureGain*pressure)
+	heap := p.procMiB + float64(p.inflight)*p.reqMiB/float64(len(p.procs))
+	d := p.r.k.GCStallPerGiB.Seconds() * heap / 1024 * (1 + gcPressureGain*pressure)
 	until := p.r.e.now + p.r.e.work(d)
 	if until <= p.stalledUntil {
 		return
 	}
+	p.stalled += until - math.Max(p.r.e.now, p.stalledUntil)
 	p.stalledUntil = until
 	p.share()
 	p.r.e.at(until, func() {
@@ -120,7 +158,7 @@ func (p *apiPod) gc() {
 func (p *apiPod) admit(q *request) {
 	var best *apiProc
 	for _, pr := range p.procs {
-		if pr.slots < p.r.slots && (best == nil || pr.slots < best.slots) {
+		if pr.slots < p.slots && (best == nil || pr.slots < best.slots) {
 			best = pr
 		}
 	}
@@ -132,7 +170,7 @@ func (p *apiPod) admit(q *request) {
 	p.inflight++
 	q.proc = best
 	if need := p.rss(); need > p.memLimit {
-		p.r.oom("api", need, p.memLimit)
+		p.r.oom(p.service, need, p.memLimit)
 		return
 	}
 	q.next()
@@ -145,6 +183,10 @@ func (p *apiPod) leave(pr *apiProc) {
 	p.inflight--
 	if p.r.e.rng.Float64() < 1.0/gcEveryRequests {
 		p.gc()
+	}
+	if p.worker {
+		p.r.dispatch()
+		return
 	}
 	if len(p.backlog) > 0 {
 		q := p.backlog[0]

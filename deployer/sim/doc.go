@@ -9,9 +9,16 @@
 // Model.Evaluate is deterministic in (Seed, System, Workload) and computes
 // every figure from the mechanisms; nothing is looked up by configuration.
 //
+// Two topologies, chosen by System.Dify: before Dify 1.13 the api runs
+// workflows; from 1.13 Celery workers do, the api relaying their events
+// from Redis. ReadsFor says what the model reads of a space; Constants,
+// read from a what-if file by LoadOverrides, replace the figures a user may
+// know better (disks, cores, memory).
+//
 // It owns the model and its calibration only. It must not import search,
 // the results store, net/http, Helm or client-go: it reads spaces (System,
-// Workload) and writes results.Measurement, nothing else.
+// Workload) and writes results.Measurement, nothing else (and reads
+// overrides files with yaml.v3).
 //
 // Imports of this module: spaces and results.
 // Never imports: net/http, helm.sh/helm, k8s.io.

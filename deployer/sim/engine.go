@@ -19,6 +19,9 @@ type engine struct {
 	// busyCores is how many cores all stations (except those flagged own)
 	// use at this instant; a shared Weaviate reads it.
 	busyCores float64
+
+	rtt   float64 // one network round trip (Constants.RTT)
+	speed float64 // core speed (Constants.CPUSpeed): CPU demands take 1/speed as long
 }
 
 // item is a pending callback. A station keeps one item and moves it
@@ -227,7 +230,7 @@ func (p *ps) n() int { return len(p.jobs) }
 // add starts a job of `demand` core-seconds; done runs when it completes.
 func (p *ps) add(demand float64, done func()) {
 	p.sync()
-	p.jobs = append(p.jobs, psJob{tag: p.v + demand, done: done})
+	p.jobs = append(p.jobs, psJob{tag: p.v + demand/p.e.speed, done: done})
 	for i := len(p.jobs) - 1; i > 0; {
 		u := (i - 1) / 2
 		if p.jobs[u].tag <= p.jobs[i].tag {

@@ -34,7 +34,7 @@ var ErrStopped = errors.New("sim: the system is down")
 // there too. A configuration whose pods cannot start (OOM) gives the
 // *OOMError here.
 func (m *Model) Live(sys spaces.System, app string) (*Live, error) {
-	r, _, _, err := build(m.Seed, sys, spaces.Workload{Scenario: app})
+	r, _, _, err := build(m.Seed, sys, spaces.Workload{Scenario: app}, m.constants(), &reader{sys: sys})
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +43,7 @@ func (m *Model) Live(sys spaces.System, app string) (*Live, error) {
 	}
 	l := &Live{r: r, scs: map[string]*scenario{}, wake: make(chan struct{}, 1),
 		calls: map[*Call]struct{}{}}
-	for name := range scenarios {
-		sc := scenarios[name]
+	for name, sc := range scenariosOf(r.topo) {
 		l.scs[name] = &sc
 	}
 	l.scs[app] = r.sc

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,6 +21,17 @@ import (
 // value is usable; Seed varies the noise between otherwise equal studies.
 type Model struct {
 	Seed int64
+	// Constants, if set, replace the calibrated figures a what-if may
+	// change (LoadOverrides reads them from a file).
+	Constants *Constants
+}
+
+// constants is m's Constants or the defaults.
+func (m *Model) constants() Constants {
+	if m.Constants != nil {
+		return *m.Constants
+	}
+	return DefaultConstants()
 }
 
 // New returns a model whose noise is seeded by seed.
@@ -45,29 +57,32 @@ var ErrBadSystem = errors.New("sim: bad system or workload")
 type run struct {
 	e       engine
 	sc      *scenario
+	k       Constants
+	topo    topology
+	llm     spaces.LLM // the provider the llm scenario's LLM node streams from
 	stopped bool
 	err     error
 
 	thinkMin, thinkMax float64
-	slots              int     // requests a gunicorn process accepts at once
 	t0, t1             float64 // measured window
 
 	reserved   *ps
-	pods       []*apiPod
+	pods       []*apiPod  // dify-api replicas
+	wpods      []*apiPod  // Celery worker replicas
+	tasks      []*request // Celery's queue on Redis: runs waiting for a worker slot
 	pg         *postgres
 	pgb        *pgbouncer
 	redis      *ps
-	workers    []*ps
 	plugins    []*ps
 	weaviate   *ps
-	xinference *ps
-	ollama     *ps
+	xinference *ps // nil when the System has no xinference
+	ollama     *ps // nil when the System has no ollama
 
 	shared      bool // Weaviate shares nodes with the other pods
 	budgetCores float64
 
-	resCores, redisCores, workerCores float64
-	util                              map[string]float64
+	resCores, redisCores float64
+	util                 map[string]float64
 
 	pending []*request // requests in order of their client deadline
 	timeout int32      // the timer of pending's head, -1 before the first
@@ -82,7 +97,7 @@ type run struct {
 // w). An *OOMError means a pod was OOM-killed; errors wrapping ErrBadSystem
 // mean the input is wrong; ctx's error means it was cancelled.
 func (m *Model) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
-	r, err := newRun(m.Seed, sys, w)
+	r, err := newRun(m.Seed, sys, w, m.constants())
 	if err != nil {
 		return results.Measurement{}, err
 	}
@@ -130,18 +145,18 @@ func (r *run) loop(ctx context.Context) error {
 type usage struct {
 	at    float64
 	busy  map[*ps]float64
-	quota float64
+	quota map[string]float64 // by service: api, worker
 }
 
 func (r *run) usage() usage {
-	u := usage{at: r.e.now, busy: map[*ps]float64{}}
+	u := usage{at: r.e.now, busy: map[*ps]float64{}, quota: map[string]float64{}}
 	for _, p := range r.stations() {
 		p.sync()
 		u.busy[p] = p.busy
 	}
-	for _, p := range r.pods {
+	for _, p := range append(slices.Clone(r.pods), r.wpods...) {
 		p.accrue()
-		u.quota += p.quota
+		u.quota[p.service] += p.quota
 	}
 	return u
 }
@@ -155,11 +170,13 @@ func (r *run) utilisation(start usage) map[string]float64 {
 	if dt <= 0 {
 		return util
 	}
-	var limits float64
-	for _, p := range r.pods {
-		limits += p.limit
+	limits := map[string]float64{}
+	for _, p := range append(slices.Clone(r.pods), r.wpods...) {
+		limits[p.service] += p.limit
 	}
-	util["api"] = math.Min(1, (end.quota-start.quota)/(limits*dt))
+	for svc, l := range limits {
+		util[svc] = math.Min(1, (end.quota[svc]-start.quota[svc])/(l*dt))
+	}
 	for name, ss := range r.byService() {
 		used := ss.extra * dt
 		for _, p := range ss.stations {

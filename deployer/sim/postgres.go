@@ -8,11 +8,13 @@ type postgres struct {
 	r        *run
 	cpu      *ps
 	backends int // open backends, including the background clients'
-	limit    int // max_connections − superuser_reserved_connections
+	limit    int // max_connections − superuser_reserved_connections (postgresql.maxConnections)
 	memLimit float64
-	nfs      bool
-	wal      walFlusher
-	hotRow   mutex
+	// fsyncMean and fsyncSigma are the WAL flush's lognormal on the data
+	// volume's storage class.
+	fsyncMean, fsyncSigma float64
+	wal                   walFlusher
+	hotRow                mutex
 }
 
 // query runs n statements costing cpu core-seconds in all, then a commit
@@ -23,8 +25,8 @@ type postgres struct {
 // number, the collapse PostgreSQL shows far above cores × a few backends.
 func (pg *postgres) query(n int, cpu float64, commit bool, extraHop float64, done func()) {
 	e := &pg.r.e
-	e.after(float64(n)*(rtt+extraHop), func() {
-		b := float64(pg.backends) / pgMaxConnections
+	e.after(float64(n)*(e.rtt+extraHop), func() {
+		b := float64(pg.backends) / pgBackendScale
 		d := e.work(cpu) * (1 + pgBackendSlowdown*b*b)
 		pg.cpu.add(d, func() {
 			if commit {
@@ -40,13 +42,13 @@ func (pg *postgres) query(n int, cpu float64, commit bool, extraHop float64, don
 // max_connections is reached — "FATAL: sorry, too many clients already".
 func (pg *postgres) open(ok func(bool)) {
 	e := &pg.r.e
-	e.after(rtt, func() {
+	e.after(e.rtt, func() {
 		if pg.backends >= pg.limit {
 			pg.cpu.add(pgRejectCPU, func() { ok(false) })
 			return
 		}
 		pg.backends++
-		if need := pgBaseMiB + float64(pg.backends)*pgBackendMiB; need > pg.memLimit {
+		if need := pgBaseMiB + float64(pg.backends)*pg.r.k.PGBackendMiB; need > pg.memLimit {
 			pg.r.oom("postgresql", need, pg.memLimit)
 			return
 		}
@@ -77,10 +79,7 @@ func (w *walFlusher) flush() {
 	batch := w.next
 	w.next, w.spare = w.spare[:0], nil
 	w.busy = true
-	d := e.lognormal(fsyncSSDMean, fsyncSSDSigma)
-	if w.pg.nfs {
-		d = e.lognormal(fsyncNFSMean, fsyncNFSSigma)
-	}
+	d := e.lognormal(w.pg.fsyncMean, w.pg.fsyncSigma)
 	e.after(d, func() {
 		w.busy = false
 		for i, f := range batch {
@@ -223,7 +222,7 @@ func (r *run) connect(fn func(kind string)) {
 		})
 		return
 	}
-	r.e.after(rtt, func() {
+	r.e.after(r.e.rtt, func() {
 		if r.pgb.transaction {
 			fn("")
 			return

@@ -23,6 +23,16 @@ const (
 	stFlowEnd                    // the workflow thread ends and returns it
 	stSessionEnd                 // the request session is closed before streaming
 	stShortTxn                   // a short-lived session: check out, one transaction, return
+
+	// Dify ≥ 1.13 (worker.go): the run executes in a Celery worker.
+	stSubscribe // the api subscribes to the run's Redis topic
+	stEnqueue   // the api enqueues the run's task; the steps up to stTaskEnd run in a worker slot
+	stWAPI      // CPU in the worker process (GIL-bound, the pod's quota)
+	stWTxn      // a short session of the worker's pool: check out, one transaction, return
+	stPublish   // the worker publishes n events; the api relays them
+	stLLM       // an LLM node streaming the provider's answer (run.llm)
+	stTaskEnd   // the task returns: the worker slot frees
+	stDrain     // the api has relayed every event: the stream ends
 )
 
 // step is one step of a scenario. cpu is the mean demand (core-seconds) at
@@ -45,9 +55,18 @@ type scenario struct {
 	reqMiB float64 // api memory held per in-flight request
 }
 
-// The three scenarios of the seed. Demands are estimates fitted to the
-// seed's table (MODEL.md lists them); the step structure follows what
-// Dify's service API does for each call.
+// scenariosOf is the scenarios of a topology.
+func scenariosOf(t topology) map[string]scenario {
+	if t == inAPI {
+		return scenarios
+	}
+	return workerScenarios
+}
+
+// The scenarios of the seed's Dify (before 1.13: the api runs the graph).
+// Demands are estimates fitted to the seed's table (MODEL.md lists them);
+// the step structure follows what Dify's service API does for each call.
+// The llm scenario is the chatflow with one LLM node on the hosted provider.
 var scenarios = map[string]scenario{
 	"chatflow": {name: "chatflow", reqMiB: 4, steps: []step{
 		{kind: stNginx, cpu: 0.0015},
@@ -105,6 +124,33 @@ var scenarios = map[string]scenario{
 		{kind: stAPI, cpu: 0.005},
 		{kind: stTask, cpu: 0.002},
 	}},
+	"llm": {name: "llm", reqMiB: 5, steps: []step{
+		{kind: stNginx, cpu: 0.0015},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005},
+		{kind: stSession},
+		{kind: stHot, cpu: 0.0005},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003},
+		{kind: stRedis, n: 8, lat: 3},
+		{kind: stAPI, cpu: 0.005},
+		{kind: stSessionEnd},
+		{kind: stFlowStart}, // held while the LLM streams, as the graph's thread holds it
+		{kind: stFirstByte},
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: 0.003},
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: llmNodeCPU},      // prompt, model instance
+		{kind: stLLM, cpu: pluginInvokeCPU}, // the provider streams the answer
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stAPI, cpu: 0.002},
+		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
+		{kind: stFlowEnd},
+		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001},
+		{kind: stRedis, n: 4, lat: 2},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stTask, cpu: 0.002},
+	}},
 	"retrieval": {name: "retrieval", reqMiB: 5, steps: []step{
 		{kind: stNginx, cpu: 0.0012},
 		{kind: stSlot},
@@ -122,6 +168,117 @@ var scenarios = map[string]scenario{
 	}},
 }
 
+// apiHead is what the api does for a workflow-based app since 1.13
+// (AppGenerateService.generate): route, authenticate (the API token's
+// last_used_at is no longer written per request: a Celery beat task batches
+// it, API_TOKEN_LAST_USED_UPDATE_INTERVAL), read the app and end user,
+// close the session, subscribe to the run's topic and enqueue the task.
+func apiHead(reqAPI float64) []step {
+	return []step{
+		{kind: stNginx, cpu: 0.0015},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005}, // routing, auth, request parsing
+		{kind: stSession},
+		{kind: stTxn, n: 2, cpu: 0.0012}, // API token, app, end user (reads)
+		{kind: stAPI, cpu: reqAPI},       // app model, workflow, task payload
+		{kind: stSessionEnd},
+		{kind: stSubscribe},
+		{kind: stEnqueue},
+	}
+}
+
+// taskHead is what workflow_based_app_execution_task does before the graph
+// runs: load the workflow, app and user, set the generator up, write the
+// conversation, message and workflow run, publish workflow_started.
+var taskHead = []step{
+	{kind: stWAPI, cpu: 0.006},                      // deserialise, app context
+	{kind: stWTxn, n: 3, cpu: 0.0015},               // workflow, app, end user
+	{kind: stWAPI, cpu: 0.008},                      // generator: graph, variable pool, queue manager
+	{kind: stWTxn, n: 3, cpu: 0.0026, commit: true}, // conversation + message
+	{kind: stWTxn, n: 2, cpu: 0.0013, commit: true}, // workflow run
+	{kind: stPublish, n: 1},                         // workflow_started
+}
+
+// taskTail ends the run: the answer and the finished run written,
+// workflow_finished and message_end published, the slot freed, the
+// stream's last event relayed.
+var taskTail = []step{
+	{kind: stWTxn, n: 2, cpu: 0.00165, commit: true}, // message answer, run finished
+	{kind: stPublish, n: 2},
+	{kind: stWAPI, cpu: 0.003}, // teardown
+	{kind: stTaskEnd},
+	{kind: stDrain},
+	{kind: stAPI, cpu: 0.002}, // close the stream
+}
+
+func joinSteps(parts ...[]step) []step {
+	var out []step
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// node is one graph node in the worker: its work, its execution record,
+// its started/finished events (plus any it streams).
+func node(cpu float64, events int) []step {
+	return []step{
+		{kind: stWAPI, cpu: cpu},
+		{kind: stWTxn, n: 2, cpu: 0.0013, commit: true},
+		{kind: stPublish, n: events},
+	}
+}
+
+// The scenarios of today's Dify (1.13 and later: a Celery worker runs the
+// graph). The api's and the worker's demands are estimates fitted to the
+// Enterprise benchmark (MODEL.md); retrieval is not a workflow and stays
+// in the api.
+var workerScenarios = map[string]scenario{
+	"chatflow": {name: "chatflow", reqMiB: 3, steps: joinSteps(apiHead(0.004), taskHead,
+		node(0.003, 2), // start
+		node(0.002, 3), // answer: started, the answer chunk, finished
+		taskTail)},
+	"agent": {name: "agent", reqMiB: 4, steps: joinSteps(apiHead(0.004), taskHead,
+		node(0.003, 2), // start
+		node(0.003, 2), // keyword check (if/else)
+		[]step{
+			{kind: stWAPI, cpu: 0.003},
+			{kind: stOllama, cpu: 0.008},             // function-calling decision
+			{kind: stPlugin, cpu: 0.0035},            // current time tool
+			{kind: stPlugin, cpu: 0.0077, lat: 0.25}, // weather plugin and its API
+		},
+		node(0.003, 2),
+		[]step{{kind: stHTTP2, cpu: 0.001, lat: 0.2}},
+		node(0.003, 2),
+		node(0.005, 3), // merge, answer
+		taskTail)},
+	"llm": {name: "llm", reqMiB: 3, steps: joinSteps(apiHead(0.004), taskHead,
+		node(0.003, 2), // start
+		[]step{
+			{kind: stWAPI, cpu: llmNodeCPU},     // prompt, model instance
+			{kind: stPublish, n: 1},             // node_started
+			{kind: stLLM, cpu: pluginInvokeCPU}, // the provider streams the answer
+			{kind: stWTxn, n: 2, cpu: 0.0013, commit: true},
+			{kind: stPublish, n: 1}, // node_finished
+		},
+		node(0.002, 2), // answer
+		taskTail)},
+	"retrieval": {name: "retrieval", reqMiB: 5, steps: []step{
+		{kind: stNginx, cpu: 0.0012},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005},
+		{kind: stSession},
+		{kind: stAPI, cpu: 0.004},
+		{kind: stTxn, n: 3, cpu: 0.002}, // API token, dataset, retrieval settings
+		{kind: stEmbed, cpu: 0.023},
+		{kind: stSearch, cpu: 0.0195},
+		{kind: stTxn, n: 2, cpu: 0.003},
+		{kind: stAPI, cpu: 0.009},
+		{kind: stTxn, n: 1, cpu: 0.0005, commit: true},
+		{kind: stFirstByte},
+	}},
+}
+
 // request is one call in flight.
 type request struct {
 	r       *run
@@ -135,6 +292,11 @@ type request struct {
 	flow    bool // holds the workflow thread's connection
 	over    bool // finished or failed: late callbacks do nothing
 	gone    bool // the client timed out and went on
+
+	wproc    *apiProc // the worker process running the task, while it runs
+	relays   int      // event batches the api is still relaying
+	draining bool     // waiting for relays to end the stream
+	first    bool     // the first byte (event) reached the client
 
 	// Live requests (from Live.Do) report here instead of to a user.
 	onFirst func()
@@ -170,7 +332,7 @@ func (q *request) next() {
 	e := &r.e
 	switch s.kind {
 	case stNginx:
-		e.after(rtt, func() { r.reserved.add(e.work(s.cpu), q.nextFn) })
+		e.after(e.rtt, func() { r.reserved.add(e.work(s.cpu), q.nextFn) })
 	case stSlot:
 		r.pods[e.rng.IntN(len(r.pods))].admit(q)
 	case stAPI:
@@ -214,8 +376,9 @@ func (q *request) next() {
 		q.proc.pool.release()
 		q.next()
 	case stRedis:
-		e.after(s.lat*rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.nextFn) })
+		e.after(s.lat*e.rtt, func() { r.redis.add(e.work(float64(s.n)*redisOpCPU), q.nextFn) })
 	case stFirstByte:
+		q.first = true
 		q.ttfb = e.now - q.start
 		if q.onFirst != nil {
 			q.onFirst()
@@ -223,7 +386,7 @@ func (q *request) next() {
 		q.next()
 	case stPlugin:
 		p := r.plugins[e.rng.IntN(len(r.plugins))]
-		e.after(2*rtt, func() {
+		e.after(2*e.rtt, func() {
 			p.add(e.work(s.cpu), func() {
 				if s.lat > 0 {
 					e.after(e.lognormal(s.lat, 0.5), q.nextFn)
@@ -233,12 +396,20 @@ func (q *request) next() {
 			})
 		})
 	case stOllama:
-		e.after(rtt, func() { r.ollama.add(e.work(s.cpu), q.nextFn) })
+		if r.ollama == nil { // a hosted model: a short completion's latency
+			e.after(e.lognormal(r.llm.TTFT.Seconds()+decisionTokens/r.llm.TokensPerSecond, 0.3), q.nextFn)
+			return
+		}
+		e.after(e.rtt, func() { r.ollama.add(e.work(s.cpu), q.nextFn) })
 	case stEmbed:
-		e.after(rtt, func() { r.xinference.add(e.work(s.cpu), q.nextFn) })
+		if r.xinference == nil { // a hosted embedding API
+			e.after(e.lognormal(r.k.HostedEmbedding.Seconds(), 0.3), q.nextFn)
+			return
+		}
+		e.after(e.rtt, func() { r.xinference.add(e.work(s.cpu), q.nextFn) })
 	case stSearch:
 		d := e.work(s.cpu) * r.weaviateSlowdown()
-		e.after(rtt, func() { r.weaviate.add(d, q.nextFn) })
+		e.after(e.rtt, func() { r.weaviate.add(d, q.nextFn) })
 	case stHTTP2:
 		left := 2
 		for range 2 {
@@ -251,8 +422,46 @@ func (q *request) next() {
 			})
 		}
 	case stTask:
-		w := r.workers[e.rng.IntN(len(r.workers))]
-		w.add(e.work(s.cpu), func() { r.pg.query(2, taskPGCPU, true, 0, func() {}) })
+		w := r.wpods[e.rng.IntN(len(r.wpods))].procs[0]
+		w.cpu.add(e.work(s.cpu), func() { r.pg.query(2, taskPGCPU, true, 0, func() {}) })
+		q.next()
+	case stSubscribe:
+		e.after(e.rtt, func() { r.redis.add(e.work(redisOpCPU), q.nextFn) })
+	case stEnqueue:
+		// LPUSH of the task message (and its result key): then the run waits
+		// in Celery's queue for a worker slot; dispatch continues it there.
+		e.after(e.rtt, func() {
+			r.redis.add(e.work(enqueueCommands*redisOpCPU), func() {
+				r.tasks = append(r.tasks, q)
+				r.dispatch()
+			})
+		})
+	case stWAPI:
+		q.wproc.cpu.add(e.work(s.cpu), q.nextFn)
+	case stWTxn:
+		pool := q.wproc.pool
+		pool.checkout(func(kind string) {
+			if kind != "" {
+				q.cont(kind)
+				return
+			}
+			r.txn(s.n, s.cpu, s.commit, nil, func(kind string) {
+				pool.release()
+				q.cont(kind)
+			})
+		})
+	case stPublish:
+		q.publish(s.n, q.nextFn)
+	case stLLM:
+		q.llmStream(s, q.nextFn)
+	case stTaskEnd:
+		q.endTask()
+		q.next()
+	case stDrain:
+		if q.relays > 0 {
+			q.draining = true
+			return
+		}
 		q.next()
 	}
 }
@@ -274,6 +483,7 @@ func (q *request) finish(kind string) {
 	}
 	q.over = true
 	r := q.r
+	q.endTask() // a failed run frees its worker slot
 	release := func() {
 		if q.session {
 			q.proc.pool.release()

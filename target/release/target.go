@@ -42,9 +42,9 @@ type Deployer interface {
 	Baseline(ctx context.Context) (helm.Baseline, error)
 	Restore(ctx context.Context, b helm.Baseline) error
 	ReadSystem(ctx context.Context, b spaces.Budget) (spaces.System, error)
-	// LiveBaseline is the configuration the release runs; assumed names
-	// what it leaves unset (the chart's defaults bound no container), which
-	// the space's current values fill.
+	// LiveBaseline is the configuration the release runs now, and the
+	// parameters the release does not say that the space's current values
+	// stand in for.
 	LiveBaseline(ctx context.Context) (cfg spaces.Config, assumed []string, err error)
 	Observe(ctx context.Context, every time.Duration) Observer
 }
@@ -162,44 +162,38 @@ func (t *Target) Begin(ctx context.Context, store BaselineStore) (helm.Baseline,
 
 // Running is the configuration the release runs now, read from the API
 // server: the study's baseline, so that trial 0 changes nothing the study
-// did not choose. ok is false when there is no release yet (the study
-// installs the space's current values).
-func (t *Target) Running(ctx context.Context) (cfg spaces.Config, ok bool, err error) {
-	if t.base.Revision == 0 {
-		return nil, false, nil
-	}
+// did not choose. It says which parameters the release leaves unset (the
+// study sets them from the space's current values).
+func (t *Target) Running(ctx context.Context) (spaces.Config, error) {
 	cfg, assumed, err := t.d.LiveBaseline(ctx)
 	if err != nil {
-		return nil, false, t.abort(ctx, fmt.Errorf("read the running release: %w", err))
+		return nil, t.abort(ctx, fmt.Errorf("read the running release: %w", err))
 	}
-	if len(assumed) > 0 && t.opts.Log != nil {
-		fmt.Fprintf(t.opts.Log, "helm: the running release leaves %d settings unset; the baseline trial sets them to the space's current values: %s\n",
-			len(assumed), strings.Join(assumed, "; "))
+	if len(assumed) > 0 {
+		fmt.Fprintf(t.opts.Log, "helm: the baseline is the release as it runs; not set there, so the space's current values: %s\n",
+			strings.Join(assumed, "; "))
 	}
-	return cfg, true, nil
+	return cfg, nil
 }
 
-// unreachable is an error that stops the study: nothing about the
-// configuration was learnt (search stops on StopsStudy).
-type unreachable struct{ err error }
+// stop is an error that stops the study: nothing about the configuration
+// was learnt (search stops on StopsStudy).
+type stop struct{ err error }
 
-func (u unreachable) Error() string    { return u.err.Error() }
-func (u unreachable) Unwrap() error    { return u.err }
-func (u unreachable) StopsStudy() bool { return true }
+func (u stop) Error() string    { return u.err.Error() }
+func (u stop) Unwrap() error    { return u.err }
+func (u stop) StopsStudy() bool { return true }
 
-// abort turns a step's failure into a study stop when the cluster went
-// away: a failed trial would blame the configuration.
+// abort turns a step's failure into a study stop when it is not the
+// configuration's doing: the cluster went away, or every trial would fail
+// the same way (the chart does not render, a workload is missing). A
+// failed trial would blame the configuration.
 func (t *Target) abort(ctx context.Context, err error) error {
-	if errors.Is(err, helm.ErrUnreachable) {
-		return unreachable{err}
-	}
-	if errors.Is(err, helm.ErrSystematic) {
-		// Every trial would fail the same way: a study error, not a failed
-		// configuration.
-		return unreachable{err}
+	if errors.Is(err, helm.ErrUnreachable) || errors.Is(err, helm.ErrSystematic) {
+		return stop{err}
 	}
 	if _, serr := t.d.Status(context.WithoutCancel(ctx)); serr != nil && ctx.Err() == nil {
-		return unreachable{fmt.Errorf("%w; the cluster does not answer either: %w", err, serr)}
+		return stop{fmt.Errorf("%w; the cluster does not answer either: %w", err, serr)}
 	}
 	return err
 }
@@ -212,7 +206,7 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 	cfg := t.space.ConfigOf(sys)
 	overlay, err := t.d.Overlay(cfg)
 	if err != nil {
-		return results.Measurement{}, err
+		return results.Measurement{}, t.abort(ctx, err)
 	}
 	applied, err := t.d.Apply(ctx, overlay)
 	if err != nil {
@@ -254,7 +248,7 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 	}
 	seen := obs.Stop()
 	if seen.Err != nil {
-		if err := t.abort(ctx, seen.Err); errors.As(err, new(unreachable)) {
+		if err := t.abort(ctx, seen.Err); errors.As(err, new(stop)) {
 			return results.Measurement{}, err // the cluster went away during the load
 		}
 	}

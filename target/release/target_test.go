@@ -32,6 +32,10 @@ type fake struct {
 	drift    func(spaces.Config)
 	restored []helm.Baseline
 	oom      map[string]int
+	// systematic makes the release one the space does not describe.
+	systematic bool
+	// renderFails makes every Apply fail in the chart's render.
+	renderFails bool
 }
 
 var errRollout = errors.New("rollout of api: 0 of 1 ready: ImagePullBackOff")
@@ -51,6 +55,9 @@ func (f *fake) Apply(ctx context.Context, overlay map[string]any) (*helm.Applied
 	f.applies++
 	if f.down() {
 		return nil, fmt.Errorf("upgrade: %w", helm.ErrUnreachable)
+	}
+	if f.renderFails {
+		return nil, &helm.SystematicError{Err: errors.New(`render: PASSWORDS ERROR: 'auth.replicationPassword' must not be empty`)}
 	}
 	if f.applies == f.failAt {
 		return nil, errRollout // the deployer rolled back; the release is as before
@@ -94,6 +101,9 @@ func (f *fake) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.System, 
 func (f *fake) LiveBaseline(ctx context.Context) (spaces.Config, []string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.systematic {
+		return nil, nil, &helm.SystematicError{Err: errors.New("no workload for service pluginDaemon in the release")}
+	}
 	return f.held, nil, nil
 }
 
@@ -186,6 +196,7 @@ func TestStudyOnRelease(t *testing.T) {
 	}{
 		{name: "rollout fails", set: func(f *fake) { f.failAt = 2 }, trials: 3, wantStored: 3, wantFailed: "ImagePullBackOff"},
 		{name: "api server gone", set: func(f *fake) { f.downAt = 2 }, trials: 3, wantStored: 1, wantAbort: true},
+		{name: "chart does not render", set: func(f *fake) { f.renderFails = true }, trials: 3, wantStored: 0, wantAbort: true},
 		{name: "oom kill", set: func(f *fake) { f.oom = map[string]int{"api": 1} }, trials: 1, wantStored: 1, wantFailed: "OOMKilled during the load: api 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -282,9 +293,9 @@ func TestBaselineIsTheRunningRelease(t *testing.T) {
 	if _, err := tg.Begin(context.Background(), folder); err != nil {
 		t.Fatal(err)
 	}
-	running, ok, err := tg.Running(context.Background())
-	if err != nil || !ok {
-		t.Fatalf("running %v, %v", ok, err)
+	running, err := tg.Running(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
 	s := &search.Study{Space: f.sp, Budget: f.budget, Workload: w, Objective: f.sp.Objective,
 		Sampler: "random", Trials: 1, Seed: 1, Baseline: true, BaselineConfig: running, Evaluator: tg, Store: folder}
@@ -321,5 +332,20 @@ func TestNewWantsOneLoadSource(t *testing.T) {
 	}
 	if _, err := release.ParseKeep("all"); err == nil {
 		t.Error("--keep all accepted")
+	}
+}
+
+// TestReleaseTheSpaceDoesNotDescribe: a release whose workloads the space
+// does not find stops the study before trial 0, as a study error.
+func TestReleaseTheSpaceDoesNotDescribe(t *testing.T) {
+	f, tg, folder, _ := setup(t)
+	f.systematic = true
+	if _, err := tg.Begin(context.Background(), folder); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tg.Running(context.Background())
+	var stop interface{ StopsStudy() bool }
+	if !errors.As(err, &stop) || !errors.Is(err, helm.ErrSystematic) || !strings.Contains(err.Error(), "pluginDaemon") {
+		t.Errorf("err %v: want a study stop naming the missing workload", err)
 	}
 }
