@@ -341,3 +341,22 @@ func TestInterruptKeepsTrialsAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateNamesWhatTheModelIgnores: renaming api.workers in a copy of
+// the seed's space still validates, but validate names the new name (the
+// model does not read it) and api.workers (the model runs its default).
+func TestValidateNamesWhatTheModelIgnores(t *testing.T) {
+	b, err := os.ReadFile(seedSpace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "renamed.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(b), "api.workers", "api.workerz")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, "validate", "--space", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "validate-renamed.txt", strings.ReplaceAll(stdout, path, "SPACE"))
+}

@@ -127,7 +127,13 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		in.evaluator = ht
 	}
 	trials, stopped, runErr := o.search(ctx, text, disp, in, presets, folder)
-	werr := writeOutcome(text, folder, in, trials)
+	var base map[string]any
+	if ht != nil {
+		if base, err = ht.BaseValues(); err != nil {
+			fmt.Fprintf(stderr, "tune: the release's values, for the export: %v\n", err)
+		}
+	}
+	werr := writeOutcome(context.WithoutCancel(ctx), text, folder, in, base, trials) // written after an interrupt too
 	if path, err := report.WriteStudy(folder.Dir); err != nil {
 		fmt.Fprintf(stderr, "tune: report: %v\n", err)
 	} else {
