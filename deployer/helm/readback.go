@@ -55,6 +55,7 @@ func (d *Deployer) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.Syst
 		Reserved: spaces.Resources{CPU: sp.Reserved.CPU, Memory: sp.Reserved.Memory},
 		Services: map[string]spaces.Alloc{},
 		Settings: map[string]any{},
+		Dify:     sp.Metadata.DifyVersion, // the emulator's topology, as Resolve gives it
 	}
 	for _, sv := range sp.Services {
 		if sv.EnabledBy != "" && cfg[sv.EnabledBy] == false {
