@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # The packages with tests tagged e2e, one at a time: each starts its own control plane.
 E2E_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .)))
 
-.PHONY: help build test lint e2e-build e2e bench bench-quick bench-load bench-model calibrate fuzz run clean
+.PHONY: help build deps test lint e2e-build e2e bench bench-quick bench-load bench-model calibrate fuzz run clean report-shots
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,7 +16,10 @@ help: ## list the targets
 build: ## build bin/tune with the version stamped
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tune ./cmd/tune
 
-test: ## run every test with the race detector (the README's test command)
+deps: ## install what the tests need beyond Go when it is missing (Chromium, Locust: Debian packages)
+	@for f in .ci/install-*.sh; do bash "$$f"; done
+
+test: deps ## run every test with the race detector (the README's test command)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
@@ -38,8 +41,8 @@ bench: ## search benchmark: trials and load-seconds to 95% of each case's true o
 bench-quick: ## the search benchmark CI-sized: 3 cases, guided (with and without screening) vs random, 5 seeds, 40 trials (a few minutes)
 	$(GO) run ./tools/benchsearch -quick -json tune-out/bench-search-quick.json
 
-bench-load: ## streams/s per client core (tune load vs Locust) and p50 accuracy, pinned with taskset
-	$(GO) run ./loader/benchload
+bench-load: ## streams per client CPU-second (tune load vs Locust; events flushed one by one as Dify does) and p50 accuracy
+	$(GO) run ./tools/benchload
 
 bench-model: ## CPU time of one simulated trial (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./deployer/sim
@@ -52,6 +55,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+report-shots: ## screenshots of a study's report.html and a tune load --html page in headless Chromium (docs/report-*.png)
+	TUNE_REPORT_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestStudyReportInBrowser|TestLoadReportInBrowser' ./report
 
 run: build ## a 40-trial study on the embedded model at 16c32g
 	./bin/tune --budget 16c32g --space spaces/default.yaml --trials 40 --seed 1

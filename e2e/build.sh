@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tests' Kubernetes control plane from the Go module proxy: etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler and kwok (see "The real
-# cluster in tests" in design.md). Needs only Go and the proxy.
+# kube-apiserver, kube-controller-manager, kube-scheduler and kwok (the README's
+# "On the cluster" says what the tests do with them). Needs only Go and the proxy.
 #
 # The binaries go to $cache/<key>/bin, where $cache is $TUNE_E2E_CACHE, else
 # $XDG_CACHE_HOME/tune-e2e, else ~/.cache/tune-e2e, and <key> hashes

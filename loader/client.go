@@ -4,10 +4,10 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tune-dify/tune/loader/sse"
@@ -21,29 +21,6 @@ const drainGrace = 100 * time.Millisecond
 // maxErrorBody bounds how much of a non-200 body is read for its code.
 const maxErrorBody = 64 << 10
 
-// newTransport returns one transport for the whole run, sized so that every
-// user keeps its connection: HTTP/1.1 keep-alive, no HTTP/2 (Dify is served
-// over HTTP/1.1 by nginx, and one TCP connection per stream is what a
-// browser fleet looks like), no proxy from the environment, no compression
-// (a gzipped event stream would be buffered, hiding the first token).
-func newTransport(cfg Config, conns int) *http.Transport {
-	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           d.DialContext,
-		MaxIdleConns:          conns + 16,
-		MaxIdleConnsPerHost:   conns + 16,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.HeaderTimeout,
-		TLSHandshakeTimeout:   cfg.DialTimeout,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
-	}
-}
-
-// noRedirect makes a 3xx a counted failure rather than a silent second
-// request.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 // user is one virtual user, or, in an open loop, one in-flight slot: its
 // name, its random source, its decoder reused across its streams.
 type user struct {
@@ -53,10 +30,11 @@ type user struct {
 	dec          *sse.Decoder
 	stream       Stream
 	conversation string
+	conn         *conn // its keep-alive connection, dialled on first use
 }
 
 func (l *load) newUser(id int) *user {
-	return &user{
+	u := &user{
 		id:   id,
 		name: "tune-" + strconv.Itoa(id),
 		rng:  rand.New(rand.NewPCG(l.cfg.Seed, uint64(id))),
@@ -67,6 +45,10 @@ func (l *load) newUser(id int) *user {
 				}
 			})),
 	}
+	l.mu.Lock()
+	l.users = append(l.users, u)
+	l.mu.Unlock()
+	return u
 }
 
 // think returns the user's next think time.
@@ -82,9 +64,29 @@ type load struct {
 	cfg    Config
 	base   string
 	auth   string
-	client *http.Client
+	dialer *dialer
 	rec    *recorder
 	runCtx context.Context
+
+	mu    sync.Mutex
+	users []*user // every user made, to close their connections at the end
+}
+
+// closeConns closes every user's connection; the users must be done.
+func (l *load) closeConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, u := range l.users {
+		u.drop()
+	}
+}
+
+// drop closes u's connection: a failure left it in an unknown state.
+func (u *user) drop() {
+	if u.conn != nil {
+		u.conn.close()
+		u.conn = nil
+	}
 }
 
 // do makes one request for u and records it. start is when it was sent or,
@@ -106,26 +108,31 @@ func (l *load) do(u *user, start time.Time) {
 		return
 	}
 	req.Header.Set("Authorization", l.auth)
-	resp, err := l.client.Do(req)
+	resp, err := l.roundTrip(ctx, u, req)
 	if err != nil {
 		fail(err)
 		return
 	}
 	headers := time.Now()
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		if err != nil && ctx.Err() != nil {
+			u.drop()
 			fail(err) // the error body itself timed out
 			return
 		}
+		l.finish(u, resp)
 		fail(httpError(resp.StatusCode, body, l.cfg.APIKey))
 		return
 	}
 	u.dec.Reset(resp.Body)
 	s := &u.stream
 	*s = Stream{Resp: resp, dec: u.dec}
-	if err := l.cfg.Scenario.Read(s); err != nil {
+	err = l.cfg.Scenario.Read(s)
+	l.rec.events.Add(int64(s.events))
+	l.rec.skimmed.Add(int64(s.skimmed))
+	if err != nil {
+		u.drop()
 		fail(err)
 		return
 	}
@@ -134,9 +141,7 @@ func (l *load) do(u *user, start time.Time) {
 		u.conversation = s.conversation
 	}
 	l.rec.success(start, headers, s)
-	t := time.AfterFunc(drainGrace, cancel)
-	_, _ = io.CopyN(io.Discard, resp.Body, maxErrorBody)
-	t.Stop()
+	l.finish(u, resp)
 	u.dec.Reset(nil) // drop the body
 }
 

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -65,7 +66,10 @@ type Config struct {
 	Timeout       time.Duration // whole request, default 60s
 	HeaderTimeout time.Duration // to response headers, default Timeout
 	DialTimeout   time.Duration // default 5s
-	MaxEventSize  int           // bytes, default sse.DefaultMaxEventSize
+	// TLS configures https connections (a private CA, a client
+	// certificate); nil verifies the server against the system's roots.
+	TLS          *tls.Config
+	MaxEventSize int // bytes, default sse.DefaultMaxEventSize
 
 	// Progress, if set, is called after each second of the run with that
 	// second's figures so far (a request recorded just after the tick shows

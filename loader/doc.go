@@ -10,9 +10,14 @@
 // omission) decides when requests start; a recorder keeps HdrHistograms.
 // Summary converts to results.Measurement for the search.
 //
+// Each virtual user keeps one HTTP/1.1 connection (HTTP/2 and proxies
+// are not used: Dify is served over HTTP/1.1 and a browser fleet opens a
+// connection per tab) and does its own request and response on it, so the
+// client's cost per stream is the stream's, not a connection pool's.
+//
 // Measurement choices: times are taken with the monotonic clock and
 // recorded in microseconds (HdrHistogram, 1 µs to 10 min, 3 significant
-// digits); time to headers is when Client.Do returns; percentiles are of
+// digits); time to headers is when the response's status and headers are read; percentiles are of
 // successful requests ending inside the window; requests cut by the end
 // of the run are not counted at all; in an open loop every time is
 // measured from the scheduled start.

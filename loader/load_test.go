@@ -135,9 +135,13 @@ func TestLatencyAccuracy(t *testing.T) {
 			// Measured error here is 0.3–1.6 ms (2.4–3.7 under -race); the
 			// bound is loose so a busy CI machine does not fail it, and the
 			// real figure belongs to the pinned benchmark, not to a test.
-			tolerance := 15.0 // ms
+			// The bound is 15 ms plus 15% of the server's time (twice that
+			// under -race): it catches a clock that starts or stops at the
+			// wrong moment (an error of a whole stream's length), not the
+			// scheduling delay of a machine busy with other work.
+			tolerance := 15 + 0.15*server // ms
 			if raceEnabled {
-				tolerance = 30
+				tolerance *= 2
 			}
 			if n > 50 {
 				// Here the error measured so far is CPU saturation (client and

@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -16,12 +15,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	cfg = cfg.defaults()
-	conns := cfg.MaxInFlight
-	for _, s := range cfg.Stages {
-		conns = max(conns, s.Users)
+	d, err := newDialer(cfg)
+	if err != nil {
+		return nil, err
 	}
-	tr := newTransport(cfg, conns)
-	defer tr.CloseIdleConnections()
 
 	start := time.Now()
 	runCtx, cancel := context.WithDeadline(ctx, start.Add(cfg.Duration))
@@ -30,7 +27,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		cfg:    cfg,
 		base:   trimBase(cfg.BaseURL),
 		auth:   "Bearer " + string(cfg.APIKey),
-		client: &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		dialer: d,
 		rec:    newRecorder(start, cfg.rampTime()+cfg.WarmUp, cfg.Duration, cfg.APIKey),
 		runCtx: runCtx,
 	}
@@ -43,9 +40,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	<-runCtx.Done()
 	stopped := time.Now()
-	l.rec.sample(l.rec.second(stopped)) // the last, partial second
+	l.rec.sampleThrough(l.rec.second(stopped)) // the last, partial second, and any tick the deadline beat
 	cancel()
 	wg.Wait()
+	l.closeConns()
 	return l.rec.summary(stopped), ctx.Err()
 }
 
@@ -108,6 +106,7 @@ func (l *load) closed(wg *sync.WaitGroup) {
 func (l *load) user(u *user, stop <-chan struct{}) {
 	l.rec.users.Add(1)
 	defer l.rec.users.Add(-1)
+	defer u.drop() // a user who leaves closes its connection
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
 	for {
@@ -153,7 +152,7 @@ func (l *load) open(wg *sync.WaitGroup) {
 		select {
 		case u := <-slots:
 			if u.dec == nil {
-				*u = *l.newUser(u.id)
+				u = l.newUser(u.id)
 			}
 			wg.Go(func() {
 				l.do(u, at)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -37,6 +38,8 @@ type Stream struct {
 
 	dec          *sse.Decoder
 	events       int
+	skimmed      int    // events passed over without decoding their JSON
+	last         []byte // the last decoded event's data, until the next Next
 	streamed     bool
 	token, end   time.Time
 	conversation string
@@ -79,17 +82,70 @@ func (s *Stream) expect(want string) error {
 }
 
 // event holds the fields of a Dify stream event that decide the outcome.
+// Its types decode without allocating for what every stream carries (the
+// event names, a status, whether an answer is empty), so judging a stream
+// costs a few decodes and nearly no garbage.
 type event struct {
-	Event          string `json:"event"`
-	Answer         string `json:"answer"`
-	ConversationID string `json:"conversation_id"`
-	Code           string `json:"code"`
-	Message        string `json:"message"`
-	Data           struct {
-		Status string `json:"status"`
-		Text   string `json:"text"`
-		Error  string `json:"error"`
+	Event   name    `json:"event"`
+	Answer  present `json:"answer"`
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Data    struct {
+		Status name    `json:"status"`
+		Text   present `json:"text"`
+		Error  string  `json:"error"`
 	} `json:"data"`
+}
+
+// name is a JSON string decoded without allocating when it is one of the
+// names a stream's judgement compares against.
+type name string
+
+var names = []name{"message", "agent_message", "message_end", "workflow_started", "workflow_finished",
+	"text_chunk", "error", "succeeded", "failed", "stopped", "partial-succeeded"}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *name) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		for _, known := range names {
+			if string(b[1:len(b)-1]) == string(known) {
+				*n = known
+				return nil
+			}
+		}
+	}
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*n = ""
+	if s != nil {
+		*n = name(*s)
+	}
+	return nil
+}
+
+// present records whether a JSON string is non-empty, without keeping it.
+type present bool
+
+// UnmarshalJSON implements json.Unmarshaler: a string (empty or not) or
+// null; anything else is not what Dify sends.
+func (p *present) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*p = false
+	case len(b) >= 2 && b[0] == '"':
+		*p = len(b) > 2
+	default:
+		return fmt.Errorf("want a string, got %.20s", b)
+	}
+	return nil
+}
+
+// conversation is read from message_end only when a scenario keeps the
+// conversation going.
+type conversation struct {
+	ConversationID string `json:"conversation_id"`
 }
 
 // parse decodes one event's JSON; Dify names the event inside the data, and
@@ -151,8 +207,10 @@ func (s *Stream) decided(p *event) error {
 			return err
 		}
 		if !skippable(ev, !s.token.IsZero()) {
+			s.last = ev.Data
 			return parse(ev, p)
 		}
+		s.skimmed++
 	}
 }
 
@@ -162,7 +220,7 @@ func (p *event) failedWorkflow() error {
 	if p.Data.Status == "succeeded" {
 		return nil
 	}
-	return &Error{Kind: KindWorkflowFailed, Message: p.Data.Status + ": " + p.Data.Error}
+	return &Error{Kind: KindWorkflowFailed, Message: string(p.Data.Status) + ": " + p.Data.Error}
 }
 
 // Chat is the chatflow and agent scenario: POST {base}/chat-messages,
@@ -212,14 +270,16 @@ func (c *Chat) Read(s *Stream) error {
 		}
 		switch p.Event {
 		case "message", "agent_message":
-			if p.Answer != "" {
+			if p.Answer {
 				s.Token()
 			}
 		case "message_end":
 			msgEnd = true
 			s.End()
 			if c.Conversation {
-				s.SetConversation(p.ConversationID)
+				var cv conversation
+				_ = json.Unmarshal(s.last, &cv) // it parsed as an event just now
+				s.SetConversation(cv.ConversationID)
 			}
 		case "workflow_started":
 			wfStarted = true
@@ -277,7 +337,7 @@ func (w *Workflow) Read(s *Stream) error {
 		}
 		switch p.Event {
 		case "text_chunk":
-			if p.Data.Text != "" {
+			if p.Data.Text {
 				s.Token()
 			}
 		case "workflow_finished":

@@ -2,10 +2,12 @@ package loader
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -103,6 +105,67 @@ func FuzzSkippable(f *testing.F) {
 		err := readChat(`data: {"event":"message","answer":"a"}` + "\n\ndata: " + data + "\n\n")
 		if err == nil && !strings.Contains(data, "message_end") {
 			t.Errorf("a stream ending with %q succeeded without message_end", data)
+		}
+	})
+}
+
+// TestSkimsDifysBytes reads a chatflow stream as Dify 1.12 writes it
+// (testdata/dify-1.12-agent.sse, recorded from tune emulate --app agent:
+// orjson's compact JSON, "event" first, raw UTF-8): every event is found,
+// and all but the four that decide the outcome (workflow_started, the
+// first answer chunk, workflow_finished, message_end) are skimmed.
+func TestSkimsDifysBytes(t *testing.T) {
+	body, err := os.ReadFile("testdata/dify-1.12-agent.sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := sse.NewDecoder(bytes.NewReader(body))
+	resp := &http.Response{Header: http.Header{"Content-Type": {"text/event-stream; charset=utf-8"}}, Body: io.NopCloser(bytes.NewReader(nil))}
+	s := Stream{Resp: resp, dec: dec}
+	if err := (&Chat{}).Read(&s); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Count(body, []byte("\ndata: ")) + 1
+	if s.events != want || s.skimmed != want-4 || s.token.IsZero() || s.end.IsZero() {
+		t.Errorf("events %d (want %d), skimmed %d (want %d), token %v, end %v", s.events, want, s.skimmed, want-4, s.token, s.end)
+	}
+}
+
+// FuzzEventDecode: the allocation-free event fields decode exactly as
+// plain strings would: the same names and statuses, an answer or text
+// present exactly when the string is non-empty, the same inputs refused.
+func FuzzEventDecode(f *testing.F) {
+	for _, s := range []string{`{"event":"message","answer":"hi"}`, `{"event":"message","answer":""}`, `{"event":"\u006dessage","answer":null}`,
+		`{"event":"workflow_finished","data":{"status":"failed","error":"boom"}}`, `{"event":"text_chunk","data":{"text":"x"}}`,
+		`{"event":"novel","answer":5}`, `{"event":null}`, `{"data":{"status":"succeeded"}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var plain struct {
+			Event  *string `json:"event"`
+			Answer *string `json:"answer"`
+			Data   struct {
+				Status *string `json:"status"`
+				Text   *string `json:"text"`
+			} `json:"data"`
+		}
+		var got event
+		perr, gerr := json.Unmarshal([]byte(s), &plain), json.Unmarshal([]byte(s), &got)
+		if (perr == nil) != (gerr == nil) {
+			t.Fatalf("%q: plain %v, ours %v", s, perr, gerr)
+		}
+		if perr != nil {
+			return
+		}
+		str := func(p *string) string {
+			if p == nil {
+				return ""
+			}
+			return *p
+		}
+		if string(got.Event) != str(plain.Event) || string(got.Data.Status) != str(plain.Data.Status) ||
+			bool(got.Answer) != (str(plain.Answer) != "") || bool(got.Data.Text) != (str(plain.Data.Text) != "") {
+			t.Errorf("%q: ours %+v, plain %q %q %q %q", s, got, str(plain.Event), str(plain.Answer), str(plain.Data.Status), str(plain.Data.Text))
 		}
 	})
 }

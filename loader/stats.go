@@ -36,13 +36,17 @@ type Percentiles struct {
 
 // Second is one second of the run, warm-up included: requests that ended
 // in it and the load at its end (users for a closed loop, requests in
-// flight for both).
+// flight for both), the latency percentiles of its successes and its
+// failures by kind. Progress sees the counts only: a second's percentiles
+// and errors are complete once the run's Summary is.
 type Second struct {
 	T         int   `json:"t"` // seconds since the start; the second [T, T+1)
 	Completed int64 `json:"completed"`
 	Failed    int64 `json:"failed"`
 	Users     int64 `json:"users"`
 	InFlight  int64 `json:"in_flight"`
+	SecondLatency
+	Errors map[string]int64 `json:"errors,omitempty"` // kind → count
 }
 
 // Summary is a run's result. Counts, rates and percentiles cover requests
@@ -59,10 +63,15 @@ type Summary struct {
 	TTFT            Percentiles       `json:"ttft_ms"` // to the first event with content
 	Total           Percentiles       `json:"total_ms"`
 	EventsPerStream Percentiles       `json:"events_per_stream"`
-	Pings           int64             `json:"pings"`      // keep-alive events, all streams
-	WarmUp          float64           `json:"warmup_s"`   // the window starts here
-	Duration        float64           `json:"duration_s"` // the window's length
-	Timeline        []Second          `json:"timeline"`
+	Pings           int64             `json:"pings"` // keep-alive events, all streams
+	// Events counts the events of all streams; Skimmed those the client
+	// recognised from their first bytes (node progress, answer chunks
+	// after the first) and passed over without decoding their JSON.
+	Events   int64    `json:"events"`
+	Skimmed  int64    `json:"skimmed_events"`
+	WarmUp   float64  `json:"warmup_s"`   // the window starts here
+	Duration float64  `json:"duration_s"` // the window's length
+	Timeline []Second `json:"timeline"`
 }
 
 // Measurement converts s to what a trial records.
@@ -102,14 +111,17 @@ type recorder struct {
 	errs                    map[string]int64
 	examples                map[string]string
 	pings, users, inFlight  atomic.Int64
+	events, skimmed         atomic.Int64
 	secCompleted, secFailed []atomic.Int64
 	secUsers, secInFlight   []atomic.Int64
+	seconds                 seconds      // guarded by mu
+	sampled                 atomic.Int64 // the last second sampled, -1 before the first
 }
 
 func newRecorder(start time.Time, t0, t1 time.Duration, key Secret) *recorder {
 	n := int(t1/time.Second) + 2
 	lat := func() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUS, sigFigs) }
-	return &recorder{
+	r := &recorder{
 		start: start, t0: t0, t1: t1, key: key,
 		ttfb: lat(), ttft: lat(), total: lat(),
 		evs:          hdrhistogram.New(1, maxEvents, sigFigs),
@@ -119,7 +131,10 @@ func newRecorder(start time.Time, t0, t1 time.Duration, key Secret) *recorder {
 		secFailed:    make([]atomic.Int64, n),
 		secUsers:     make([]atomic.Int64, n),
 		secInFlight:  make([]atomic.Int64, n),
+		seconds:      newSeconds(n),
 	}
+	r.sampled.Store(-1)
+	return r
 }
 
 // second returns the timeline index of t, or -1 outside the run.
@@ -145,19 +160,25 @@ func us(d time.Duration) int64 {
 // an open loop, scheduled.
 func (r *recorder) success(start, headers time.Time, s *Stream) {
 	end := s.end
-	if i := r.second(end); i >= 0 {
+	i := r.second(end)
+	if i >= 0 {
 		r.secCompleted[i].Add(1)
 	}
-	if !r.inWindow(end) {
-		return
+	ttft := int64(-1)
+	if !s.token.IsZero() {
+		ttft = us(s.token.Sub(start))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.seconds.record(i, us(end.Sub(start)), ttft)
+	if !r.inWindow(end) {
+		return
+	}
 	r.completed++
 	_ = r.ttfb.RecordValue(us(headers.Sub(start)))
 	_ = r.total.RecordValue(us(end.Sub(start)))
-	if !s.token.IsZero() {
-		_ = r.ttft.RecordValue(us(s.token.Sub(start)))
+	if ttft >= 0 {
+		_ = r.ttft.RecordValue(ttft)
 	}
 	if s.streamed {
 		_ = r.evs.RecordValue(min(int64(s.events), maxEvents))
@@ -167,33 +188,52 @@ func (r *recorder) success(start, headers time.Time, s *Stream) {
 // failure records a failed request ending at end, keeping the first
 // example of each kind.
 func (r *recorder) failure(e *Error, end time.Time) {
-	if i := r.second(end); i >= 0 {
+	i := r.second(end)
+	if i >= 0 {
 		r.secFailed[i].Add(1)
-	}
-	if !r.inWindow(end) {
-		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.failed++
 	kind := e.Kind
 	if _, ok := r.errs[kind]; !ok && len(r.errs) >= maxKinds {
 		kind = "other"
 	}
+	r.seconds.fail(i, kind)
+	if !r.inWindow(end) {
+		return
+	}
+	r.failed++
 	r.errs[kind]++
 	if _, ok := r.examples[kind]; !ok {
 		r.examples[kind] = redact(e.Error(), r.key)
 	}
 }
 
-// sample stores the load gauges for second i.
+// sample stores the load gauges for second i and closes the latency
+// histograms of the seconds before i-1: a request is recorded as it ends,
+// so one second of grace covers any scheduling delay.
 func (r *recorder) sample(i int) Second {
 	if i < 0 || i >= len(r.secUsers) {
 		return Second{T: i}
 	}
 	r.secUsers[i].Store(r.users.Load())
 	r.secInFlight[i].Store(r.inFlight.Load())
+	if prev := r.sampled.Load(); int64(i) > prev {
+		r.sampled.CompareAndSwap(prev, int64(i))
+	}
+	r.mu.Lock()
+	r.seconds.closeBefore(i - 1)
+	r.mu.Unlock()
 	return r.secondAt(i)
+}
+
+// sampleThrough samples the seconds up to i that were not sampled yet: the
+// run's deadline and the sampler's last tick fall on the same instant, and
+// a last full second left unsampled would read as zero users.
+func (r *recorder) sampleThrough(i int) {
+	for j := int(r.sampled.Load()) + 1; j <= i; j++ {
+		r.sample(j)
+	}
 }
 
 func (r *recorder) secondAt(i int) Second {
@@ -221,6 +261,8 @@ func (r *recorder) summary(end time.Time) *Summary {
 		Total:           percentiles(r.total, 1e-3),
 		EventsPerStream: percentiles(r.evs, 1),
 		Pings:           r.pings.Load(),
+		Events:          r.events.Load(),
+		Skimmed:         r.skimmed.Load(),
 		WarmUp:          r.t0.Seconds(),
 		Duration:        max(t1-r.t0, 0).Seconds(),
 	}
@@ -237,9 +279,18 @@ func (r *recorder) summary(end time.Time) *Summary {
 		s.ErrorRate = float64(s.Failed) / float64(n)
 	}
 	last := min(int((end.Sub(r.start)+time.Second-1)/time.Second), len(r.secCompleted))
+	r.seconds.closeBefore(last)
 	s.Timeline = make([]Second, 0, last)
 	for i := range last {
-		s.Timeline = append(s.Timeline, r.secondAt(i))
+		sec := r.secondAt(i)
+		sec.SecondLatency = r.seconds.lat[i]
+		if e := r.seconds.errs[i]; len(e) > 0 {
+			sec.Errors = make(map[string]int64, len(e))
+			for k, v := range e {
+				sec.Errors[k] = v
+			}
+		}
+		s.Timeline = append(s.Timeline, sec)
 	}
 	return s
 }

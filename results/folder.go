@@ -144,12 +144,25 @@ func (f *Folder) WritePareto(p ParetoFile) error {
 	return WritePareto(f.path(ParetoJSON), p)
 }
 
-// WriteValues writes values.yaml; RemoveValues removes a stale one when
-// there is nothing to recommend.
-func (f *Folder) WriteValues(data []byte) error { return writeAtomic(f.path(ValuesYAML), data) }
+// Write writes one of the recommendation's files (values.yaml, a manifest
+// beside it) into the folder; name is a base name.
+func (f *Folder) Write(name string, data []byte) error {
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		return fmt.Errorf("write %q: not a file name of the folder", name)
+	}
+	return writeAtomic(f.path(name), data)
+}
 
-// RemoveValues removes values.yaml if it is there.
-func (f *Folder) RemoveValues() error { return removeIfThere(f.path(ValuesYAML)) }
+// RemoveValues removes a stale values.yaml, and the manifests an earlier
+// run wrote beside it, when there is nothing to recommend.
+func (f *Folder) RemoveValues(beside ...string) error {
+	for _, name := range append([]string{ValuesYAML}, beside...) {
+		if err := removeIfThere(f.path(filepath.Base(name))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // File is the path of one of the folder's files, for messages.
 func (f *Folder) File(name string) string { return f.path(name) }

@@ -21,6 +21,10 @@ type Header struct {
 	Trial   Trial  // the recommended trial: its number and metrics are quoted
 	Command string // the tune command line that produced the study
 	File    string // the file name in the "apply with" line; "" means values.yaml
+	// Beside are the files of what tune deploys beside the chart for this
+	// recommendation (tune's pgbouncer: a manifest WriteManifest wrote),
+	// applied before the chart's upgrade points the chart's clients at it.
+	Beside []string
 }
 
 // WriteValues writes overlay, a Helm values overlay (nested maps keyed by
@@ -42,9 +46,34 @@ func WriteValues(w io.Writer, overlay map[string]any, h Header) error {
 	fmt.Fprintf(&b, "# tune recommendation: trial %d of study %s\n", h.Trial.Number, strconv.Quote(oneLine(h.Study)))
 	fmt.Fprintf(&b, "# budget %s; TPS %.1f, P95 %.0f ms, error rate %.2f%%\n", oneLine(h.Budget), m.TPS, m.P95, 100*m.ErrorRate)
 	fmt.Fprintf(&b, "# made by: %s\n", oneLine(h.Command))
+	for _, f := range h.Beside {
+		fmt.Fprintf(&b, "# first, beside the chart: kubectl apply -n <namespace> -f %s\n", oneLine(f))
+	}
 	fmt.Fprintf(&b, "# apply with: helm upgrade <release> <chart> -f %s\n", oneLine(file))
 	b.Write(body)
 	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// WriteManifest writes manifest, what tune deploys beside the chart for the
+// recommendation (name says what: "tune's pgbouncer"), after a comment block
+// saying where it came from and how to apply it, for `kubectl apply -f`.
+// The chart's values.yaml (WriteValues) points the chart at it, so it goes
+// first; deleting it means applying a values.yaml that does not.
+func WriteManifest(w io.Writer, manifest string, name string, h Header) error {
+	file := h.File
+	if file == "" {
+		file = "manifest.yaml"
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# tune recommendation: trial %d of study %s: %s, beside the chart\n", h.Trial.Number, strconv.Quote(oneLine(h.Study)), oneLine(name))
+	fmt.Fprintf(&b, "# budget %s; made by: %s\n", oneLine(h.Budget), oneLine(h.Command))
+	fmt.Fprintf(&b, "# apply with: kubectl apply -n <namespace> -f %s (before helm upgrade -f values.yaml)\n", oneLine(file))
+	b.WriteString(strings.TrimLeft(manifest, "\n"))
+	if !strings.HasSuffix(manifest, "\n") {
+		b.WriteByte('\n')
+	}
+	_, err := w.Write(b.Bytes())
 	return err
 }
 

@@ -198,3 +198,28 @@ func FuzzValuesString(f *testing.F) {
 		}
 	})
 }
+
+// What tune deploys beside the chart travels in its own file, applied
+// first; the values.yaml says so.
+func TestWriteManifestBeside(t *testing.T) {
+	h := header()
+	h.Beside = []string{"pgbouncer.yaml"}
+	var v bytes.Buffer
+	if err := WriteValues(&v, overlay(), h); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v.String(), "# first, beside the chart: kubectl apply -n <namespace> -f pgbouncer.yaml\n# apply with: helm upgrade") {
+		t.Errorf("values.yaml does not say to apply pgbouncer.yaml first:\n%s", v.String())
+	}
+	h.File = "pgbouncer.yaml"
+	manifest := "---\n# Source: pgbouncer/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: dify-pgbouncer"
+	var m bytes.Buffer
+	if err := WriteManifest(&m, manifest, "tune's pgbouncer", h); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "manifest.golden.yaml", m.Bytes())
+	var doc map[string]any
+	if err := k8syaml.Unmarshal([]byte(strings.SplitN(m.String(), "---\n", 2)[1]), &doc); err != nil || doc["kind"] != "Service" {
+		t.Errorf("the manifest does not read back: %v %v", doc, err)
+	}
+}

@@ -58,7 +58,7 @@ func TestBaseline(t *testing.T) {
 	want := map[string]any{
 		"api.replicas": int64(1), "api.cpu": 1.0, "api.memory": int64(2048), "api.workers": int64(1),
 		"api.dbPoolSize": int64(30), "pgbouncer.enabled": false, "pgbouncer.poolMode": "transaction",
-		"postgresql.storageClass": "default", "weaviate.placement": "shared", "redis.cpu": 0.25,
+		"postgresql.storageClass": "nfs", "weaviate.placement": "shared", "redis.cpu": 0.25,
 		"worker.concurrency": int64(1), "postgresql.maxConnections": int64(100), "api.dbMaxOverflow": int64(10),
 	}
 	for k, v := range want {
@@ -122,7 +122,7 @@ func TestResolveErrors(t *testing.T) {
 			nil, []string{"api.cpu: 9 outside 500m..4", "api.replicas: 7 outside 1..6", "api.memory: 512Mi outside 1Gi..8Gi", "api.dbPoolSize: 35 outside 5..30"}},
 		{"types", Config{"api.replicas": 1.5, "api.cpu": "lots", "pgbouncer.enabled": "yes", "api.memory": 1.5},
 			nil, []string{"api.replicas: want an integer, got 1.5", `api.cpu: cpu "lots": want cores`, `pgbouncer.enabled: want true or false, got "yes"`, "api.memory: want MiB"}},
-		{"choice", Config{"postgresql.storageClass": "ceph"}, nil, []string{`postgresql.storageClass: "ceph" is not one of default, nfs, local-ssd`}},
+		{"choice", Config{"postgresql.storageClass": "ceph"}, nil, []string{`postgresql.storageClass: "ceph" is not one of nfs, local-ssd`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

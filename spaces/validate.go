@@ -443,7 +443,8 @@ func (s *Space) Smallest() Config {
 	return cfg
 }
 
-// smallest is Smallest as a System on b.
+// smallest is Smallest as a System on b. A service its switch's current
+// value turns off runs no pods.
 func (s *Space) smallest(b Budget) System {
 	cfg := s.Smallest()
 	sys := System{
@@ -457,6 +458,13 @@ func (s *Space) smallest(b Budget) System {
 	}
 	for _, p := range s.Params {
 		sys.Settings[p.Name] = cfg[p.Name]
+	}
+	for _, sv := range s.Services {
+		if sv.off(Config(sys.Settings)) {
+			a := sys.Services[sv.Name]
+			a.Replicas = 0
+			sys.Services[sv.Name] = a
+		}
 	}
 	return sys
 }

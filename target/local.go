@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/tune-dify/tune/deployer/local"
@@ -58,12 +59,12 @@ func Emulate(ctx context.Context, sys spaces.System, w spaces.Workload, seed int
 }
 
 // emulatedApp is the app the emulator answers as for a workload scenario:
-// the agent's chatflow, or the plain chatflow for everything else.
+// the app of that name, or the plain chatflow (retrieval needs no app).
 func emulatedApp(scenario string) string {
-	if scenario == "agent" {
-		return "agent"
+	if slices.Contains(local.Apps, scenario) {
+		return scenario
 	}
-	return "chatflow"
+	return local.AppChatflow
 }
 
 // emulatedDataset is the knowledge base id the emulator answers for.

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dify/tune/deployer/local"
 	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/internal/leakcheck"
+	"github.com/tune-dify/tune/loader"
 	"github.com/tune-dify/tune/spaces"
 	"github.com/tune-dify/tune/target"
 )
@@ -90,5 +92,50 @@ func TestLoadConfigCoversTheModelsWindow(t *testing.T) {
 	w.Scenario = "nope"
 	if _, err := target.LoadConfig("http://127.0.0.1:1/v1", "app-x", w, 1); err == nil {
 		t.Error("an unknown scenario is accepted")
+	}
+}
+
+// TestLLMStreamsTokens: on today's topology the llm scenario's answer
+// streams token by token as the model generates it, so `tune load` sees
+// the first token well before the stream's end (a hosted model's defaults:
+// 0.6 s to the first token, 300 tokens at 80 a second).
+func TestLLMStreamsTokens(t *testing.T) {
+	leakcheck.Check(t)
+	sp, err := spaces.Load(filepath.Join("..", "spaces", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := spaces.ParseBudget("16c32g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := sp.Resolve(b, sp.Baseline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := target.NewKey()
+	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: local.AppLLM, Seed: 1, Keys: []string{string(key)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	w := sp.Load
+	w.Scenario, w.Users, w.SpawnRate, w.Duration = "llm", 4, 100, 8*time.Second
+	cfg, err := target.LoadConfig(srv.URL(), key, w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := loader.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d streams: TTFT p50 %.0f ms, total p50 %.0f ms, %.0f events a stream",
+		sum.Completed, sum.TTFT.P50, sum.Total.P50, sum.EventsPerStream.P50)
+	if sum.Completed == 0 || sum.Failed > 0 {
+		t.Fatalf("%d completed, %d failed %v", sum.Completed, sum.Failed, sum.Errors)
+	}
+	if sum.TTFT.P50 > 0.5*sum.Total.P50 || sum.EventsPerStream.P50 < 100 {
+		t.Errorf("TTFT p50 %.0f ms of total %.0f ms, %.0f events a stream: want the tokens streamed over time",
+			sum.TTFT.P50, sum.Total.P50, sum.EventsPerStream.P50)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target/release"
 )
 
 func newEvalCmd() *cobra.Command {
@@ -166,16 +166,37 @@ because Helm replaces lists instead of merging them.`,
 					from, obj.SLOP95, 100*obj.MaxErrorRate)
 				return errSilent
 			}
+			name := results.ValuesYAML
+			if output != "" && output != "-" {
+				name = filepath.Base(output)
+			}
+			files, err := release.Export(c.Context(), sp, baseValues, pick, header(rec.Study, pick), name)
+			if err != nil {
+				return err
+			}
 			if output == "" || output == "-" {
-				return renderValues(c.OutOrStdout(), sp, baseValues, pick, rec.Study, results.ValuesYAML)
+				if _, err := c.OutOrStdout().Write(files[0].Data); err != nil {
+					return err
+				}
+				if len(files) > 1 {
+					fmt.Fprintf(c.ErrOrStderr(), "tune: trial %d also deploys %s beside the chart: export with -o FILE to write it\n",
+						pick.Number, files[1].Name)
+					return errSilent
+				}
+				return nil
 			}
-			var buf bytes.Buffer
-			if err := renderValues(&buf, sp, baseValues, pick, rec.Study, filepath.Base(output)); err != nil {
-				return err
+			var wrote []string
+			for i, f := range files {
+				path := output
+				if i > 0 {
+					path = filepath.Join(filepath.Dir(output), f.Name)
+				}
+				if err := results.WriteFile(path, f.Data, 0o644); err != nil {
+					return err
+				}
+				wrote = append(wrote, path)
 			}
-			if err := results.WriteFile(output, buf.Bytes(), 0o644); err != nil {
-				return err
-			}
+			output = strings.Join(wrote, ", ")
 			m := pick.Metrics
 			fmt.Fprintf(c.OutOrStdout(), "wrote %s: trial %d (%s), TPS %.1f, P95 %.0f ms\n", output, pick.Number, pm, m.TPS, m.P95)
 			return nil
@@ -270,11 +291,28 @@ func validatePaths(ctx context.Context, out io.Writer, sp *spaces.Space, chart s
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(out, "helm: every values path of every parameter changes the rendered manifests")
-		return nil
+	} else {
+		fmt.Fprintf(out, "helm: %d values paths change nothing in the rendered manifests:\n", len(problems))
+		for _, p := range problems {
+			fmt.Fprintf(out, "  %s\n", p)
+		}
 	}
-	fmt.Fprintf(out, "helm: %d values paths change nothing in the rendered manifests:\n", len(problems))
-	for _, p := range problems {
-		fmt.Fprintf(out, "  %s\n", p)
+	// A chart version that adds a container the space does not bound is
+	// named here, not discovered on the cluster.
+	unbounded, err := d.Bounds(ctx)
+	if err != nil {
+		return err
 	}
-	return errSilent
+	if len(unbounded) == 0 {
+		fmt.Fprintln(out, "helm: at the smallest and the largest configuration every long-running container is bounded by the space")
+	} else {
+		fmt.Fprintf(out, "helm: %d containers the space does not bound:\n", len(unbounded))
+		for _, u := range unbounded {
+			fmt.Fprintf(out, "  %s\n", u)
+		}
+	}
+	if len(problems) > 0 || len(unbounded) > 0 {
+		return errSilent
+	}
+	return nil
 }

@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/tune-dify/tune/deployer/helm"
 	"github.com/tune-dify/tune/deployer/helm/helmtest"
@@ -29,13 +32,102 @@ var cluster *testcluster.Cluster
 
 func TestMain(m *testing.M) { os.Exit(helmtest.Run(m, &cluster)) }
 
-// studyArgs is a short helm study of the default space on the test chart,
-// its load served by the emulator configured from the cluster's objects.
+// studyArgs is a short helm study of the default space on the community
+// chart, its load served by the emulator configured from the cluster's
+// objects. It lets a trial move PostgreSQL's storage class
+// (--recreate-volumes): TestHelmStudy checks that nothing else loses a
+// volume.
 func studyArgs(ns, out string, trials int, extra ...string) []string {
 	return append([]string{"--target", "helm", "--emulate", "--budget", "8c16g", "--space", space,
 		"--chart", testChart, "--kubeconfig", cluster.Kubeconfig, "--namespace", ns,
 		"--trials", fmt.Sprint(trials), "--users", "10", "--duration", "2s", "--seed", "1",
 		"--settle", "0s", "--rollout-timeout", "60s", "--recreate-volumes", "--out", out}, extra...)
+}
+
+// chartDefaults installs the community chart with its own defaults, as a
+// user's `helm install dify dify/dify -n ns` does (no container bounded,
+// claims with no storage class, passwords generated), and waits for it.
+func chartDefaults(t *testing.T, ns string) (*helm.Deployer, *spaces.Space) {
+	t.Helper()
+	waitNodes(t)
+	t.Setenv("HELM_CACHE_HOME", t.TempDir())
+	t.Setenv("HELM_CONFIG_HOME", t.TempDir())
+	sp, err := spaces.Load(space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart, _ := filepath.Abs(testChart)
+	ch, err := loader.Load(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.KubeConfig, flags.Namespace = &cluster.Kubeconfig, &ns
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, ns, "secret", func(string, ...any) {}); err != nil {
+		t.Fatal(err)
+	}
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName, inst.Namespace, inst.CreateNamespace = "dify", ns, true
+	inst.Wait, inst.Timeout = true, 2*time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := inst.RunWithContext(ctx, ch, nil); err != nil {
+		t.Fatalf("helm install of the chart's defaults: %v", err)
+	}
+	d, err := helm.New(context.Background(), sp, helm.Options{Kubeconfig: cluster.Kubeconfig, Namespace: ns,
+		Chart: &spaces.Chart{Path: chart}, Timeouts: spaces.HelmTimeouts{Rollout: time.Minute, Settle: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Restore(context.Background(), helm.Baseline{Release: d.Release(), Namespace: ns}) })
+	return d, sp
+}
+
+// watchPGBouncer polls the namespace for tune's pgbouncer until stop is
+// closed, and says whether it ever saw it.
+func watchPGBouncer(t *testing.T, ns string, stop <-chan struct{}) <-chan bool {
+	t.Helper()
+	kc, err := helmtest.Client(cluster.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan bool, 1)
+	go func() {
+		ever := false
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			list, err := kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=pgbouncer"})
+			cancel()
+			ever = ever || (err == nil && len(list.Items) > 0)
+			select {
+			case <-stop:
+				seen <- ever
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return seen
+}
+
+// claimUIDs are the namespace's volume claims by name; a claim deleted and
+// made again has a new UID.
+func claimUIDs(t *testing.T, ns string) map[string]string {
+	t.Helper()
+	kc, err := helmtest.Client(cluster.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := kc.CoreV1().PersistentVolumeClaims(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, c := range list.Items {
+		out[c.Name] = string(c.UID)
+	}
+	return out
 }
 
 // baseline installs the space's current configuration as the release the
@@ -96,18 +188,37 @@ func atBaseline(t *testing.T, d *helm.Deployer, sp *spaces.Space, rev int) {
 
 var readyRE = regexp.MustCompile(`deployed revision \d+: ready in ([0-9.]+)s`)
 
-// TestHelmStudy is the full path: five trials, each deployed through Helm
-// to the API server, read back from the objects there, served by the
-// emulator configured from them and loaded over HTTP; the baseline is back
-// at the end.
+// TestHelmStudy is the full path on the community chart, installed with
+// its own defaults as a user's release is: five trials (the second turns
+// tune's pgbouncer on), each deployed through Helm to the API server (an
+// upgrade Bitnami's password lookups accept), read back from the objects
+// there, served by the emulator configured from them and loaded over HTTP;
+// the user's release is back at the end, without tune's pgbouncer, and no
+// volume claim was deleted but PostgreSQL's when a trial moved its storage
+// class (--recreate-volumes).
 func TestHelmStudy(t *testing.T) {
 	ns := "study"
-	d, sp, rev := baseline(t, ns)
+	d, sp := chartDefaults(t, ns)
+	st, err := d.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := claimUIDs(t, ns)
 	out := t.TempDir()
-	stdout, stderr, code := runCLI(t, studyArgs(ns, out, 5)...)
+	preset := filepath.Join(t.TempDir(), "pgbouncer-on.yaml")
+	if err := os.WriteFile(preset, []byte("pgbouncer.enabled: true\npgbouncer.poolSize: 50\napi.replicas: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	seen := watchPGBouncer(t, ns, stop)
+	stdout, stderr, code := runCLI(t, studyArgs(ns, out, 5, "--enqueue", preset)...)
+	close(stop)
 	t.Log(stdout)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !<-seen {
+		t.Error("tune's pgbouncer never appeared, though trial 1 turned it on")
 	}
 	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
 	if err != nil || len(trials) != 5 {
@@ -128,7 +239,35 @@ func TestHelmStudy(t *testing.T) {
 	if len(ready) != 5 || !strings.Contains(stdout, "helm: restored the baseline") {
 		t.Errorf("want five deployments and the baseline restored:\n%s", stdout)
 	}
-	atBaseline(t, d, sp, rev)
+	now, err := d.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.Revision <= st.Revision || now.Status != "deployed" || len(now.Values) != 0 {
+		t.Errorf("after the study: %v with values %v, want the chart's defaults again (revision %d's)", now, now.Values, st.Revision)
+	}
+	kc, err := helmtest.Client(cluster.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := kc.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=pgbouncer"}); err != nil || len(list.Items) > 0 {
+		t.Errorf("tune's pgbouncer after the study: %d Deployments (%v), want none", len(list.Items), err)
+	}
+	moved := false
+	for _, tr := range trials {
+		moved = moved || tr.Params["postgresql.storageClass"] != sp.Baseline()["postgresql.storageClass"]
+	}
+	after := claimUIDs(t, ns)
+	for name, uid := range before {
+		if after[name] == uid {
+			continue
+		}
+		if moved && strings.HasPrefix(name, "data-dify-postgresql-primary-") {
+			t.Logf("claim %s recreated: a trial moved PostgreSQL's storage class and the test asked for it", name)
+			continue
+		}
+		t.Errorf("volume claim %s deleted by the study (uid %s, now %q)", name, uid, after[name])
+	}
 	if _, err := os.Stat(filepath.Join(out, results.BaselineJSON)); !os.IsNotExist(err) {
 		t.Errorf("%s left behind after a restore: %v", results.BaselineJSON, err)
 	}
@@ -184,7 +323,7 @@ func TestHelmStudyInterruptedDuringRollout(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	code, text := runUntil(t, ctx, studyArgs(ns, out, 4), "trial 1/4", func() {
+	code, text := runUntil(t, ctx, studyArgs(ns, out, 4), " 1/4  baseline", func() {
 		time.Sleep(300 * time.Millisecond) // into trial 2's upgrade and wait
 		cancel()
 	})

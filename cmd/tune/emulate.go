@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +53,7 @@ It serves until interrupted, or for --for.`,
 	f.Int64Var(&o.seed, "seed", 1, "the model's noise")
 	f.StringVar(&o.config, "config", "", "configuration file (parameter name → value); default: the space's current values")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:5001", "address to serve on")
-	f.StringVar(&o.app, "app", "chatflow", "what /chat-messages answers as: chatflow or agent")
+	f.StringVar(&o.app, "app", "chatflow", "the app the keys serve: "+strings.Join(local.Apps, ", ")+" (chat apps answer /chat-messages, workflow /workflows/run; llm streams its answer token by token)")
 	f.IntVar(&o.maxActive, "max-active", 0, "answer 429 beyond this many requests in flight, like APP_MAX_ACTIVE_REQUESTS (0: no limit)")
 	f.DurationVar(&o.ping, "ping", 10*time.Second, "interval of the keep-alive ping event on open streams")
 	f.DurationVar(&o.forD, "for", 0, "stop after this long (0: until interrupted)")
@@ -65,8 +67,8 @@ func (o *emulateOpts) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.app != "chatflow" && o.app != "agent" {
-		return badInput("--app %q: want chatflow or agent", o.app)
+	if !slices.Contains(local.Apps, o.app) {
+		return badInput("--app %q: want one of %s", o.app, strings.Join(local.Apps, ", "))
 	}
 	if o.maxActive < 0 || o.ping <= 0 || o.forD < 0 {
 		return badInput("--max-active, --ping and --for must not be negative (--ping must be positive)")

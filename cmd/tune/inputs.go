@@ -25,6 +25,7 @@ type common struct {
 	sloP95   time.Duration
 	users    int
 	duration time.Duration
+	model    string // --model-overrides
 }
 
 func (o *common) register(c *cobra.Command) {
@@ -36,6 +37,7 @@ func (o *common) register(c *cobra.Command) {
 	f.Int64Var(&o.seed, "seed", 1, "random seed of the sampler and the model's noise (same seed, same study)")
 	f.DurationVar(&o.sloP95, "slo-p95", 0, "P95 latency SLO, e.g. 2s (default: the space's objective)")
 	f.IntVar(&o.users, "users", 0, "virtual users of each trial's load (default: the space's load.users)")
+	f.StringVar(&o.model, "model-overrides", "", "a what-if for the embedded model: a kind: ModelOverrides file replacing calibrated figures (slower disks, slower cores, ...)")
 	f.DurationVar(&o.duration, "duration", 0, "measured window of each trial's load, after the spawn ramp, e.g. 15s (default: the space's load.duration)")
 }
 
@@ -94,9 +96,20 @@ func (o *common) load() (*inputs, error) {
 	if o.sloP95 > 0 {
 		in.objective.SLOP95 = o.sloP95
 	}
+	if o.model != "" && o.target != "sim" {
+		return nil, badInput("--model-overrides changes the embedded model: use it with --target sim")
+	}
 	switch o.target {
 	case "sim":
-		in.evaluator = sim.New(o.seed)
+		m := sim.New(o.seed)
+		if o.model != "" {
+			k, err := sim.LoadOverrides(o.model)
+			if err != nil {
+				return nil, badInput("--model-overrides: %w", err)
+			}
+			m.Constants = &k
+		}
+		in.evaluator = m
 	case "local":
 		in.evaluator = &target.Local{Seed: o.seed}
 	case "helm":

@@ -14,12 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tune-dify/tune/loader"
+	"github.com/tune-dify/tune/report"
 	"github.com/tune-dify/tune/results"
 )
 
 type loadOpts struct {
 	url, scenario, dataset, thinkTime, stages, queries string
-	jsonOut, csvPrefix                                 string
+	jsonOut, csvPrefix, html                           string
 	keys                                               keySource
 	users                                              int
 	spawnRate, rate                                    float64
@@ -41,7 +42,7 @@ named by --api-key-env (default DIFY_API_KEY) or from --api-key-file, and is nev
 printed. Exit 1 when any request failed.`,
 		Example: `  DIFY_API_KEY=app-... tune load --url http://dify.example/v1 --users 100 --spawn-rate 10 \
        --duration 3m --think-time 1s..3s --json summary.json
-  tune load --url http://dify.example/v1 --stages 50:1m,100:1m,150:1m --csv run
+  tune load --url http://dify.example/v1 --stages 50:1m,100:1m,150:1m --csv run --html run.html
   tune load --url http://dify.example/v1 --scenario retrieval --dataset 3f1c... --rate 20 --duration 1m`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context(), c.OutOrStdout()) },
@@ -63,6 +64,7 @@ printed. Exit 1 when any request failed.`,
 	o.keys.register(c, "environment variable holding the app or dataset API key")
 	f.StringVar(&o.jsonOut, "json", "", "write the summary as JSON to this file")
 	f.StringVar(&o.csvPrefix, "csv", "", "write PREFIX_stats.csv, PREFIX_timeline.csv and PREFIX_errors.csv")
+	f.StringVar(&o.html, "html", "", "write a self-contained HTML report to this file: the per-second timeline (TPS, users, P50/P95 of total and first token, errors by kind) and the summary")
 	return c
 }
 
@@ -75,6 +77,7 @@ func (o *loadOpts) run(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "t=%4ds  users %4d  in flight %4d  | %5d ok  %4d failed\n",
 			s.T, s.Users, s.InFlight, s.Completed, s.Failed)
 	}
+	started := time.Now()
 	sum, err := loader.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -94,10 +97,34 @@ func (o *loadOpts) run(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 	}
+	if o.html != "" {
+		run := report.Run{URL: cfg.BaseURL, Scenario: o.scenario, Load: o.shape(), Started: started.UTC().Format("2006-01-02 15:04:05 UTC")}
+		if err := report.WriteLoad(o.html, run, sum); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", o.html)
+	}
 	if sum.Failed > 0 {
 		return errSilent // the summary lists the failures; exit 1
 	}
 	return nil
+}
+
+// shape is the load in words, for the HTML report's header.
+func (o *loadOpts) shape() string {
+	var s string
+	switch {
+	case o.rate > 0:
+		s = fmt.Sprintf("open loop, %g requests/s for %s", o.rate, o.duration)
+	case o.stages != "":
+		s = "stages " + o.stages
+	default:
+		s = fmt.Sprintf("%d users, spawn %g/s, %s", o.users, o.spawnRate, o.duration)
+	}
+	if o.thinkTime != "0s" && o.rate == 0 {
+		s += ", think " + o.thinkTime
+	}
+	return s
 }
 
 // config turns the flags into a loader configuration; every error is bad

@@ -184,6 +184,44 @@ func TestEvalJSON(t *testing.T) {
 	}
 }
 
+// TestModelOverrides: a what-if file with slower NFS fsyncs lowers the TPS
+// of a configuration whose PostgreSQL is on NFS; a bad file is bad input
+// naming its line.
+func TestModelOverrides(t *testing.T) {
+	eval := func(args ...string) float64 {
+		t.Helper()
+		stdout, stderr, code := runCLI(t, append([]string{"eval", "--budget", "8c16g", "--space", seedSpace,
+			"--config", "../../spaces/presets/s8-initial.yaml", "--json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var got struct {
+			Metrics results.Metrics `json:"metrics"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Metrics.TPS
+	}
+	dir := t.TempDir()
+	slow := filepath.Join(dir, "slow-nfs.yaml")
+	if err := os.WriteFile(slow, []byte("apiVersion: tune.dify.dev/v1alpha1\nkind: ModelOverrides\nfsyncNFS: 20ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if base, what := eval(), eval("--model-overrides", slow); what >= 0.95*base {
+		t.Errorf("slower NFS: %.1f TPS, calibrated %.1f: want clearly lower", what, base)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: tune.dify.dev/v1alpha1\nkind: ModelOverrides\nfsyncNSF: 20ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "eval", "--budget", "8c16g", "--space", seedSpace,
+		"--config", "../../spaces/presets/s8-initial.yaml", "--model-overrides", bad)
+	if code != exitBadInput || !strings.Contains(stderr, "bad.yaml:3") || !strings.Contains(stderr, "fsyncNSF") {
+		t.Errorf("exit %d, %s: want 2 naming bad.yaml:3 and the field", code, stderr)
+	}
+}
+
 func TestHelpExplainsEveryFlag(t *testing.T) {
 	for _, cmd := range [][]string{{"--help"}, {"eval", "--help"}, {"export", "--help"}, {"validate", "--help"}, {"load", "--help"}, {"emulate", "--help"}} {
 		stdout, _, code := runCLI(t, cmd...)
@@ -302,4 +340,23 @@ func TestInterruptKeepsTrialsAndResumes(t *testing.T) {
 			t.Errorf("trial %d numbered %d: numbers must continue without a gap or repeat", i, tr.Number)
 		}
 	}
+}
+
+// TestValidateNamesWhatTheModelIgnores: renaming api.workers in a copy of
+// the seed's space still validates, but validate names the new name (the
+// model does not read it) and api.workers (the model runs its default).
+func TestValidateNamesWhatTheModelIgnores(t *testing.T) {
+	b, err := os.ReadFile(seedSpace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "renamed.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(b), "api.workers", "api.workerz")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, "validate", "--space", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "validate-renamed.txt", strings.ReplaceAll(stdout, path, "SPACE"))
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,12 +11,15 @@ import (
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
 	"github.com/tune-dify/tune/target"
+	"github.com/tune-dify/tune/target/release"
 )
 
 // writeOutcome writes pareto.json and values.yaml into the study folder and
 // prints the summary. With no trial inside the SLO it says so and returns
 // errSilent (exit 1): the study ran, but there is nothing to recommend.
-func writeOutcome(stdout io.Writer, folder *results.Folder, in *inputs, trials []results.Trial) error {
+// base, when given, is the release's values (the chart's and the user's
+// files): the overlay keeps their list entries.
+func writeOutcome(ctx context.Context, stdout io.Writer, folder *results.Folder, in *inputs, base map[string]any, trials []results.Trial) error {
 	slo := search.SLO(in.objective)
 	if err := folder.WritePareto(results.NewParetoFile(trials, results.ModeMaxTPS, slo)); err != nil {
 		return err
@@ -30,60 +33,43 @@ func writeOutcome(stdout io.Writer, folder *results.Folder, in *inputs, trials [
 	if err := results.WriteReport(stdout, trials, results.Front(trials), recNumber); err != nil {
 		return err
 	}
+	var companions []string
+	for _, cp := range in.space.Companions() {
+		companions = append(companions, cp.Name+".yaml")
+	}
 	if !ok {
 		fmt.Fprintf(stdout, "no trial met the SLO (P95 ≤ %s, errors ≤ %.1f%%): no values.yaml written; see %s\n",
 			in.objective.SLOP95, 100*in.objective.MaxErrorRate, folder.File(results.TrialsJSONL))
-		if err := folder.RemoveValues(); err != nil {
+		if err := folder.RemoveValues(companions...); err != nil {
 			return err
 		}
 		return errSilent
 	}
-	var buf bytes.Buffer
-	if err := renderValues(&buf, in.space, nil, rec, folder.Study, results.ValuesYAML); err != nil {
+	if err := folder.RemoveValues(companions...); err != nil { // a companion the last run turned on
 		return err
 	}
-	if err := folder.WriteValues(buf.Bytes()); err != nil {
+	files, err := release.Export(ctx, in.space, base, rec, header(folder.Study, rec), results.ValuesYAML)
+	if err != nil {
 		return err
+	}
+	var wrote []string
+	for _, f := range files {
+		if err := folder.Write(f.Name, f.Data); err != nil {
+			return err
+		}
+		wrote = append(wrote, folder.File(f.Name))
 	}
 	fmt.Fprintf(stdout, "  %s\n", shortConfig(in.space, rec.Params))
 	if len(rec.Utilisation) > 0 {
 		fmt.Fprintf(stdout, "  CPU utilisation, busiest first: %s\n", utilisationLine(rec.Utilisation))
 	}
-	fmt.Fprintf(stdout, "wrote %s, %s, %s\n", folder.File(results.TrialsJSONL), folder.File(results.ParetoJSON), folder.File(results.ValuesYAML))
+	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(append([]string{folder.File(results.TrialsJSONL), folder.File(results.ParetoJSON)}, wrote...), ", "))
 	return nil
 }
 
-// renderValues writes the trial's overlay (merged into base's lists when
-// given) with its provenance header.
-func renderValues(w io.Writer, sp *spaces.Space, base map[string]any, t results.Trial, study results.StudyFile, file string) error {
-	overlay, err := sp.Overlay(spaces.Config(t.Params), base)
-	if err != nil {
-		return fmt.Errorf("values for trial %d: %w", t.Number, err)
-	}
-	return results.WriteValues(w, overlay, results.Header{
-		Study: study.Study, Budget: study.Budget, Trial: t, Command: study.Command, File: file,
-	})
-}
-
-// progressLine is the line printed as each trial finishes.
-func progressLine(sp *spaces.Space, t results.Trial, best *results.Trial, total int) string {
-	var res string
-	switch t.State {
-	case results.StateComplete:
-		m := t.Metrics
-		res = fmt.Sprintf("TPS %6.1f  P95 %6.0f ms  err %5.2f%%", m.TPS, m.P95, 100*m.ErrorRate)
-	default:
-		res = fmt.Sprintf("%s: %s", t.State, t.Error)
-	}
-	b := "best —"
-	if best != nil {
-		b = fmt.Sprintf("best %.1f (#%d)", best.Metrics.TPS, best.Number)
-	}
-	// #N is the trial's stored number, as in trials.jsonl and the report;
-	// k/total counts the trials done.
-	w := len(fmt.Sprint(total))
-	return fmt.Sprintf("trial #%-*d %*d/%d  %-8s %s | %s | %s", w, t.Number, w, t.Number+1, total,
-		t.Origin, shortConfig(sp, t.Params), res, b)
+// header is what heads a recommendation's files.
+func header(study results.StudyFile, t results.Trial) results.Header {
+	return results.Header{Study: study.Study, Budget: study.Budget, Trial: t, Command: study.Command}
 }
 
 // shortConfig writes a configuration in one line, grouped by the name

@@ -73,7 +73,8 @@ func newRoot(stdout, stderr io.Writer, args []string) *cobra.Command {
 		return inputError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	root.PersistentFlags().String("config-file", "", "read flag values from this YAML file (keys are flag names, e.g. budget: 16c32g)")
-	root.AddCommand(newEvalCmd(), newExportCmd(), newValidateCmd(), newLoadCmd(), newEmulateCmd(), newVersionCmd())
+	root.AddCommand(newEvalCmd(), newExportCmd(), newValidateCmd(), newLoadCmd(), newEmulateCmd(), newMockLLMCmd(), newVersionCmd())
+	root.AddCommand(newReportCmd())
 	for _, c := range root.Commands() {
 		c.SilenceErrors, c.SilenceUsage = true, true
 	}

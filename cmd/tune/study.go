@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tune-dify/tune/internal/progress"
+	"github.com/tune-dify/tune/report"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
@@ -21,15 +23,16 @@ import (
 
 type studyOpts struct {
 	common
-	trials  int
-	timeout time.Duration
-	study   string
-	storage string
-	out     string
-	sampler string
-	enqueue []string
-	moves   float64
-	helm    helmOpts
+	trials   int
+	timeout  time.Duration
+	study    string
+	storage  string
+	out      string
+	sampler  string
+	enqueue  []string
+	moves    float64
+	helm     helmOpts
+	progress progressOpts
 }
 
 func newStudyCmd(argv []string) *cobra.Command {
@@ -61,6 +64,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	}
 	o.register(c)
 	o.helm.register(c)
+	o.progress.register(c)
 	f := c.Flags()
 	f.IntVar(&o.trials, "trials", 50, "trials in the study, counting the baseline, --enqueue presets and trials already stored")
 	f.DurationVar(&o.timeout, "timeout", 0, "wall-clock deadline for the whole study, e.g. 8h (0: none); what is done is kept")
@@ -101,12 +105,15 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 	if err != nil {
 		return err
 	}
-	o.header(stdout, in, len(done))
+	disp := o.progress.display(stdout, in.space, o.trials, o.timeout)
+	disp.Start(o.study, len(done))
+	text := disp.Text() // the header and summary; nothing with --json or --quiet
+	o.header(text, in, len(done))
 
 	var ht *release.Target
 	var keep release.Keep
 	if o.target == "helm" {
-		if ht, keep, err = newHelmTarget(ctx, &o.helm, in, o.seed, stdout); err != nil {
+		if ht, keep, err = newHelmTarget(ctx, &o.helm, in, o.seed, text); err != nil {
 			return err
 		}
 		if _, err = ht.Begin(ctx, folder); err != nil {
@@ -119,13 +126,25 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		}
 		in.evaluator = ht
 	}
-	trials, runErr := o.search(ctx, stdout, in, presets, folder)
-	werr := writeOutcome(stdout, folder, in, trials)
+	trials, stopped, runErr := o.search(ctx, text, disp, in, presets, folder)
+	var base map[string]any
 	if ht != nil {
-		var best *results.Trial
-		if rec, ok := results.Pick(trials, results.ModeMaxTPS, search.SLO(in.objective)); ok {
-			best = &rec
+		if base, err = ht.BaseValues(); err != nil {
+			fmt.Fprintf(stderr, "tune: the release's values, for the export: %v\n", err)
 		}
+	}
+	werr := writeOutcome(context.WithoutCancel(ctx), text, folder, in, base, trials) // written after an interrupt too
+	if path, err := report.WriteStudy(folder.Dir); err != nil {
+		fmt.Fprintf(stderr, "tune: report: %v\n", err)
+	} else {
+		fmt.Fprintf(text, "wrote %s\n", path)
+	}
+	var best *results.Trial
+	if rec, ok := results.Pick(trials, results.ModeMaxTPS, search.SLO(in.objective)); ok {
+		best = &rec
+	}
+	disp.Finish(best, stopped)
+	if ht != nil {
 		if err := ht.End(keep, best); err != nil {
 			fmt.Fprintf(stderr, "tune: %v\n", err)
 			if runErr == nil {
@@ -201,7 +220,7 @@ func (o *studyOpts) header(stdout io.Writer, in *inputs, done int) {
 // search runs the study and turns how it ended into what the user reads:
 // a --timeout is a normal end; an interrupt or a target that cannot run
 // trials is said and exits 1.
-func (o *studyOpts) search(ctx context.Context, stdout io.Writer, in *inputs, presets []search.Preset, folder *results.Folder) ([]results.Trial, error) {
+func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress.Display, in *inputs, presets []search.Preset, folder *results.Folder) ([]results.Trial, string, error) {
 	runCtx := ctx
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
@@ -213,24 +232,26 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, in *inputs, pr
 		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, BaselineConfig: in.baseline, Enqueue: presets,
 		LocalMoves: o.moves,
 		Evaluator:  in.evaluator, Store: folder,
-		OnTrial: func(t results.Trial, best *results.Trial) {
-			fmt.Fprintln(stdout, progressLine(in.space, t, best, o.trials))
-		},
+		OnTrial: disp.OnTrial,
 	}
 	trials, err := s.Run(runCtx)
+	var stopped string
 	switch {
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		fmt.Fprintf(stdout, "stopped at --timeout %s after %d trials\n", o.timeout, len(trials))
+		stopped = fmt.Sprintf("stopped at --timeout %s after %d trials", o.timeout, len(trials))
 		err = nil
 	case ctx.Err() != nil:
-		fmt.Fprintf(stdout, "interrupted after %d trials; rerun the same command to resume\n", len(trials))
+		stopped = fmt.Sprintf("interrupted after %d trials; rerun the same command to resume", len(trials))
 		err = errSilent // said; exit 1
 	case errors.Is(err, search.ErrAbort):
-		fmt.Fprintf(stdout, "stopped after %d trials: %v\nnothing was recorded for the trial in progress; rerun the same command to resume\n", len(trials), err)
+		stopped = fmt.Sprintf("stopped after %d trials: %v\nnothing was recorded for the trial in progress; rerun the same command to resume", len(trials), err)
 		err = errSilent
 	}
-	return trials, err
+	if stopped != "" {
+		fmt.Fprintln(stdout, stopped)
+	}
+	return trials, stopped, err
 }
 
 // spaceName is the space's metadata name, or its file name without extension.

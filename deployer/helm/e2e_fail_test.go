@@ -5,6 +5,7 @@ package helm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,7 +77,7 @@ func TestE2ERefusedBeforeTheCluster(t *testing.T) {
 	}
 	good := apply(t, d, sp, nil)
 
-	_, err := d.Apply(ctxFor(t, time.Minute), map[string]any{"pgbouncer": map[string]any{"poolMode": "bogus"}})
+	_, err := d.Apply(ctxFor(t, time.Minute), map[string]any{"api": map[string]any{"replicas": "many"}})
 	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "values.schema.json refuses the values") {
 		t.Fatalf("got %v, want the schema's refusal", err)
 	}
@@ -91,7 +92,7 @@ func TestE2ERefusedBeforeTheCluster(t *testing.T) {
 	if !errors.As(err, &be) || !errors.Is(err, ErrOverBudget) || !errors.Is(err, ErrRejected) {
 		t.Fatalf("got %v, want a *BudgetError", err)
 	}
-	if !strings.Contains(err.Error(), "requests.cpu 13.75 cores, budget 8c16g has 8 (5.75 over)") {
+	if !strings.Contains(err.Error(), "requests.cpu 12.25 cores, budget 8c16g has 8 (4.25 over)") {
 		t.Errorf("message %q", err)
 	}
 	t.Log(err)
@@ -106,7 +107,7 @@ func TestE2ERefusedBeforeTheCluster(t *testing.T) {
 	// Switching the storage class needs the StatefulSet recreated: refused
 	// unless allowed.
 	_, err = d.Apply(ctxFor(t, time.Minute), mustOverlay(t, d, sp, spaces.Config{"postgresql.storageClass": "local-ssd"}))
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "storageClassName nfs → local-ssd") {
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "storageClassName (default) → local-ssd") {
 		t.Fatalf("got %v, want the volume claim change refused", err)
 	}
 	t.Log(err)
@@ -131,7 +132,7 @@ func TestE2ERestoreExistingRelease(t *testing.T) {
 	}
 	// The user's own values, with something the space does not tune.
 	ov := mustOverlay(t, d0, sp, user)
-	ov["web"] = map[string]any{"replicas": 2}
+	ov["api"].(map[string]any)["logLevel"] = "DEBUG"
 	if _, err := d0.Apply(ctxFor(t, 2*time.Minute), ov); err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +149,9 @@ func TestE2ERestoreExistingRelease(t *testing.T) {
 	}
 	apply(t, d, sp, spaces.Config{"api.replicas": 4})
 	apply(t, d, sp, spaces.Config{"api.cpu": 2.0})
-	// The user's web replicas survive every trial.
-	if v, _ := d.Status(ctxFor(t, time.Minute)); lookupInt(v.Values, "web", "replicas") != 2 {
-		t.Errorf("trial values lost the user's web.replicas: %v", v.Values["web"])
+	// The user's api.logLevel survives every trial.
+	if v, _ := d.Status(ctxFor(t, time.Minute)); fmt.Sprint(lookupAny(v.Values, "api", "logLevel")) != "DEBUG" {
+		t.Errorf("trial values lost the user's api.logLevel: %v", v.Values["api"])
 	}
 	if err := d.Restore(ctxFor(t, 2*time.Minute), base); err != nil {
 		t.Fatal(err)
@@ -163,6 +164,11 @@ func TestE2ERestoreExistingRelease(t *testing.T) {
 	if now.Status != "deployed" || lookupInt(now.Values, "api", "replicas") != 2 {
 		t.Errorf("after restore %v with values %v", now, now.Values)
 	}
+}
+
+func lookupAny(m map[string]any, path ...string) any {
+	v, _ := lookupPath(m, path)
+	return v
 }
 
 func lookupInt(m map[string]any, path ...string) int64 {

@@ -54,3 +54,30 @@ func TestCheckPathsFindsDeadPaths(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// The noise of two renders never hides a difference between other renders
+// in lines it did not see change, and a manifest never differs from itself.
+func FuzzNoise(f *testing.F) {
+	f.Add("---\n# Source: a.yaml\nkind: Secret\npassword: x\n", "---\n# Source: a.yaml\nkind: Secret\npassword: y\n", "---\n# Source: a.yaml\nkind: Secret\npassword: x\nextra: 1\n")
+	f.Add("", "---\n# Source: b.yaml\n", "---\n# Source: b.yaml\nkind: Service\n")
+	f.Fuzz(func(t *testing.T, one, two, other string) {
+		n := learnNoise(one, two)
+		if n.differ(one, one) || n.differ(other, other) {
+			t.Fatal("a manifest differs from itself")
+		}
+		if learnNoise(one, one).differ(one, two) != (len(docs(one)) != len(docs(two)) || !sameDocs(one, two)) {
+			t.Fatal("without noise, differ is not plain inequality of the documents")
+		}
+	})
+}
+
+// sameDocs reports whether two manifests have the same documents.
+func sameDocs(a, b string) bool {
+	da, db := docs(a), docs(b)
+	for k, la := range da {
+		if !slices.Equal(la, db[k]) {
+			return false
+		}
+	}
+	return len(da) == len(db)
+}

@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -27,7 +26,7 @@ import (
 // release's one Deployment or StatefulSet matching its selector in
 // target.helm.workloads (Helm's meta.helm.sh/release-name annotation says
 // which objects are the release's). A service's replicas are spec.replicas,
-// its cpu and memory the first container's limits (requests when unset). A
+// its cpu and memory the first container's limits. A
 // parameter is read from where its first readable target lands:
 //
 //   - {path: <key>.extraEnv, env: NAME}: NAME in the first container's env,
@@ -56,6 +55,7 @@ func (d *Deployer) ReadSystem(ctx context.Context, b spaces.Budget) (spaces.Syst
 		Reserved: spaces.Resources{CPU: sp.Reserved.CPU, Memory: sp.Reserved.Memory},
 		Services: map[string]spaces.Alloc{},
 		Settings: map[string]any{},
+		Dify:     sp.Metadata.DifyVersion, // the emulator's topology, as Resolve gives it
 	}
 	for _, sv := range sp.Services {
 		if sv.EnabledBy != "" && cfg[sv.EnabledBy] == false {
@@ -253,15 +253,17 @@ func (r *reader) config(sp *spaces.Space) (cfg spaces.Config, missing, unset []s
 			continue
 		}
 		cfg[sv.Name+".replicas"] = int64(w.replicas)
-		if cpu := amountOf(c, corev1.ResourceCPU); cpu != nil {
+		// The limit is what a pod may use (tune sets requests equal to it); a
+		// request alone (Bitnami's 250m) bounds nothing.
+		if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
 			cfg[sv.Name+".cpu"] = float64(cpu.MilliValue()) / 1000
 		} else {
-			unset = append(unset, fmt.Sprintf("%s.cpu: %s/%s sets no cpu limit or request", sv.Name, w.ref.Kind, w.ref.Name))
+			unset = append(unset, fmt.Sprintf("%s.cpu: %s/%s sets no cpu limit", sv.Name, w.ref.Kind, w.ref.Name))
 		}
-		if mem := amountOf(c, corev1.ResourceMemory); mem != nil {
+		if mem, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 			cfg[sv.Name+".memory"] = (mem.Value() + 1<<20 - 1) >> 20
 		} else {
-			unset = append(unset, fmt.Sprintf("%s.memory: %s/%s sets no memory limit or request", sv.Name, w.ref.Kind, w.ref.Name))
+			unset = append(unset, fmt.Sprintf("%s.memory: %s/%s sets no memory limit", sv.Name, w.ref.Kind, w.ref.Name))
 		}
 	}
 	for _, p := range rest {
@@ -429,17 +431,6 @@ func mainContainer(w *workload) (*corev1.Container, string) {
 		return nil, w.ref.Kind + "/" + w.ref.Name + " has no container"
 	}
 	return &w.pod.Spec.Containers[0], ""
-}
-
-// amountOf is a container's limit for res, else its request, else nil.
-func amountOf(c *corev1.Container, res corev1.ResourceName) *resource.Quantity {
-	if q, ok := c.Resources.Limits[res]; ok {
-		return &q
-	}
-	if q, ok := c.Resources.Requests[res]; ok {
-		return &q
-	}
-	return nil
 }
 
 // fromValue turns what the cluster holds into p's value: through the

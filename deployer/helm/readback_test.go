@@ -2,6 +2,8 @@ package helm
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,5 +171,43 @@ func TestReadConfigProblems(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\nlacks %q", err, want)
 		}
+	}
+}
+
+// The release as a user installs it from the chart's defaults: every
+// setting is read from its objects (Dify's own defaults where nothing sets
+// them), and only the cpu and memory the chart leaves unbounded are the
+// space's, each named.
+func TestLiveBaselineOfTheChartDefaults(t *testing.T) {
+	d := offline(t, Options{})
+	r, err := d.Render(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.kube = fake.NewClientset(owned(d, d.release, r.Objects)...)
+	cfg, assumed, err := d.liveConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(assumed) != 2*(len(d.space.Services)-1) {
+		t.Errorf("assumed %q, want the cpu and memory of every service but the switched-off pgbouncer", assumed)
+	}
+	if !slices.Contains(assumed, "postgresql.memory: StatefulSet/dify-postgresql-primary sets no memory limit") {
+		t.Errorf("assumed %q lacks PostgreSQL's memory (Bitnami's request alone bounds nothing)", assumed)
+	}
+	for name, want := range map[string]any{"postgresql.storageClass": "nfs", "pgbouncer.enabled": false, "api.workers": int64(1),
+		"api.dbPoolSize": int64(30), "postgresql.maxConnections": int64(100), "redisReplica.replicas": int64(3), "api.cpu": 1.0} {
+		if cfg[name] != want {
+			t.Errorf("%s = %v, want %v", name, cfg[name], want)
+		}
+	}
+	// A workload the space names but the release lacks is systematic.
+	kc := d.kube.(*fake.Clientset)
+	kc.AppsV1().Deployments(d.namespace).Delete(context.Background(), "dify-beat", metav1.DeleteOptions{})
+	if _, _, err := d.liveConfig(context.Background()); !errors.Is(err, ErrSystematic) {
+		t.Errorf("no beat: got %v, want ErrSystematic", err)
+	}
+	if _, err := d.ReadConfig(context.Background()); !errors.Is(err, ErrSystematic) {
+		t.Errorf("no beat, read back: got %v, want ErrSystematic", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
@@ -460,6 +461,10 @@ func (d *Deployer) restoreChart(ctx context.Context, b Baseline) error {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeouts.Rollout)
 	defer cancel()
 	vals := maps.Clone(d.baseline.Config)
+	ch, err := d.restoreChartOf(b)
+	if err != nil {
+		return err
+	}
 	var rel *release.Release
 	if cur == nil {
 		d.log("restore %s: the release is gone; installing revision %d's chart and values", d.release, b.Revision)
@@ -467,7 +472,7 @@ func (d *Deployer) restoreChart(ctx context.Context, b Baseline) error {
 		inst.ReleaseName, inst.Namespace = d.release, d.namespace
 		inst.Timeout = d.timeouts.Rollout
 		inst.Description = fmt.Sprintf("tune: restore revision %d", b.Revision)
-		rel, err = inst.RunWithContext(hctx, d.baseline.Chart, vals)
+		rel, err = inst.RunWithContext(hctx, ch, vals)
 	} else {
 		d.log("restore %s: revision %d was pruned; upgrading to its chart and values", d.release, b.Revision)
 		up := action.NewUpgrade(d.cfg)
@@ -476,7 +481,7 @@ func (d *Deployer) restoreChart(ctx context.Context, b Baseline) error {
 		up.MaxHistory = d.opts.MaxHistory
 		up.Timeout = d.timeouts.Rollout
 		up.Description = fmt.Sprintf("tune: restore revision %d", b.Revision)
-		rel, err = up.RunWithContext(hctx, d.release, d.baseline.Chart, vals)
+		rel, err = up.RunWithContext(hctx, d.release, ch, vals)
 	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", b, err)
@@ -490,6 +495,31 @@ func (d *Deployer) restoreChart(ctx context.Context, b Baseline) error {
 	}
 	d.lastGood = rel.Version
 	return nil
+}
+
+// restoreChartOf is the chart to deploy b's values with when its revision
+// is gone from Helm's history. Helm stores a release's chart without its
+// subcharts: deploying that would delete the release's PostgreSQL, Redis and
+// Weaviate. So a chart with dependencies is the one tune located, when it is
+// the same name and version, and the restore is refused otherwise.
+func (d *Deployer) restoreChartOf(b Baseline) (*chart.Chart, error) {
+	stored := d.baseline.Chart
+	if stored == nil || stored.Metadata == nil {
+		return nil, fmt.Errorf("restore %s: revision %d is no longer in Helm's history and its chart was not recorded", b, b.Revision)
+	}
+	if len(stored.Metadata.Dependencies) == 0 || len(stored.Dependencies()) > 0 {
+		return stored, nil
+	}
+	ch, err := d.loadChart()
+	if err != nil {
+		return nil, err
+	}
+	if ch.Metadata.Name != stored.Metadata.Name || ch.Metadata.Version != stored.Metadata.Version {
+		return nil, fmt.Errorf("restore %s: revision %d is no longer in Helm's history, Helm did not keep its chart's subcharts, and the chart tune has is %s-%s: "+
+			"run helm upgrade %s <chart %s-%s> --reset-values with the values in the baseline file", b, b.Revision,
+			ch.Metadata.Name, ch.Metadata.Version, d.release, stored.Metadata.Name, stored.Metadata.Version)
+	}
+	return ch, nil
 }
 
 // serverVersion records the cluster's version once, so client-side

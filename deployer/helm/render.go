@@ -32,7 +32,9 @@ type Rendered struct {
 // client-side render cannot: use ServerRender for a release that exists.
 func (d *Deployer) Render(ctx context.Context, overlay map[string]any) (*Rendered, error) {
 	chartOv, _ := d.splitCompanions(overlay)
-	return d.render(ctx, d.values(chartOv), d.lastGood > 0)
+	// As an install: a client-side render of an upgrade fails Bitnami's
+	// password checks, which look up the live Secrets.
+	return d.render(ctx, d.values(chartOv), false)
 }
 
 // ServerRender renders overlay as Apply will deploy it: Helm's server-side

@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -82,7 +84,9 @@ func post(t *testing.T, url, auth, body string) *http.Response {
 }
 
 // events reads a whole stream: each event's name (Dify's "event" field, or
-// the SSE type of a bare `event: ping`) and its JSON.
+// the SSE type of a bare `event: ping`) and its JSON. Every event must open
+// with its name, as Dify's dicts do, so a client can tell it from the
+// first bytes.
 func events(t *testing.T, r io.Reader) (names []string, data []map[string]any) {
 	t.Helper()
 	dec := sse.NewDecoder(r, sse.WithEmptyEventFunc(func(typ string) {
@@ -100,80 +104,155 @@ func events(t *testing.T, r io.Reader) (names []string, data []map[string]any) {
 		if err := json.Unmarshal(ev.Data, &m); err != nil {
 			t.Fatalf("event %q is not JSON: %v", ev.Data, err)
 		}
-		if bytes.Contains(ev.Data, []byte(": ")) || bytes.Contains(ev.Data, []byte("\n")) {
-			t.Errorf("event is not compact JSON: %s", ev.Data)
+		name, _ := m["event"].(string)
+		if !bytes.HasPrefix(ev.Data, []byte(`{"event":"`+name+`",`)) {
+			t.Errorf("event does not open with its name: %.80s", ev.Data)
 		}
-		names, data = append(names, m["event"].(string)), append(data, m)
+		names, data = append(names, name), append(data, m)
 	}
+}
+
+// content drops the pings.
+func content(names []string, data []map[string]any) ([]string, []map[string]any) {
+	var n []string
+	var d []map[string]any
+	for i := range names {
+		if names[i] != "ping" {
+			n, d = append(n, names[i]), append(d, data[i])
+		}
+	}
+	return n, d
 }
 
 func TestChatflowStreamHasDifyShape(t *testing.T) {
 	leakcheck.Check(t)
-	srv := start(t, local.Options{Ping: 300 * time.Microsecond})
+	srv := start(t, local.Options{})
 	resp := post(t, srv.URL()+"/chat-messages", key,
 		`{"inputs":{},"query":"hello","response_mode":"streaming","user":"tune-1","conversation_id":"c-42"}`)
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" {
 		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	names, data := events(t, resp.Body)
-	var content []string
+	names, data := content(events(t, resp.Body))
+	want := "workflow_started,node_started,node_finished,node_started," + strings.Repeat("message,", 20) +
+		"node_finished,workflow_finished,message_end"
+	if got := strings.Join(names, ","); got != want {
+		t.Fatalf("events\n%s\nwant\n%s", got, want)
+	}
 	var answer strings.Builder
-	pings := 0
+	msg := data[len(data)-1]["message_id"]
 	for i, n := range names {
-		switch n {
-		case "ping":
-			pings++
-		case "message":
+		if data[i]["conversation_id"] != "c-42" || data[i]["message_id"] != msg {
+			t.Errorf("%s: conversation_id %v message_id %v, want the one sent and one message", n, data[i]["conversation_id"], data[i]["message_id"])
+		}
+		if n == "message" {
 			answer.WriteString(data[i]["answer"].(string))
-			fallthrough
-		default:
-			content = append(content, n)
-			if data[i]["conversation_id"] != "c-42" {
-				t.Errorf("%s: conversation_id %v, want the one sent", n, data[i]["conversation_id"])
+			if data[i]["id"] != msg {
+				t.Errorf("message id %v, want the message's %v", data[i]["id"], msg)
 			}
 		}
 	}
-	want := []string{"workflow_started", "node_started", "node_finished", "node_started"}
-	if len(content) < 8 || strings.Join(content[:4], ",") != strings.Join(want, ",") {
-		t.Fatalf("events %v, want to begin %v", content, want)
+	wf := data[len(data)-2]["data"].(map[string]any)
+	if wf["status"] != "succeeded" || wf["outputs"].(map[string]any)["answer"] != answer.String() || !strings.Contains(answer.String(), "模拟") {
+		t.Errorf("workflow_finished %v, answer %q", wf, answer.String())
 	}
-	tail := content[len(content)-3:]
-	if strings.Join(tail, ",") != "node_finished,message_end,workflow_finished" {
-		t.Errorf("events end %v", tail)
-	}
-	if got := data[len(data)-1]["data"].(map[string]any)["status"]; got != "succeeded" {
-		t.Errorf("workflow_finished status %v", got)
-	}
-	if answer.Len() == 0 || content[4] != "message" {
-		t.Errorf("no message chunks: %v", content)
-	}
-	if pings == 0 {
-		t.Error("no ping on a stream longer than the ping interval")
-	}
-	end := data[len(data)-2]
-	if _, ok := end["metadata"].(map[string]any)["usage"]; !ok {
-		t.Errorf("message_end without metadata.usage: %v", end)
+	end := data[len(data)-1]
+	if _, ok := end["metadata"].(map[string]any)["usage"]; !ok || end["id"] != msg || end["files"] == nil {
+		t.Errorf("message_end without metadata.usage, id or files: %v", end)
 	}
 }
 
-func TestAgentAndWorkflowShapes(t *testing.T) {
+// TestEventsEachInTheirOwnWrite reads the raw HTTP/1.1 response: every
+// chunk of the chunked body holds exactly one event, as Dify flushes each
+// event its generator yields.
+func TestEventsEachInTheirOwnWrite(t *testing.T) {
 	leakcheck.Check(t)
-	srv := start(t, local.Options{App: "agent"})
-	resp := post(t, srv.URL()+"/chat-messages", key, `{"inputs":{},"query":"weather?","response_mode":"streaming","user":"u"}`)
-	names, _ := events(t, resp.Body)
-	if names[0] != "agent_thought" || names[1] != "agent_message" || names[len(names)-1] != "message_end" {
-		t.Errorf("agent events %v", names)
+	srv := start(t, local.Options{})
+	conn, err := net.DialTimeout("tcp", srv.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	resp = post(t, srv.URL()+"/workflows/run", key, `{"inputs":{},"response_mode":"streaming","user":"u"}`)
-	names, _ = events(t, resp.Body)
-	if names[0] != "workflow_started" || !strings.Contains(strings.Join(names, ","), "text_chunk") || names[len(names)-1] != "workflow_finished" {
-		t.Errorf("workflow events %v", names)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	body := `{"inputs":{},"query":"hi","response_mode":"streaming","user":"u"}`
+	fmt.Fprintf(conn, "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", key, len(body), body)
+	br := bufio.NewReader(conn)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	chunks := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%x", &n); err != nil {
+			t.Fatalf("chunk size %q: %v", line, err)
+		}
+		if n == 0 {
+			break
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(br, b); err != nil {
+			t.Fatal(err)
+		}
+		ev := string(b[:n])
+		if !strings.HasSuffix(ev, "\n\n") || strings.Count(ev, "\n\n") != 1 {
+			t.Errorf("chunk %d is not one event: %q", chunks, ev)
+		}
+		chunks++
+	}
+	if chunks != 27 {
+		t.Errorf("%d chunks, want 27 (one per event)", chunks)
+	}
+}
+
+func TestAgentIsTheSeedsChatflow(t *testing.T) {
+	leakcheck.Check(t)
+	srv := start(t, local.Options{App: local.AppAgent})
+	resp := post(t, srv.URL()+"/chat-messages", key, `{"inputs":{},"query":"weather?","response_mode":"streaming","user":"u"}`)
+	names, data := content(events(t, resp.Body))
+	var types []string
+	for i, n := range names {
+		if n == "node_started" {
+			types = append(types, data[i]["data"].(map[string]any)["node_type"].(string))
+		}
+	}
+	if got := strings.Join(types, ","); got != "start,if-else,llm,tool,tool,http-request,http-request,answer" {
+		t.Errorf("node types %s", got)
+	}
+	if names[len(names)-2] != "workflow_finished" || names[len(names)-1] != "message_end" {
+		t.Errorf("agent events %v", names)
 	}
 	resp = post(t, srv.URL()+"/chat-messages", key, `{"inputs":{},"query":"hi","response_mode":"blocking","user":"u"}`)
 	var blocking map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&blocking); err != nil || blocking["mode"] != "agent-chat" || blocking["answer"] == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&blocking); err != nil || blocking["mode"] != "advanced-chat" || blocking["answer"] == "" {
 		t.Errorf("blocking: %v %v", blocking, err)
 	}
+}
+
+func TestWorkflowApp(t *testing.T) {
+	leakcheck.Check(t)
+	srv := start(t, local.Options{App: local.AppWorkflow})
+	resp := post(t, srv.URL()+"/workflows/run", key, `{"inputs":{"question":"q"},"response_mode":"streaming","user":"u"}`)
+	names, data := content(events(t, resp.Body))
+	want := "workflow_started,node_started,node_finished,node_started," + strings.Repeat("text_chunk,", 20) +
+		"node_finished,node_started,node_finished,workflow_finished"
+	if got := strings.Join(names, ","); got != want {
+		t.Errorf("workflow events\n%s\nwant\n%s", got, want)
+	}
+	for i, n := range names {
+		if data[i]["workflow_run_id"] == nil || data[i]["conversation_id"] != nil {
+			t.Errorf("%s: a workflow app's events carry workflow_run_id, no conversation: %v", n, data[i])
+		}
+	}
+	assertDifyError(t, post(t, srv.URL()+"/chat-messages", key, `{"inputs":{},"query":"hi","response_mode":"streaming","user":"u"}`), 400, "not_chat_app")
 }
 
 func TestRetrieval(t *testing.T) {
@@ -222,6 +301,7 @@ func TestRefusals(t *testing.T) {
 	assertDifyError(t, post(t, srv.URL()+"/chat-messages", key, `{"query":""`), 400, "invalid_param")
 	assertDifyError(t, post(t, srv.URL()+"/chat-messages", key, `{"query":"hi","response_mode":"streaming"}`), 400, "invalid_param")
 	assertDifyError(t, post(t, srv.URL()+"/nope", key, chat), 404, "not_found")
+	assertDifyError(t, post(t, srv.URL()+"/workflows/run", key, `{"inputs":{},"response_mode":"streaming","user":"u"}`), 400, "not_workflow_app")
 }
 
 func TestTooManyRequests(t *testing.T) {
@@ -307,5 +387,24 @@ func TestCloseEndsOpenStreams(t *testing.T) {
 	wg.Wait()
 	if d := time.Since(t0); d > 6*time.Second {
 		t.Errorf("close took %v", d)
+	}
+}
+
+// TestLoaderSkimsTheEmulatorsStreams: tune load's fast path works on the
+// emulator's bytes: of a chatflow stream's 27 events only the four that
+// decide the outcome are decoded, the rest recognised from their first
+// bytes and skimmed.
+func TestLoaderSkimsTheEmulatorsStreams(t *testing.T) {
+	leakcheck.Check(t)
+	srv := start(t, local.Options{})
+	cfg := loader.Config{BaseURL: srv.URL(), APIKey: key, Scenario: &loader.Chat{}, Users: 2, Duration: 1500 * time.Millisecond}
+	sum, err := loader.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d streams, %d events, %d skimmed", sum.Completed, sum.Events, sum.Skimmed)
+	if sum.Completed == 0 || sum.Failed > 0 || float64(sum.Skimmed) < 0.8*float64(sum.Events) {
+		t.Errorf("%d streams (%d failed %v), %d events, %d skimmed: want 23 of every 27 skimmed",
+			sum.Completed, sum.Failed, sum.Errors, sum.Events, sum.Skimmed)
 	}
 }

@@ -1,17 +1,27 @@
 // Package local serves the embedded model as a Dify-compatible API on
-// loopback, in real time (`tune emulate`), and evaluates a configuration by
-// driving that server with the real SSE loader (`--target local`).
+// loopback, in real time (`tune emulate`).
 //
-// The server speaks Dify's service API as its clients see it: Bearer keys
-// (401 otherwise), POST /v1/chat-messages and /v1/workflows/run streaming
-// text/event-stream (or blocking JSON), POST /v1/datasets/{id}/retrieve,
-// pings every 10 s, and Dify's error bodies. Each request takes as long as
-// the model says; where the model fails one (too many PostgreSQL clients, a
-// pool timeout, an OOM-killed pod) the client sees what Dify would send: a
-// 500 before the stream, a failed workflow_finished and an error event
-// inside it, or 502 from the ingress once the pods are gone.
+// The server speaks Dify's service API as its clients see it, byte for
+// byte where a client can notice: Bearer keys (401 otherwise), one app per
+// key (a chat app answers POST /v1/chat-messages and refuses
+// /v1/workflows/run with 400 not_workflow_app, a workflow app the other
+// way round), text/event-stream whose events Dify 1.12 would write (the
+// advanced-chat and workflow converters' key order, orjson's compact JSON
+// with raw UTF-8, workflow_finished before message_end, one write and
+// flush per event), pings every 10 s from the request's start (so before
+// the first event when the app is slow to start), blocking JSON, POST
+// /v1/datasets/{id}/retrieve and Dify's error bodies. Each request takes
+// as long as the model says; where the model fails one (too many
+// PostgreSQL clients, a pool timeout, an OOM-killed pod) the client sees
+// what Dify would send: a 500 before the stream, a failed
+// workflow_finished and an error event inside it, or 502 from the ingress
+// once the pods are gone. A model call that generates its answer over
+// time (the llm app) streams each chunk as the model produces it.
 //
-// Imports of this module: spaces, results, deployer/sim and loader/sse.
+// It owns the emulated Dify.
+//
+// Imports of this module: spaces and deployer/sim.
+// Never imports: helm.sh/helm, k8s.io.
 package local
 
 import (
@@ -38,9 +48,9 @@ import (
 // Options configure a Server.
 type Options struct {
 	System spaces.System
-	// App is what POST /chat-messages answers as: "chatflow" (an advanced
-	// chat app: workflow and node events around the message) or "agent"
-	// (agent_thought and agent_message events). Default chatflow.
+	// App is what the keys serve (one of Apps): chatflow (default), agent
+	// (the seed's complex chatflow) or llm answer /chat-messages; workflow
+	// answers /workflows/run.
 	App  string
 	Seed int64 // the model's noise
 	// Keys are the accepted API keys (app- and dataset- keys alike); at
@@ -52,14 +62,53 @@ type Options struct {
 	// arriving while that many are in flight (Dify's APP_MAX_ACTIVE_REQUESTS).
 	MaxActive int
 	// Chunks is how many answer chunks a stream carries (default 20, which
-	// makes a chatflow stream 26 events).
+	// makes a chatflow stream 27 events).
 	Chunks int
 }
+
+// call is one request in the model (a *sim.Call): First is closed at its
+// first byte, Done delivers its outcome ("" for success, else a failure
+// kind).
+type call interface {
+	First() <-chan struct{}
+	Done() <-chan string
+}
+
+// generator is a call that produces its answer over time (the model's llm
+// scenario): Tokens delivers how many tokens the model has just generated,
+// as it generates them. The server streams a message event for each token,
+// as Dify relays each chunk of the provider's stream.
+type generator interface {
+	Tokens() <-chan int
+}
+
+// model is what the server needs of the performance model (sim.Live).
+type model interface {
+	Run(ctx context.Context) error
+	Do(scenario string) (call, error)
+	Cancel(call)
+	Err() error
+	Utilisation() map[string]float64
+}
+
+// live adapts *sim.Live to model.
+type live struct{ *sim.Live }
+
+func (l live) Do(scenario string) (call, error) {
+	c, err := l.Live.Do(scenario)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (l live) Cancel(c call) { l.Live.Cancel(c.(*sim.Call)) }
 
 // Server is the emulated Dify. Close it when done.
 type Server struct {
 	opts   Options
-	live   *sim.Live
+	model  model
+	pieces []string
 	ln     net.Listener
 	http   *http.Server
 	cancel context.CancelFunc
@@ -76,31 +125,50 @@ const maxBody = 1 << 20
 // "127.0.0.1:0"). A configuration whose pods cannot start returns the
 // model's *sim.OOMError.
 func Start(addr string, opts Options) (*Server, error) {
-	if len(opts.Keys) == 0 || slices.Contains(opts.Keys, "") {
-		return nil, errors.New("emulate: an API key is required")
-	}
-	if opts.App == "" {
-		opts.App = "chatflow"
-	}
-	if opts.App != "chatflow" && opts.App != "agent" {
-		return nil, fmt.Errorf("emulate: app %q: want chatflow or agent", opts.App)
-	}
-	if opts.Ping <= 0 {
-		opts.Ping = 10 * time.Second
-	}
-	if opts.Chunks <= 0 {
-		opts.Chunks = 20
-	}
-	live, err := sim.New(opts.Seed).Live(opts.System, opts.App)
+	opts, err := opts.defaults()
 	if err != nil {
 		return nil, err
 	}
+	// The model's chat slot runs the app's scenario; a workflow app runs
+	// the chatflow's steps.
+	scenario := opts.App
+	if scenario == AppWorkflow {
+		scenario = AppChatflow
+	}
+	l, err := sim.New(opts.Seed).Live(opts.System, scenario)
+	if err != nil {
+		return nil, err
+	}
+	return start(addr, opts, live{l})
+}
+
+func (o Options) defaults() (Options, error) {
+	if len(o.Keys) == 0 || slices.Contains(o.Keys, "") {
+		return o, errors.New("emulate: an API key is required")
+	}
+	if o.App == "" {
+		o.App = AppChatflow
+	}
+	if !slices.Contains(Apps, o.App) {
+		return o, fmt.Errorf("emulate: app %q: want one of %s", o.App, strings.Join(Apps, ", "))
+	}
+	if o.Ping <= 0 {
+		o.Ping = 10 * time.Second
+	}
+	if o.Chunks <= 0 {
+		o.Chunks = 20
+	}
+	return o, nil
+}
+
+// start serves m on addr.
+func start(addr string, opts Options, m model) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulate: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, live: live, ln: ln, cancel: cancel, ran: make(chan struct{})}
+	s := &Server{opts: opts, model: m, pieces: pieces(opts.Chunks), ln: ln, cancel: cancel, ran: make(chan struct{})}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -109,7 +177,7 @@ func Start(addr string, opts Options) (*Server, error) {
 	}
 	go func() {
 		defer close(s.ran)
-		_ = live.Run(ctx)
+		_ = m.Run(ctx)
 	}()
 	go func() { _ = s.http.Serve(ln) }()
 	return s, nil
@@ -126,11 +194,11 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Down() <-chan struct{} { return s.ran }
 
 // Err is the model's failure (an OOM kill) once it has one.
-func (s *Server) Err() error { return s.live.Err() }
+func (s *Server) Err() error { return s.model.Err() }
 
 // Utilisation is each service's CPU use since the start, as a fraction of
 // what the configuration gives it.
-func (s *Server) Utilisation() map[string]float64 { return s.live.Utilisation() }
+func (s *Server) Utilisation() map[string]float64 { return s.model.Utilisation() }
 
 // Close stops the model (open streams end), the listener and every
 // connection, and waits for the model's goroutine.
@@ -155,11 +223,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/workflows/run", s.auth(s.workflow))
 	mux.HandleFunc("POST /v1/datasets/{id}/retrieve", s.auth(s.retrieve))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		if s.live.Err() != nil {
+		if s.model.Err() != nil {
 			difyError(w, http.StatusServiceUnavailable, "unavailable", "the system is down")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": "tune-emulate"})
+		writeJSON(w, http.StatusOK, object{{"status", "ok"}, {"version", "tune-emulate"}})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		difyError(w, http.StatusNotFound, "not_found", "The requested URL was not found on the server.")
@@ -217,16 +285,24 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	s.run(w, r, s.opts.App, true)
+	if !chatApp(s.opts.App) {
+		difyError(w, http.StatusBadRequest, "not_chat_app", "Please check if your app mode matches the right API route.")
+		return
+	}
+	s.run(w, r, true)
 }
 
 func (s *Server) workflow(w http.ResponseWriter, r *http.Request) {
-	s.run(w, r, "workflow", false)
+	if chatApp(s.opts.App) {
+		difyError(w, http.StatusBadRequest, "not_workflow_app", "Please check if your app mode matches the right API route.")
+		return
+	}
+	s.run(w, r, false)
 }
 
 // run checks a chat-messages or workflows/run body as Dify does (a query
 // for chat, a user, a response mode) and serves the call.
-func (s *Server) run(w http.ResponseWriter, r *http.Request, app string, chat bool) {
+func (s *Server) run(w http.ResponseWriter, r *http.Request, chat bool) {
 	var b chatBody
 	if !decode(w, r, &b) {
 		return
@@ -246,69 +322,115 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app string, chat bo
 	if chat {
 		conv = b.ConversationID
 	}
-	s.serve(w, r, app, b.ResponseMode == "blocking", newStream(app, conv, s.opts.Chunks))
+	s.serve(w, r, b.ResponseMode == "blocking", b.Query, conv, b.User)
 }
 
-// serve runs one model call and writes what Dify writes as it goes: the
-// stream's opening events at the model's first byte, pings while it works,
-// the answer and the end events when it finishes.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, scenario string, blocking bool, st *stream) {
-	call, err := s.live.Do(scenario)
+// serve runs one model call and writes what Dify writes as it goes, one
+// write and flush per event: a ping each Ping from the start (headers go
+// out with the first one when the app is slow to start), the workflow's
+// opening events at the model's first byte, each answer chunk as the model
+// generates it (an llm call) and the rest when the call ends.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, blocking bool, query, conv, user string) {
+	scenario := s.opts.App
+	if scenario == AppWorkflow {
+		scenario = "workflow"
+	}
+	c, err := s.model.Do(scenario)
 	if err != nil {
 		badGateway(w)
 		return
 	}
-	flusher, _ := w.(http.Flusher)
-	ping := time.NewTicker(s.opts.Ping)
-	defer ping.Stop()
-	first := call.First()
-	open := false
-	start := func() {
+	rc := http.NewResponseController(w)
+	broken := false
+	send := func(p []byte) {
+		if broken {
+			return
+		}
+		if _, err := w.Write(p); err != nil || rc.Flush() != nil {
+			broken = true // the client went away; the request's context ends too
+		}
+	}
+	st := newStream(s.opts.App, query, conv, user, s.pieces, send)
+	open := false // status and headers sent
+	begin := func() {
+		if open {
+			return
+		}
 		open = true
 		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(st.opening())
-		if flusher != nil {
-			flusher.Flush()
-		}
+		_ = rc.Flush()
 	}
+	ping := time.NewTicker(s.opts.Ping)
+	defer ping.Stop()
+	first := c.First()
+	var tokens <-chan int
 	for {
 		select {
 		case <-first:
 			first = nil
-			if !blocking {
-				start()
+			if blocking {
+				continue
 			}
-		case kind := <-call.Done():
-			if first != nil && kind == "" && !blocking {
-				start() // the first byte and the end came together
+			begin()
+			st.opening()
+			if g, ok := c.(generator); ok {
+				tokens = g.Tokens()
 			}
+		case n, ok := <-tokens:
+			if !ok {
+				tokens = nil
+				continue
+			}
+			for range n {
+				st.chunk()
+			}
+		case kind := <-c.Done():
 			switch {
 			case blocking && kind == "":
 				writeJSON(w, http.StatusOK, st.blocking())
-			case blocking || !open:
+			case kind != "" && (blocking || !open):
 				failure(w, kind)
 			case kind == "":
-				_, _ = w.Write(st.success())
+				begin()
+				s.drain(st, tokens)
+				st.success()
 			default:
-				_, _ = w.Write(st.failure(kind))
+				st.failure(kind)
 			}
 			return
 		case <-ping.C:
-			if open {
-				_, _ = io.WriteString(w, "event: ping\n\n")
-				if flusher != nil {
-					flusher.Flush()
-				}
+			if !blocking {
+				begin()
+				send(pingEvent)
 			}
 		case <-r.Context().Done():
-			s.live.Cancel(call)
+			s.model.Cancel(c)
 			return
 		}
 	}
 }
+
+// drain sends the chunks a generating call produced before it ended.
+func (s *Server) drain(st *stream, tokens <-chan int) {
+	for tokens != nil {
+		select {
+		case n, ok := <-tokens:
+			if !ok {
+				return
+			}
+			for range n {
+				st.chunk()
+			}
+		default:
+			return
+		}
+	}
+}
+
+var pingEvent = []byte("event: ping\n\n")
 
 // retrieveBody is POST /datasets/{id}/retrieve.
 type retrieveBody struct {
@@ -336,20 +458,20 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
 	if k <= 0 || k > 10 {
 		k = 3
 	}
-	call, err := s.live.Do("retrieval")
+	c, err := s.model.Do("retrieval")
 	if err != nil {
 		badGateway(w)
 		return
 	}
 	select {
-	case kind := <-call.Done():
+	case kind := <-c.Done():
 		if kind != "" {
 			failure(w, kind)
 			return
 		}
 		writeJSON(w, http.StatusOK, records(r.PathValue("id"), b.Query, k))
 	case <-r.Context().Done():
-		s.live.Cancel(call)
+		s.model.Cancel(c)
 	}
 }
 
@@ -384,13 +506,13 @@ func badGateway(w http.ResponseWriter) {
 
 // difyError writes Dify's error body {code, message, status}.
 func difyError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"code": code, "message": msg, "status": status})
+	writeJSON(w, status, object{{"code", code}, {"message", msg}, {"status", status}})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v object) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(appendJSON(nil, v), '\n'))
 }
 
 func newID() string { return uuid.NewString() }

@@ -12,7 +12,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the calibration table in MODEL.md")
 
-// calibration is design.md's table: the seed's measured TPS per preset and
+// calibration is MODEL.md's calibration table: the seed's measured TPS per preset and
 // scenario (seed 0 means "below s16-horizontal", checked separately).
 var calibration = []struct {
 	id, budget, scenario string

@@ -84,15 +84,6 @@ func eeLoad(scenario string, users int) spaces.Workload {
 		ThinkMin: time.Millisecond, ThinkMax: time.Millisecond, LLM: eeMockLLM}
 }
 
-func eeEval(t testing.TB, sys spaces.System, w spaces.Workload) results.Measurement {
-	t.Helper()
-	m, err := New(1).Evaluate(t.Context(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // eeRun runs w on sys and returns the measurement and the TTFB p50 (ms).
 func eeRun(t testing.TB, sys spaces.System, w spaces.Workload) (results.Measurement, float64) {
 	t.Helper()

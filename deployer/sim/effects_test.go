@@ -10,7 +10,7 @@ import (
 )
 
 // Each test below changes one thing of a preset and checks the direction and
-// rough size of one of design.md's eight effects.
+// rough size of one of the eight effects MODEL.md lists.
 
 func api(replicas int, cores float64, mib int) spaces.Alloc {
 	return spaces.Alloc{Replicas: replicas, CPU: spaces.Millicores(cores * 1000), Memory: spaces.Mebibytes(mib)}

@@ -57,6 +57,7 @@ func (m *Model) Live(sys spaces.System, app string) (*Live, error) {
 type Call struct {
 	first  chan struct{}
 	done   chan string
+	tokens chan int
 	q      *request
 	sentTo bool
 }
@@ -66,6 +67,12 @@ func (c *Call) First() <-chan struct{} { return c.first }
 
 // Done delivers the request's outcome.
 func (c *Call) Done() <-chan string { return c.done }
+
+// Tokens delivers how many answer tokens an LLM node has just generated,
+// as the model generates them (the llm scenario; nothing for the others),
+// so a server can stream them as Dify relays the provider's chunks. A
+// reader that falls behind loses counts, never blocks the model.
+func (c *Call) Tokens() <-chan int { return c.tokens }
 
 // Run moves the model along the wall clock until ctx is done or the model
 // fails (an OOM kill: its error is returned). Every call still in flight
@@ -152,7 +159,7 @@ func (l *Live) Do(name string) (*Call, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown scenario %q", ErrBadSystem, name)
 	}
-	c := &Call{first: make(chan struct{}), done: make(chan string, 1)}
+	c := &Call{first: make(chan struct{}), done: make(chan string, 1), tokens: make(chan int, llmBatches)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.r.stopped {
@@ -163,6 +170,15 @@ func (l *Live) Do(name string) (*Call, error) {
 	q.nextFn, q.contFn = q.next, q.cont
 	q.onFirst = func() { close(c.first) }
 	q.onDone = func(kind string) { l.finish(c, kind) }
+	q.onTokens = func(n int) {
+		if c.sentTo {
+			return
+		}
+		select {
+		case c.tokens <- n:
+		default:
+		}
+	}
 	c.q = q
 	l.calls[c] = struct{}{}
 	q.next()

@@ -301,6 +301,9 @@ type request struct {
 	// Live requests (from Live.Do) report here instead of to a user.
 	onFirst func()
 	onDone  func(kind string)
+	// onTokens, if set, hears each batch of an LLM node's answer tokens as
+	// it is published.
+	onTokens func(n int)
 
 	// The two continuations, bound once: a method value allocates each time
 	// it is taken, and every step takes one.

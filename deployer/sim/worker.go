@@ -123,7 +123,12 @@ func (q *request) llmStream(s step, cont func()) {
 		e.after(float64(n)/r.llm.TokensPerSecond, func() {
 			plugin.add(e.work(float64(n)*pluginChunkCPU), func() {
 				q.graph().cpu.add(e.work(float64(n)*llmChunkCPU), func() {
-					q.publish(n, func() { batch(i + 1) })
+					q.publish(n, func() {
+						if q.onTokens != nil {
+							q.onTokens(n)
+						}
+						batch(i + 1)
+					})
 				})
 			})
 		})

@@ -47,6 +47,9 @@ type Deployer interface {
 	// stand in for.
 	LiveBaseline(ctx context.Context) (cfg spaces.Config, assumed []string, err error)
 	Observe(ctx context.Context, every time.Duration) Observer
+	// BaseValues are the values every trial starts from: the chart's own
+	// and the user's files.
+	BaseValues() (map[string]any, error)
 }
 
 // Observer samples the release's pods while a load runs.
@@ -125,6 +128,11 @@ func New(d Deployer, sp *spaces.Space, b spaces.Budget, o Options) (*Target, err
 	o.Endpoint = strings.TrimRight(o.Endpoint, "/")
 	return &Target{d: d, space: sp, budget: b, opts: o}, nil
 }
+
+// BaseValues are the release's values under every trial's overlay (the
+// chart's own and the user's files): an export merges into them, so that
+// helm upgrade -f values.yaml changes only what the study tuned.
+func (t *Target) BaseValues() (map[string]any, error) { return t.d.BaseValues() }
 
 // HealthBase is the URL Dify's /health hangs off: the service API's base
 // without its /v1.

@@ -107,6 +107,8 @@ func (f *fake) LiveBaseline(ctx context.Context) (spaces.Config, []string, error
 	return f.held, nil, nil
 }
 
+func (f *fake) BaseValues() (map[string]any, error) { return nil, nil }
+
 func (f *fake) Observe(ctx context.Context, every time.Duration) release.Observer {
 	return observer{helm.Observation{OOMKills: f.oom}}
 }

@@ -74,11 +74,11 @@ func (e *env) findLocust(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("not installed, and no apt-get")
 	}
 	fmt.Fprintln(e.stderr, "locust missing: apt-get install -y python3-locust")
-	if err := e.runLogged(ctx, 5*time.Minute, "apt-update", nil, "apt-get", "update"); err != nil {
+	if err := e.runLogged(ctx, 5*time.Minute, "apt-update", nil, nil, "apt-get", "update"); err != nil {
 		return "", err
 	}
 	env := []string{"DEBIAN_FRONTEND=noninteractive"}
-	if err := e.runLogged(ctx, 5*time.Minute, "apt-install", env, "apt-get", "install", "-y", "python3-locust"); err != nil {
+	if err := e.runLogged(ctx, 5*time.Minute, "apt-install", env, nil, "apt-get", "install", "-y", "python3-locust"); err != nil {
 		return "", err
 	}
 	return exec.LookPath("locust")
@@ -86,7 +86,7 @@ func (e *env) findLocust(ctx context.Context) (string, error) {
 
 // runLocust runs one user class headless for e.dur against url and returns
 // the streams read to message_end and the failed ones, from its CSV.
-func (e *env) runLocust(ctx context.Context, locust, class, body, url string, users int) (ok, failed int64, err error) {
+func (e *env) runLocust(ctx context.Context, locust, class, body, url string, users int, onStart func(int)) (ok, failed int64, err error) {
 	file := filepath.Join(e.dir, strings.ToLower(class)+".py")
 	if err := os.WriteFile(file, []byte(fmt.Sprintf(locustCommon, class)+body), 0o644); err != nil {
 		return 0, 0, err
@@ -98,7 +98,7 @@ func (e *env) runLocust(ctx context.Context, locust, class, body, url string, us
 		"--csv", prefix, "--only-summary", "--loglevel", "WARNING"}
 	name, args := e.pin(1, locust, args...)
 	// Exit code 1 means some requests failed; the CSV says how many.
-	if err := e.runLogged(ctx, e.dur+60*time.Second, strings.ToLower(class), nil, name, args...); err != nil && exitCode(err) != 1 {
+	if err := e.runLogged(ctx, e.dur+60*time.Second, strings.ToLower(class), nil, onStart, name, args...); err != nil && exitCode(err) != 1 {
 		return 0, 0, err
 	}
 	f, err := os.Open(prefix + "_stats.csv")

@@ -1,9 +1,10 @@
 // Command benchload is make bench-load: completed SSE streams per second
-// per client core for tune load and, in the same run, for Debian's Locust
-// (FastHttpUser and HttpUser), against a one-core server sending a Dify
-// chatflow stream of 21 events; then how close tune load's p50 total time
-// is to the server's own timing of streams whose events are 10 ms apart.
-// It prints figures; it asserts nothing.
+// per client core, and per second of the client process's own CPU time,
+// for tune load and, in the same run, for Debian's Locust (FastHttpUser and
+// HttpUser), against a one-core server sending a Dify chatflow stream of
+// 21 events, each flushed on its own as Dify does; then how close tune
+// load's p50 total time is to the server's own timing of streams whose
+// events are 10 ms apart. It prints figures; it asserts nothing.
 //
 // The server is this program re-executed in serve mode, pinned to core 0
 // with GOMAXPROCS=1; each client is pinned to core 1, so a client's
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	users := fs.Int("users", 100, "closed-loop users of each client in the throughput runs")
 	dur := fs.Duration("duration", 10*time.Second, "length of each run")
-	flushEach := fs.Bool("flush-each", false, "throughput server flushes every event (a write call each) instead of as its buffer fills")
+	flushEach := fs.Bool("flush-each", true, "the throughput server flushes every event as Dify does (false: as its buffer fills, which flatters the clients)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,19 +110,15 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	type row struct {
 		client     string
 		rate, busy float64 // streams/s per core, the server's CPU share mid-run; < 0: unknown
-		client1    float64 // the client core's busy share mid-run; < 0: unknown
+		client1    float64 // the client process's CPU share mid-run; < 0: unknown
 		note       string
 	}
-	clientBusy := func() <-chan float64 {
-		if !e.pinned {
-			ch := make(chan float64, 1)
-			ch <- -1
-			return ch
-		}
-		return coreBusy(1, e.dur)
-	}
-	cpu, ccpu := busy(srv.cmd.Process.Pid, e.dur), clientBusy()
-	sum, err := e.tuneLoad(ctx, srv.url, e.users, 0)
+	// The client's CPU is its own process's (user + system time), not its
+	// core's: other work on the machine then does not count against it.
+	var ccpu <-chan float64
+	clientBusy := func(pid int) { ccpu = busy(pid, e.dur) }
+	cpu := busy(srv.cmd.Process.Pid, e.dur)
+	sum, err := e.tuneLoad(ctx, srv.url, e.users, 0, clientBusy)
 	if err != nil {
 		return err
 	}
@@ -133,9 +130,13 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
 		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, note: "locust: not available"}
 		if lerr == nil {
-			cpu, ccpu := busy(srv.cmd.Process.Pid, e.dur), clientBusy()
-			ok, failed, err := e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users)
-			r.busy, r.client1, r.note = <-cpu, <-ccpu, ""
+			cpu := busy(srv.cmd.Process.Pid, e.dur)
+			ccpu = nil
+			ok, failed, err := e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users, clientBusy)
+			r.busy, r.note = <-cpu, ""
+			if ccpu != nil {
+				r.client1 = <-ccpu
+			}
 			if err != nil {
 				r.note = "locust: failed: " + err.Error()
 			} else if r.rate = float64(ok) / e.dur.Seconds() / float64(cores); failed > 0 {
@@ -148,12 +149,16 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	}
 	_ = srv.stop()
 
-	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s\n", e.nproc, pinNote,
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx))
-	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v; streams read to message_end / s / client core (%d)\n\n",
-		e.users, e.dur, cores)
+	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s, load average %s\n", e.nproc, pinNote,
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx), loadAverage())
+	flushing := "flushed event by event, as Dify does"
+	if !e.flushEach {
+		flushing = "flushed as the server's buffer fills (-flush-each=false)"
+	}
+	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v; 21 events a stream %s; streams read to message_end / s / client core (%d)\n\n",
+		e.users, e.dur, flushing, cores)
 	fmt.Fprintf(w, "%-22s | %5s | %18s | %15s | %16s | %16s | %s\n", "client", "users", "streams/s per core",
-		"vs FastHttpUser", "server core busy", "client core busy", "streams per client CPU-second")
+		"vs FastHttpUser", "server core busy", "client CPU", "streams per client CPU-second")
 	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 23), strings.Repeat("-", 7), strings.Repeat("-", 20),
 		strings.Repeat("-", 17), strings.Repeat("-", 18), strings.Repeat("-", 18), strings.Repeat("-", 30))
 	for _, r := range rows {
@@ -171,6 +176,13 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
+	}
+	if rows[0].client1 >= 0 && rows[0].client1 < 0.8 {
+		// A saturated client reads several events per wake-up; one left
+		// waiting (by a slow server or by other work on its core) pays a
+		// wake-up per event, so its CPU per stream is not its cost at load.
+		fmt.Fprintf(w, "  note: tune load ran below saturation (%s of its core): other work on the machine or a slow server; "+
+			"per-CPU-second figures then include a wake-up per event. Rerun on an idle machine.\n", pct(rows[0].client1))
 	}
 
 	// Accuracy: tune's p50 total against the server's own p50; the first
@@ -199,7 +211,8 @@ func (e *env) pin(core int, name string, args ...string) (string, []string) {
 
 // runLogged runs a command with a timeout, its output to a log in e.dir;
 // a failure's error carries the log's tail.
-func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, name string, args ...string) error {
+// onStart, if set, is given the started process's id.
+func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, onStart func(pid int), name string, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	path := filepath.Join(e.dir, logName+".log")
@@ -211,7 +224,14 @@ func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName stri
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr, cmd.WaitDelay = f, f, 5*time.Second
 	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Run(); err != nil {
+	err = cmd.Start()
+	if err == nil {
+		if onStart != nil {
+			onStart(cmd.Process.Pid)
+		}
+		err = cmd.Wait()
+	}
+	if err != nil {
 		out, _ := os.ReadFile(path)
 		if len(out) > 600 {
 			out = out[len(out)-600:]
@@ -230,14 +250,14 @@ func exitCode(err error) int {
 }
 
 // tuneLoad runs the built tune load pinned to core 1 and returns its JSON
-// summary.
-func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration) (*loader.Summary, error) {
+// summary; onStart (if set) gets its process id.
+func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, error) {
 	out := filepath.Join(e.dir, fmt.Sprintf("tune-%d.json", users))
 	name, args := e.pin(1, e.tune, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
 		"--think-time", "0s", "--duration", e.dur.String(), "--warm-up", warmUp.String(),
 		"--request-timeout", "30s", "--json", out)
 	// Exit code 1 means some requests failed; the summary says which.
-	err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, name, args...)
+	err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
 	if err != nil && exitCode(err) != 1 {
 		return nil, err
 	}
@@ -266,7 +286,7 @@ func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tu
 	}
 	defer srv.stop()
 	cpu := busy(srv.cmd.Process.Pid, e.dur)
-	sum, err := e.tuneLoad(ctx, srv.url, users, warmUp)
+	sum, err := e.tuneLoad(ctx, srv.url, users, warmUp, nil)
 	serverBusy = <-cpu
 	if err != nil {
 		return 0, 0, 0, 0, err
@@ -360,6 +380,15 @@ func (s *server) stop() error {
 	return s.err
 }
 
+// loadAverage is the machine's 1-minute load average, from /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
+
 func locustVersion(ctx context.Context) string {
 	out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f", "${Version}", "python3-locust").Output()
 	if err != nil || len(out) == 0 {
@@ -373,13 +402,6 @@ func locustVersion(ctx context.Context) string {
 // included. -1 if /proc is unreadable.
 func busy(pid int, dur time.Duration) <-chan float64 {
 	return midRun(dur, func() float64 { return cpuSeconds(pid) })
-}
-
-// coreBusy is like busy for a whole core, from /proc/stat: the client is
-// pinned there, so it is the client's CPU share (plus whatever else the
-// machine runs on that core).
-func coreBusy(core int, dur time.Duration) <-chan float64 {
-	return midRun(dur, func() float64 { return coreSeconds(core) })
 }
 
 // midRun samples a CPU-seconds counter from 30% to 80% of a run of dur and
@@ -398,34 +420,6 @@ func midRun(dur time.Duration, seconds func() float64) <-chan float64 {
 		ch <- (b - a) / time.Since(t).Seconds()
 	}()
 	return ch
-}
-
-// coreSeconds is the busy time of one core so far (all but idle and
-// iowait), from /proc/stat in USER_HZ ticks; -1 if unreadable.
-func coreSeconds(core int) float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return -1
-	}
-	prefix := "cpu" + strconv.Itoa(core) + " "
-	for line := range strings.Lines(string(b)) {
-		rest, ok := strings.CutPrefix(line, prefix)
-		if !ok {
-			continue
-		}
-		var busy float64
-		for i, f := range strings.Fields(rest) {
-			v, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				return -1
-			}
-			if i != 3 && i != 4 && i < 8 { // idle, iowait; guest is in user already
-				busy += v
-			}
-		}
-		return busy / 100
-	}
-	return -1
 }
 
 // cpuSeconds is pid's user plus system CPU time so far, from

@@ -13,28 +13,30 @@ import (
 	"time"
 )
 
-// The events of one Dify chatflow stream, as Dify writes them (JSON with
-// ", " and ": " separators, LF line ends): 20 message events, then
-// message_end with the usage.
+// The events of one Dify chatflow stream as Dify 1.12 writes them (its
+// advanced-chat converter's key order, serialised with orjson: compact,
+// raw UTF-8; LF line ends): 20 message events, then message_end with the
+// usage.
 var (
-	messageEvent = []byte(`data: {"event": "message", "conversation_id": "0b8f6c1e-7f0e-4f55-9a43-2f6ad1a0c9b1", ` +
-		`"message_id": "5ad4cb98-f0c7-4085-b384-88c403be6290", "created_at": 1764000000, ` +
-		`"task_id": "d6b4ff4e-8e4b-4a7f-9f3c-2b8f5e3f1a77", "id": "5ad4cb98-f0c7-4085-b384-88c403be6290", ` +
-		`"answer": "Dify streams its answer "}` + "\n\n")
-	messageEndEvent = []byte(`data: {"event": "message_end", "conversation_id": "0b8f6c1e-7f0e-4f55-9a43-2f6ad1a0c9b1", ` +
-		`"message_id": "5ad4cb98-f0c7-4085-b384-88c403be6290", "created_at": 1764000000, ` +
-		`"task_id": "d6b4ff4e-8e4b-4a7f-9f3c-2b8f5e3f1a77", "id": "5ad4cb98-f0c7-4085-b384-88c403be6290", ` +
-		`"metadata": {"usage": {"prompt_tokens": 12, "completion_tokens": 100, "total_tokens": 112, ` +
-		`"latency": 0.2}}, "files": null}` + "\n\n")
+	messageEvent = []byte(`data: {"event":"message","conversation_id":"0b8f6c1e-7f0e-4f55-9a43-2f6ad1a0c9b1",` +
+		`"message_id":"5ad4cb98-f0c7-4085-b384-88c403be6290","created_at":1764000000,` +
+		`"task_id":"d6b4ff4e-8e4b-4a7f-9f3c-2b8f5e3f1a77","id":"5ad4cb98-f0c7-4085-b384-88c403be6290",` +
+		`"answer":"Dify streams its answer ","from_variable_selector":["1733000000002","text"]}` + "\n\n")
+	messageEndEvent = []byte(`data: {"event":"message_end","conversation_id":"0b8f6c1e-7f0e-4f55-9a43-2f6ad1a0c9b1",` +
+		`"message_id":"5ad4cb98-f0c7-4085-b384-88c403be6290","created_at":1764000000,` +
+		`"task_id":"d6b4ff4e-8e4b-4a7f-9f3c-2b8f5e3f1a77","id":"5ad4cb98-f0c7-4085-b384-88c403be6290",` +
+		`"metadata":{"annotation_reply":null,"retriever_resources":[],"usage":{"prompt_tokens":12,` +
+		`"completion_tokens":100,"total_tokens":112,"latency":0.2}},"files":[]}` + "\n\n")
 )
 
 const messages = 20
 
-// sseServer serves POST /v1/chat-messages. Without flushEach the events go
-// out as the response writer's 4 KB buffer fills (21 events in two writes),
-// so the one-core server keeps ahead of the clients and the figure is a
-// client's cost of reading 21 events, not the server's cost of 21 write
-// calls. With a gap, each event is flushed gap after the previous one.
+// sseServer serves POST /v1/chat-messages. With flushEach (the default)
+// every event is its own write and flush, as Dify's generator yields and
+// its server flushes them, so a client reads the stream as it would read
+// Dify's; without, the events go out as the response writer's 4 KB buffer
+// fills (21 events in two writes), which spares the clients most of their
+// reads. With a gap, each event is flushed gap after the previous one.
 type sseServer struct {
 	gap       time.Duration
 	flushEach bool
@@ -51,7 +53,7 @@ type sseServer struct {
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	gap := fs.Duration("gap", 0, "pause before each message event")
-	flushEach := fs.Bool("flush-each", false, "flush every event, not only as the buffer fills and at the end")
+	flushEach := fs.Bool("flush-each", true, "flush every event, as Dify does (false: only as the buffer fills and at the end)")
 	logPath := fs.String("log", "", "on exit, write each completed stream's duration here")
 	skip := fs.Duration("skip", 0, "log only streams starting this long after the first (a warm-up)")
 	if err := fs.Parse(args); err != nil {
