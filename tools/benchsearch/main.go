@@ -183,7 +183,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	printConfirmations(stdout, rows)
 	if o.jsonFile != "" {
-		b, _ := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten}, "", "  ")
+		for i := range rows {
+			if v := rows[i].MedianLoadS; !math.IsInf(v, 0) {
+				rows[i].MedianLoadSJSON = &v
+			}
+		}
+		b, err := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten}, "", "  ")
+		if err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
 		if err := os.MkdirAll(filepath.Dir(o.jsonFile), 0o755); err != nil {
 			return err
 		}
@@ -211,23 +219,26 @@ type report struct {
 // row is one case and sampler. Trial counts above MaxTrials mean "never
 // within the cap" (MaxTrials+1).
 type row struct {
-	Case          string  `json:"case"`
-	Tuning        bool    `json:"tuning"` // a case the defaults were chosen on
-	Sampler       string  `json:"sampler"`
-	Optimum       float64 `json:"optimum_tps"`
-	MedianTrials  int     `json:"median_trials_to_95"`
-	P90Trials     int     `json:"p90_trials_to_95"`
-	MedianLoadS   float64 `json:"median_load_seconds_to_95"` // +Inf (null) when the median seed never reaches it
-	Reached       int     `json:"reached"`
-	Seeds         int     `json:"seeds"`
-	Best15        float64 `json:"median_best_at_15"`
-	Best25        float64 `json:"median_best_at_25"`
-	Best40        float64 `json:"median_best_at_40"`
-	Pruned        float64 `json:"pruned_share,omitempty"`
-	ConfirmLoadS  float64 `json:"confirm_load_seconds,omitempty"`
-	WithinSpread  int     `json:"recommended_within_spread,omitempty"`
-	MedianSpreadP float64 `json:"median_interval_half_width_percent,omitempty"`
-	Wall          float64 `json:"wall_seconds"`
+	Case         string  `json:"case"`
+	Tuning       bool    `json:"tuning"` // a case the defaults were chosen on
+	Sampler      string  `json:"sampler"`
+	Optimum      float64 `json:"optimum_tps"`
+	MedianTrials int     `json:"median_trials_to_95"`
+	P90Trials    int     `json:"p90_trials_to_95"`
+	MedianLoadS  float64 `json:"-"` // +Inf when the median seed never reaches it
+	// MedianLoadSJSON is MedianLoadS in the JSON report: null for +Inf,
+	// which JSON cannot carry.
+	MedianLoadSJSON *float64 `json:"median_load_seconds_to_95"`
+	Reached         int      `json:"reached"`
+	Seeds           int      `json:"seeds"`
+	Best15          float64  `json:"median_best_at_15"`
+	Best25          float64  `json:"median_best_at_25"`
+	Best40          float64  `json:"median_best_at_40"`
+	Pruned          float64  `json:"pruned_share,omitempty"`
+	ConfirmLoadS    float64  `json:"confirm_load_seconds,omitempty"`
+	WithinSpread    int      `json:"recommended_within_spread,omitempty"`
+	MedianSpreadP   float64  `json:"median_interval_half_width_percent,omitempty"`
+	Wall            float64  `json:"wall_seconds"`
 }
 
 func (r row) line(cap int) string {

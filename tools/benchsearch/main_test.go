@@ -64,3 +64,44 @@ func TestBeatenOptimumFails(t *testing.T) {
 		t.Errorf("row %+v: a 30 TPS optimum is reached within 8 trials", r)
 	}
 }
+
+// TestReportJSONWhenNeverReached: a sampler that never reaches 95% still
+// gets its row in the JSON report, its load-seconds null.
+func TestReportJSONWhenNeverReached(t *testing.T) {
+	if err := os.Chdir("../.."); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chdir("tools/benchsearch") })
+	dir := t.TempDir()
+	c, err := load(benchCase{Space: "spaces/seed.yaml", Budget: "8c16g", Scenario: "chatflow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	optima := filepath.Join(dir, "optima.json")
+	b, _ := json.Marshal([]optimum{{Case: "seed/8c16g/chatflow", TPS: 1000, NoiseSD: 1, Fingerprint: fingerprint(c)}})
+	if err := os.WriteFile(optima, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bench.json")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-cases", "seed/8c16g/chatflow", "-samplers", "random", "-seeds", "1", "-max-trials", "2",
+		"-optima", optima, "-json", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Rows) != 1 {
+		t.Fatalf("report %q: %v", data, err)
+	}
+	if v, ok := rep.Rows[0]["median_load_seconds_to_95"]; !ok || v != nil {
+		t.Errorf("median_load_seconds_to_95 = %v, want null", v)
+	}
+	if !strings.Contains(stdout.String(), ">2") {
+		t.Errorf("table does not show the cap:\n%s", stdout.String())
+	}
+}
