@@ -47,7 +47,7 @@ bench-load: ## streams per client CPU-second (tune load vs Locust; events flushe
 bench-model: ## CPU time of one simulated trial (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./deployer/sim
 
-calibrate: ## rewrite the calibration table in deployer/sim/MODEL.md
+calibrate: ## rewrite the calibration tables in deployer/sim/MODEL.md (the case study's and the Enterprise benchmark's)
 	$(GO) test ./deployer/sim -run TestCalibrationTable -update
 
 fuzz: ## run every fuzz target for FUZZTIME each

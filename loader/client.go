@@ -145,20 +145,4 @@ func (l *load) do(u *user, start time.Time) {
 	u.dec.Reset(nil) // drop the body
 }
 
-// sleepUntil waits for t on the reusable timer tm; false if ctx ends first.
-func sleepUntil(ctx context.Context, tm *time.Timer, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm.Reset(d)
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		tm.Stop()
-		return false
-	}
-}
-
 func trimBase(s string) string { return strings.TrimRight(s, "/") }

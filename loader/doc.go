@@ -25,6 +25,6 @@
 // It owns load generation and measurement only. It must not import search
 // or deployer; its subpackage sse decodes the event streams.
 //
-// Imports of this module: spaces, results and loader/sse.
+// Imports of this module: spaces, results, loader/sse and internal/wait.
 // Never imports: helm.sh/helm, k8s.io, github.com/c-bata/goptuna.
 package loader

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/tune-dify/tune/internal/wait"
 )
 
 // Run drives the load cfg describes until its duration ends or ctx is
@@ -52,7 +54,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 func (l *load) sample() {
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
-	for i := 1; sleepUntil(l.runCtx, tm, l.rec.start.Add(time.Duration(i)*time.Second)); i++ {
+	for i := 1; wait.Until(l.runCtx, tm, l.rec.start.Add(time.Duration(i)*time.Second)); i++ {
 		s := l.rec.sample(i - 1)
 		if l.cfg.Progress != nil {
 			l.cfg.Progress(s)
@@ -78,7 +80,7 @@ func (l *load) closed(wg *sync.WaitGroup) {
 		next = later(next, time.Now())
 		for len(stops) != st.Users {
 			if interval > 0 {
-				if !sleepUntil(l.runCtx, tm, earlier(next, stageEnd)) {
+				if !wait.Until(l.runCtx, tm, earlier(next, stageEnd)) {
 					return
 				}
 				if !time.Now().Before(stageEnd) {
@@ -96,7 +98,7 @@ func (l *load) closed(wg *sync.WaitGroup) {
 				stops = stops[:len(stops)-1]
 			}
 		}
-		if !sleepUntil(l.runCtx, tm, stageEnd) {
+		if !wait.Until(l.runCtx, tm, stageEnd) {
 			return
 		}
 	}
@@ -146,7 +148,7 @@ func (l *load) open(wg *sync.WaitGroup) {
 	end := l.rec.start.Add(l.cfg.Duration)
 	for i := 0; ; i++ {
 		at := l.rec.start.Add(time.Duration(float64(i) / l.cfg.Rate * float64(time.Second)))
-		if !at.Before(end) || !sleepUntil(l.runCtx, tm, at) {
+		if !at.Before(end) || !wait.Until(l.runCtx, tm, at) {
 			return
 		}
 		select {

@@ -14,5 +14,5 @@
 //
 // It owns the mock provider only and uses the standard library alone.
 //
-// Imports of this module: nothing.
+// Imports of this module: internal/wait.
 package mockllm

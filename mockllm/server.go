@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tune-dify/tune/internal/wait"
 )
 
 // Options configure a Server.
@@ -272,22 +274,6 @@ func (c *completion) due(i int) time.Time {
 	return c.arrived.Add(c.s.opts.TTFT + time.Duration(float64(i)/c.s.opts.TokensPerSecond*float64(time.Second)))
 }
 
-// wait sleeps on tm until t; false if ctx ends first.
-func wait(ctx context.Context, tm *time.Timer, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm.Reset(d)
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		tm.Stop()
-		return false
-	}
-}
-
 // words is what the mock says, a token a word.
 var words = strings.Fields("This answer comes from tune mock-llm: no model ran, so the platform around it " +
 	"is what a load test measures. Each word is one token, produced at the rate the mock was given.")
@@ -346,7 +332,7 @@ func (c *completion) stream(w http.ResponseWriter, ctx context.Context, withUsag
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
 	for i := range c.n {
-		if !wait(ctx, tm, c.due(i)) {
+		if !wait.Until(ctx, tm, c.due(i)) {
 			return
 		}
 		text := token(i)
@@ -384,7 +370,7 @@ func (c *completion) stream(w http.ResponseWriter, ctx context.Context, withUsag
 func (c *completion) whole(w http.ResponseWriter, ctx context.Context) {
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
-	if !wait(ctx, tm, c.due(c.n-1)) {
+	if !wait.Until(ctx, tm, c.due(c.n-1)) {
 		return
 	}
 	var text strings.Builder
