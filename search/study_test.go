@@ -98,11 +98,11 @@ func TestStudyResumes(t *testing.T) {
 
 func TestStudyEnqueuedRunAfterBaseline(t *testing.T) {
 	s := shortStudy(t, "tpe", 3, &MemoryStore{})
-	preset, err := spaces.LoadConfig("../spaces/presets/ee-a2w2.yaml")
+	preset, err := spaces.LoadConfig("../spaces/presets/s16-final.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Enqueue = []Preset{{Name: "ee-a2w2", Config: preset}}
+	s.Enqueue = []Preset{{Name: "s16-final", Config: preset}}
 	ts, err := s.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
