@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # The packages with tests tagged e2e, one at a time: each starts its own control plane.
 E2E_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build e2e' .)))
 
-.PHONY: help build deps test lint e2e-build e2e bench bench-load bench-model calibrate fuzz run clean report-shots
+.PHONY: help build deps test lint e2e-build e2e bench bench-quick bench-load bench-model calibrate fuzz run clean report-shots
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ e2e: e2e-build ## every test, plus those tagged e2e against a real control plane
 	$(GO) vet -tags e2e ./...
 	TUNE_E2E_BIN=$$(e2e/build.sh --print-bin-dir) $(GO) test -count=1 -tags e2e -p 1 -timeout 30m $(E2E_PKGS)
 
-bench: ## search benchmark: trials to within 5% of the model's optimum (TPE vs random, 20 seeds)
-	$(GO) run ./search/bench
+bench: ## search benchmark: trials and load-seconds to 95% of each case's true optimum, 5 samplers, 10 seeds (an hour; searches missing optima first)
+	$(GO) run ./tools/benchsearch -json tune-out/bench-search.json
+
+bench-quick: ## the search benchmark CI-sized: 3 cases, guided (with and without screening) vs random, 5 seeds, 40 trials (a few minutes)
+	$(GO) run ./tools/benchsearch -quick -json tune-out/bench-search-quick.json
 
 bench-load: ## streams per client CPU-second (tune load vs Locust; events flushed one by one as Dify does) and p50 accuracy
 	$(GO) run ./tools/benchload

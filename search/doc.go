@@ -4,8 +4,21 @@
 // Evaluator, records every trial the moment it finishes and resumes a study
 // from its store.
 //
-// It declares the Evaluator it needs; the deployers implement it without
-// importing search. It must not import net/http, Helm or client-go.
+// Samplers: goptuna's TPE (with local moves), random, CMA-ES and Sobol, and
+// "guided", which reads each trial's per-service utilisation the way an
+// engineer reads a dashboard: idle services down to what they use, the freed
+// cores to the bottleneck, its pods reshaped, then one setting at a time
+// (guide.go); TPE takes over when it has nothing left to try.
+//
+// Multi-fidelity: with Study.Screen each sampler trial first runs a short
+// load; one that already breaks the SLO or cannot beat the best is pruned
+// through goptuna's Pruner (state pruned). Study.Confirm re-measures the top
+// candidates before one is recommended, through the optional Remeasurer the
+// evaluator may implement.
+//
+// It declares the Evaluator (and Remeasurer) it needs; the deployers
+// implement them without importing search. It must not import net/http,
+// Helm or client-go.
 //
 // Imports of this module: spaces and results.
 // Never imports: net/http, helm.sh/helm, k8s.io.

@@ -38,7 +38,9 @@ type Store interface {
 }
 
 // Samplers lists the sampler names Study accepts; the first is the default.
-var Samplers = []string{"tpe", "random", "cmaes", "sobol"}
+// "guided" reads each trial's per-service utilisation (see guide) and falls
+// back to TPE when it has nothing left to try.
+var Samplers = []string{"tpe", "random", "cmaes", "sobol", "guided"}
 
 // Preset is a named configuration to evaluate before the sampler starts.
 type Preset struct {
@@ -64,8 +66,14 @@ type Study struct {
 	// proposals (see mover). 0 is pure goptuna; only TPE uses it.
 	LocalMoves float64
 	Enqueue    []Preset // evaluated after the baseline, in order
-	Evaluator  Evaluator
-	Store      Store
+	// Screen, when positive and shorter than the workload's duration, makes
+	// every trial start with a screening load of that length: a trial whose
+	// screen already breaks the SLO or cannot beat the best trial is pruned
+	// (state pruned, the screen's metrics), the others run the full load.
+	// See Prunable.
+	Screen    time.Duration
+	Evaluator Evaluator
+	Store     Store
 	// OnTrial, if set, is called after each trial is stored, with the best
 	// SLO-feasible trial so far (nil when there is none).
 	OnTrial func(t results.Trial, best *results.Trial)
@@ -82,7 +90,8 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		s.Now = time.Now
 	}
 	enc := NewEncoding(s.Space, s.Budget, s.Sampler == "cmaes")
-	study, err := s.newGoptuna(enc)
+	pruner := &screenPruner{study: s}
+	study, err := s.newGoptuna(enc, pruner)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +138,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 			// skipped rather than spending a trial over budget.
 			continue
 		}
-		t, err := s.evaluate(ctx, len(trials), q.origin, q.cfg, sys)
+		t, err := s.measure(ctx, nil, pruner, best, len(trials), q.origin, q.cfg, sys)
 		if err != nil {
 			return trials, err
 		}
@@ -142,12 +151,27 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 	}
 
 	mv := newMover(enc, s.Seed)
+	g := newGuide(s.Space, s.Budget, s.Seed)
+	var lead *results.Trial // what the guide works from
 	for len(trials) < s.Trials {
 		if err := ctx.Err(); err != nil {
 			return trials, err
 		}
 		var raw map[string]float64
+		var pending spaces.Config // a configuration to evaluate exactly as it is
+		if s.Sampler == "guided" {
+			lead = s.leader(lead, best, trials)
+			if lead != nil {
+				pending = g.propose(*lead, trials)
+			} else if base := s.Space.Baseline(); !triedBefore(base, trials) && g.fits(base) {
+				pending = base
+			}
+			if pending != nil {
+				raw = enc.Encode(pending)
+			}
+		}
 		switch {
+		case raw != nil:
 		case s.isTPE() && len(trials) < startupTrials:
 			raw = mv.random()
 		case s.isTPE() && s.moveNext(mv, len(trials)):
@@ -167,10 +191,14 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 				return 0, err
 			}
 			cfg, sys, err := enc.Decode(raw)
+			if pending != nil {
+				cfg = pending
+				sys, err = s.Space.Resolve(s.Budget, cfg)
+			}
 			if err != nil {
 				return 0, err
 			}
-			t, err := s.evaluate(ctx, len(trials), results.OriginSampler, cfg, sys)
+			t, err := s.measure(ctx, &gt, pruner, best, len(trials), results.OriginSampler, cfg, sys)
 			if err != nil {
 				return 0, err
 			}
@@ -178,6 +206,9 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 				return 0, err
 			}
 			done = &t
+			if t.State == results.StatePruned {
+				return 0, goptuna.ErrTrialPruned
+			}
 			return s.score(t), nil
 		}
 		if err := study.Optimize(objective, 1); err != nil {
@@ -211,13 +242,55 @@ func (s *Study) incumbent(best *results.Trial, trials []results.Trial) *results.
 	return inc
 }
 
+// leader is what the guide works from: the best feasible trial, or while
+// there is none the one with the most TPS within the error limit. In a
+// closed loop more TPS is less latency, and TPS is measured with far less
+// noise than a P95, so it leads towards the SLO more surely than the score.
+// The leader changes only for a trial better by more than leadMargin (or the
+// first feasible one): chasing the noise would restart the guide's list of
+// moves around configurations that are no better.
+func (s *Study) leader(lead, best *results.Trial, trials []results.Trial) *results.Trial {
+	cand := best
+	if cand == nil {
+		for i := range trials {
+			t := &trials[i]
+			if t.State == results.StateFailed || t.Metrics.ErrorRate > s.Objective.MaxErrorRate {
+				continue
+			}
+			if cand == nil || t.Metrics.TPS > cand.Metrics.TPS {
+				cand = t
+			}
+		}
+	}
+	if cand == nil {
+		return s.incumbent(best, trials)
+	}
+	switch {
+	case lead == nil, lead.State == results.StateFailed:
+		return cand
+	case cand == best && !Feasible(lead.Metrics, s.Objective):
+		return cand
+	case cand.Metrics.TPS > lead.Metrics.TPS*(1+leadMargin):
+		return cand
+	}
+	return lead
+}
+
+// leadMargin is the improvement that moves the guide to another trial:
+// above the model's and a cluster's run-to-run noise (about 1%).
+const leadMargin = 0.02
+
 // moveNext decides whether the next sampler trial is a local move around
 // the incumbent.
 func (s *Study) moveNext(mv *mover, done int) bool {
-	return s.LocalMoves > 0 && done >= startupTrials && mv.rng.Float64() < s.LocalMoves
+	share := s.LocalMoves
+	if s.Sampler == "guided" {
+		share = guidedLocalMoves
+	}
+	return share > 0 && done >= startupTrials && mv.rng.Float64() < share
 }
 
-func (s *Study) isTPE() bool { return s.Sampler == "" || s.Sampler == "tpe" }
+func (s *Study) isTPE() bool { return s.Sampler == "" || s.Sampler == "tpe" || s.Sampler == "guided" }
 
 type queued struct {
 	origin results.Origin
@@ -255,7 +328,7 @@ func (s *Study) queue(done []results.Trial) []queued {
 // evaluate runs one configuration and builds its trial record. Only ctx's
 // own errors are returned; anything else the evaluator reports makes a
 // failed trial.
-func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
+func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin, cfg spaces.Config, sys spaces.System, w spaces.Workload) (results.Trial, error) {
 	usage := s.Space.Usage(sys)
 	t := results.Trial{
 		Number:    number,
@@ -264,7 +337,7 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 		Resources: results.Resources{CPUCores: usage.CPU.Cores(), MemoryMiB: int64(usage.Memory)},
 		Started:   s.Now(),
 	}
-	m, err := s.Evaluator.Evaluate(ctx, sys, s.Workload)
+	m, err := s.Evaluator.Evaluate(ctx, sys, w)
 	t.Finished = s.Now()
 	t.DurationS = t.Finished.Sub(t.Started).Seconds()
 	if err != nil {
@@ -300,9 +373,10 @@ func Feasible(m results.Metrics, o spaces.Objective) bool { return SLO(o).MeetsM
 // score is what the sampler maximises: TPS when the SLO holds; otherwise TPS
 // shrunk by how far the SLO is missed (squared) and halved, so every
 // infeasible point ranks below a feasible one of the same TPS and the
-// sampler still learns which way is better. A failed trial scores 0.
+// sampler still learns which way is better. A failed trial scores 0; a
+// pruned one by its screen.
 func (s *Study) score(t results.Trial) float64 {
-	if t.State != results.StateComplete {
+	if t.State == results.StateFailed {
 		return 0
 	}
 	m := t.Metrics
@@ -365,15 +439,16 @@ func (s *Study) teach(study *goptuna.Study, enc *Encoding, t results.Trial) erro
 
 // newGoptuna makes the in-memory goptuna study with the chosen sampler,
 // seeded. Durability is ours (the Store), not goptuna's.
-func (s *Study) newGoptuna(enc *Encoding) (*goptuna.Study, error) {
+func (s *Study) newGoptuna(enc *Encoding, pruner goptuna.Pruner) (*goptuna.Study, error) {
 	opts := []goptuna.StudyOption{
 		goptuna.StudyOptionDirection(goptuna.StudyDirectionMaximize),
 		goptuna.StudyOptionLogger(nil),
 		goptuna.StudyOptionIgnoreError(false),
 		goptuna.StudyOptionSampler(newSeededRandom(s.Seed)),
+		goptuna.StudyOptionPruner(pruner),
 	}
 	switch s.Sampler {
-	case "", "tpe":
+	case "", "tpe", "guided":
 		// TPE's own startup sampler is goptuna's unseeded one (see
 		// seededRandom): Run enqueues the startup trials itself instead.
 		opts = append(opts, goptuna.StudyOptionSampler(tpe.NewSampler(
@@ -402,3 +477,15 @@ func (s *Study) newGoptuna(enc *Encoding) (*goptuna.Study, error) {
 // startupTrials is how many trials TPE has before it models the space: the
 // baseline and presets count towards it, random trials make up the rest.
 const startupTrials = 8
+
+// guidedLocalMoves is the share of local moves once the guide has nothing
+// left to propose; the rest are TPE's.
+const guidedLocalMoves = 0.5
+
+// EvaluatorFunc adapts a function to Evaluator.
+type EvaluatorFunc func(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error)
+
+// Evaluate implements Evaluator.
+func (f EvaluatorFunc) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	return f(ctx, sys, w)
+}

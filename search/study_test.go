@@ -14,8 +14,9 @@ import (
 )
 
 // shortStudy is a study on the model with a short load, for tests.
+// It runs on the case study's space, whose presets it enqueues.
 func shortStudy(t *testing.T, sampler string, trials int, store Store) *Study {
-	sp := loadDefault(t)
+	sp := loadSeed(t)
 	w := sp.Load
 	w.Duration = 30 * time.Second
 	return &Study{
@@ -97,11 +98,11 @@ func TestStudyResumes(t *testing.T) {
 
 func TestStudyEnqueuedRunAfterBaseline(t *testing.T) {
 	s := shortStudy(t, "tpe", 3, &MemoryStore{})
-	preset, err := spaces.LoadConfig("../spaces/presets/ee-a2w2.yaml")
+	preset, err := spaces.LoadConfig("../spaces/presets/s16-final.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Enqueue = []Preset{{Name: "ee-a2w2", Config: preset}}
+	s.Enqueue = []Preset{{Name: "s16-final", Config: preset}}
 	ts, err := s.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,210 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/c-bata/goptuna"
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// Remeasurer is an Evaluator that can measure a configuration again as an
+// independent run. On a cluster every run is one (Evaluate again); the
+// embedded model is deterministic in its seed, so its wrapper hands back a
+// model with another seed. Confirm uses it when the evaluator has it.
+type Remeasurer interface {
+	// Remeasure returns the evaluator of the i-th re-measurement (i ≥ 1).
+	Remeasure(i int) Evaluator
+}
+
+// The screening rules: a screen whose P95 exceeds the SLO by more than
+// screenSLOSlack, whose error rate exceeds the limit by more than
+// screenErrorSlack, or whose TPS is below (1 - screenMargin) of the best
+// trial's, is pruned. The slacks and the margin are the screen's noise: a
+// first minute's figures are within a few percent of the whole load's.
+const (
+	screenSLOSlack   = 1.10
+	screenErrorSlack = 2.0
+	screenMargin     = 0.03
+)
+
+// Prunable reports whether a trial whose screening load measured m should
+// stop there: it breaks the SLO or error limit beyond the screen's noise, or
+// cannot beat best (nil: no feasible trial yet, so only the constraints
+// prune).
+func Prunable(m results.Metrics, o spaces.Objective, best *results.Trial) bool {
+	if slo := float64(o.SLOP95.Milliseconds()); slo > 0 && m.P95 > slo*screenSLOSlack {
+		return true
+	}
+	if m.ErrorRate > o.MaxErrorRate*screenErrorSlack+1e-3 {
+		return true
+	}
+	return best != nil && m.TPS < (1-screenMargin)*best.Metrics.TPS
+}
+
+// screenPruner is goptuna's view of Prunable: the study hands it the screen
+// being judged (goptuna's Pruner sees only intermediate values).
+type screenPruner struct {
+	study  *Study
+	screen results.Metrics
+	best   *results.Trial
+}
+
+// Prune implements goptuna.Pruner.
+func (p *screenPruner) Prune(*goptuna.Study, goptuna.FrozenTrial) (bool, error) {
+	return Prunable(p.screen, p.study.Objective, p.best), nil
+}
+
+// screening reports whether sampler trials start with a screen.
+func (s *Study) screening() bool {
+	return s.Screen > 0 && s.Screen < s.Workload.Duration
+}
+
+// measure runs one trial: the screen first when the study screens, then
+// (unless pruned) the full load. A pruned trial keeps the screen's metrics
+// and utilisation. Sampler trials ask goptuna's pruner (gt); the baseline
+// and presets, which goptuna never sees running, ask Prunable directly.
+func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner, best *results.Trial, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
+	if !s.screening() {
+		return s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
+	}
+	w := s.Workload
+	w.Duration = s.Screen
+	t, err := s.evaluate(ctx, number, origin, cfg, sys, w)
+	if err != nil || t.State != results.StateComplete {
+		return t, err
+	}
+	prune := Prunable(t.Metrics, s.Objective, best)
+	if gt != nil {
+		p.screen, p.best = t.Metrics, best
+		switch err := gt.ShouldPrune(0, s.score(t)); {
+		case err == goptuna.ErrTrialPruned: // compared as goptuna does
+			prune = true
+		case err != nil:
+			return t, fmt.Errorf("trial %d: prune: %w", number, err)
+		default:
+			prune = false
+		}
+	}
+	if prune {
+		t.State = results.StatePruned
+		return t, nil
+	}
+	full, err := s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
+	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
+	return full, err
+}
+
+// LoadSeconds is what a load of w costs in seconds: the users' ramp plus
+// the measured window. A screened trial that runs on costs the full load
+// (on a cluster the screen is the full load's first part); a pruned one
+// costs its screen.
+func LoadSeconds(w spaces.Workload) float64 {
+	ramp := 0.0
+	if w.SpawnRate > 0 {
+		ramp = float64(w.Users) / w.SpawnRate
+	}
+	return ramp + w.Duration.Seconds()
+}
+
+// Confirmation is one candidate re-measured before a recommendation.
+type Confirmation struct {
+	Trial    int       `json:"trial"`    // the candidate's trial number
+	TPS      []float64 `json:"tps"`      // the trial's own measurement, then each re-measurement
+	P95      []float64 `json:"p95_ms"`   // the same, P95 in ms
+	Feasible int       `json:"feasible"` // how many of the measurements met the SLO
+}
+
+// Mean is the candidate's mean TPS over its measurements.
+func (c Confirmation) Mean() float64 {
+	sum := 0.0
+	for _, v := range c.TPS {
+		sum += v
+	}
+	return sum / float64(len(c.TPS))
+}
+
+// Spread is the lowest and highest TPS measured.
+func (c Confirmation) Spread() (lo, hi float64) {
+	return slices.Min(c.TPS), slices.Max(c.TPS)
+}
+
+// Interval is the 95% prediction interval of the candidate's next
+// measurement: mean ± t(0.975, n-1)·s·√(1+1/n) (Student's t, the
+// measurements taken as normal). The range of three measurements holds a
+// fourth only half the time; this is what "within the spread" can promise.
+func (c Confirmation) Interval() (lo, hi float64) {
+	n := float64(len(c.TPS))
+	if n < 2 {
+		return c.TPS[0], c.TPS[0]
+	}
+	mean, sd := stat.MeanStdDev(c.TPS, nil)
+	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975) * sd * math.Sqrt(1+1/n)
+	return mean - half, mean + half
+}
+
+// Confirm re-measures the top SLO-feasible configurations of trials (at
+// most top of them, each repeats more times) and returns them with the
+// recommended one first: the highest mean TPS among those that met the SLO
+// in every measurement, else in most. It does not add trials to the study;
+// the measurements cost repeats × top full loads.
+func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeats int) ([]Confirmation, error) {
+	var cands []results.Trial
+	for _, t := range trials {
+		if t.State == results.StateComplete && Feasible(t.Metrics, s.Objective) && !triedBefore(t.Params, cands) {
+			cands = append(cands, t)
+		}
+	}
+	slices.SortStableFunc(cands, func(a, b results.Trial) int { return -cmpFloat(a.Metrics.TPS, b.Metrics.TPS) })
+	cands = cands[:min(top, len(cands))]
+	out := make([]Confirmation, 0, len(cands))
+	for _, t := range cands {
+		c := Confirmation{Trial: t.Number, TPS: []float64{t.Metrics.TPS}, P95: []float64{t.Metrics.P95}, Feasible: 1}
+		sys, err := s.Space.Resolve(s.Budget, t.Params)
+		if err != nil {
+			return out, fmt.Errorf("confirm trial %d: %w", t.Number, err)
+		}
+		for i := 1; i <= repeats; i++ {
+			ev := s.Evaluator
+			if r, ok := ev.(Remeasurer); ok {
+				ev = r.Remeasure(i)
+			}
+			m, err := ev.Evaluate(ctx, sys, s.Workload)
+			if err != nil {
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
+				c.TPS, c.P95 = append(c.TPS, 0), append(c.P95, 0) // failed: no TPS
+				continue
+			}
+			c.TPS, c.P95 = append(c.TPS, m.Metrics.TPS), append(c.P95, m.Metrics.P95)
+			if Feasible(m.Metrics, s.Objective) {
+				c.Feasible++
+			}
+		}
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, func(a, b Confirmation) int {
+		if a.Feasible != b.Feasible {
+			return b.Feasible - a.Feasible
+		}
+		return -cmpFloat(a.Mean(), b.Mean())
+	})
+	return out, nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,296 @@
+// Command benchsearch measures how fast the search finds the best split on
+// the embedded model, over a suite of cases (space, budget, scenario): per
+// case and sampler, trials and load-seconds until the best SLO-feasible TPS
+// is within 5% of the case's recorded true optimum (median and p90 over
+// seeds), and the median best after 15, 25 and 40 trials. It fails loudly
+// when any trial of any sampler beats a recorded optimum by more than the
+// model's noise: the optimum would then be wrong.
+//
+// The optima come from optima.json; -recompute (or a case missing from the
+// file) runs the optimum search (see findOptimum) and writes it back.
+//
+//	go run ./tools/benchsearch                     # the whole suite
+//	go run ./tools/benchsearch -quick              # CI-sized: 3 cases, 3 samplers, 5 seeds, 40 trials
+//	go run ./tools/benchsearch -cases seed/8c16g/chatflow -recompute
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tune-dify/tune/search"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "benchsearch:", err)
+		if errors.Is(err, errBadInput) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var (
+	errBadInput = errors.New("bad input")
+	errBeaten   = errors.New("a trial beat a recorded optimum by more than the noise")
+)
+
+// options are the flags.
+type options struct {
+	cases      []string
+	samplers   []string
+	seeds      int
+	maxTrials  int
+	optimaFile string
+	jsonFile   string
+	recompute  bool
+	jobs       int
+	pilots     int
+	climbs     int
+	kicks      int
+	screen     time.Duration
+	confirmTop int
+	confirmRep int
+	trace      bool
+	starts     string
+}
+
+// samplerNames are the bench's samplers: a search.Samplers name, or one
+// with a variant after "+" (guided+prune: screening and confirmation;
+// tpe-pure: goptuna's TPE without local moves).
+const samplerHelp = "guided (reads utilisation), guided+prune (with screening and confirmation), tpe (TPE + 25% local moves), tpe-pure, random, cmaes, sobol"
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("benchsearch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	cases := fs.String("cases", "all", "comma-separated case names (space/budget/scenario), or all")
+	samplers := fs.String("samplers", "guided,guided+prune,tpe,tpe-pure,random", "comma-separated samplers: "+samplerHelp)
+	quick := fs.Bool("quick", false, "CI-sized run: 3 cases with recorded optima, guided, guided+prune and random, 5 seeds, 40 trials")
+	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler")
+	fs.IntVar(&o.maxTrials, "max-trials", 60, "trials per study; one that never gets within 5% counts as more")
+	fs.StringVar(&o.optimaFile, "optima", "tools/benchsearch/optima.json", "recorded true optima (read; written for cases searched)")
+	fs.StringVar(&o.jsonFile, "json", "", "also write the table as JSON to this file")
+	fs.BoolVar(&o.recompute, "recompute", false, "search the optima of the chosen cases again")
+	fs.IntVar(&o.jobs, "jobs", 2, "evaluations or studies run at once")
+	fs.IntVar(&o.pilots, "pilots", 40, "random pilot configurations of the optimum search")
+	fs.IntVar(&o.climbs, "climbs", 3, "hill climbs of the optimum search, from its best distinct points")
+	fs.IntVar(&o.kicks, "kicks", 3, "perturbed restarts of the optimum search's hill climbing")
+	fs.DurationVar(&o.screen, "screen", time.Minute, "guided+prune: the screening load")
+	fs.IntVar(&o.confirmTop, "confirm-top", 3, "guided+prune: candidates re-measured before the recommendation")
+	fs.IntVar(&o.confirmRep, "confirm-repeats", 2, "guided+prune: re-measurements per candidate")
+	fs.BoolVar(&o.trace, "trace", false, "print every trial of every study to stderr")
+	fs.StringVar(&o.starts, "starts", "", "comma-separated earlier -json reports: their beaten trials start the optimum search's climbs")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errBadInput, err)
+	}
+	o.cases, o.samplers = strings.Split(*cases, ","), strings.Split(*samplers, ",")
+	if *quick {
+		o.cases = quickSuite()
+		o.samplers = []string{"guided", "guided+prune", "random"}
+		o.seeds, o.maxTrials = 5, 40
+	}
+	if *cases == "all" && !*quick {
+		o.cases = nil
+		for _, c := range suite() {
+			o.cases = append(o.cases, c.Name())
+		}
+	}
+	if o.seeds < 1 || o.maxTrials < 1 || o.jobs < 1 {
+		return fmt.Errorf("%w: -seeds, -max-trials and -jobs must be positive", errBadInput)
+	}
+	byName := map[string]benchCase{}
+	for _, c := range suite() {
+		byName[c.Name()] = c
+	}
+	var chosen []benchCase
+	for _, n := range o.cases {
+		c, ok := byName[n]
+		if !ok {
+			return fmt.Errorf("%w: -cases: no case %q", errBadInput, n)
+		}
+		chosen = append(chosen, c)
+	}
+	for _, s := range o.samplers {
+		if _, _, _, err := samplerOf(s); err != nil {
+			return fmt.Errorf("%w: -samplers: %w", errBadInput, err)
+		}
+	}
+
+	optima, err := readOptima(o.optimaFile)
+	if err != nil {
+		return err
+	}
+	starts, err := readStarts(strings.Split(o.starts, ","))
+	if err != nil {
+		return err
+	}
+	var probs []*problem
+	for _, c := range chosen {
+		p, err := load(c)
+		if err != nil {
+			return err
+		}
+		probs = append(probs, p)
+		if opt, ok := optima[c.Name()]; ok && !o.recompute {
+			if fp := fingerprint(p); fp == opt.Fingerprint {
+				continue
+			} else {
+				logf("%s: the model changed since the optimum was found (baseline %.2f TPS, was %.2f): searching again", c.Name(), fp, opt.Fingerprint)
+			}
+		}
+		start := time.Now()
+		opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, starts[c.Name()], logf)
+		if err != nil {
+			return err
+		}
+		logf("%s: optimum %.1f TPS (noise sd %.2f) in %d evaluations, %s", c.Name(), opt.TPS, opt.NoiseSD, opt.Evaluations, time.Since(start).Round(time.Second))
+		optima[c.Name()] = opt
+		// Written case by case: an optimum costs minutes.
+		if err := writeOptima(o.optimaFile, optima); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(stdout, "trials (and load-seconds) until the best SLO-feasible TPS is within 5%% of the recorded optimum,\n%d seeds per case and sampler, %d-trial cap; best@N is the median best TPS after N trials as %% of the optimum\n\n", o.seeds, o.maxTrials)
+	fmt.Fprintf(stdout, "%-24s %-13s %8s %6s %6s %8s %7s %8s %8s %8s %8s\n",
+		"case", "sampler", "optimum", "median", "p90", "load-s", "reached", "best@15", "best@25", "best@40", "wall")
+	var rows []row
+	var beaten []beatenTrial
+	for _, p := range probs {
+		opt := optima[p.Name()]
+		for _, s := range o.samplers {
+			start := time.Now()
+			r, bad, err := measureSampler(p, opt, s, o)
+			if err != nil {
+				return err
+			}
+			r.Wall = time.Since(start).Seconds()
+			rows = append(rows, r)
+			beaten = append(beaten, bad...)
+			fmt.Fprintln(stdout, r.line(o.maxTrials))
+		}
+	}
+	printConfirmations(stdout, rows)
+	if o.jsonFile != "" {
+		for i := range rows {
+			if v := rows[i].MedianLoadS; !math.IsInf(v, 0) {
+				rows[i].MedianLoadSJSON = &v
+			}
+		}
+		b, err := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten}, "", "  ")
+		if err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(o.jsonFile), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonFile, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if len(beaten) > 0 {
+		for _, b := range beaten {
+			fmt.Fprintln(stderr, "OPTIMUM BEATEN:", b.String())
+		}
+		return errBeaten
+	}
+	return nil
+}
+
+// report is the JSON the bench writes.
+type report struct {
+	Seeds     int           `json:"seeds"`
+	MaxTrials int           `json:"max_trials"`
+	Rows      []row         `json:"rows"`
+	Beaten    []beatenTrial `json:"beaten,omitempty"`
+}
+
+// row is one case and sampler. Trial counts above MaxTrials mean "never
+// within the cap" (MaxTrials+1).
+type row struct {
+	Case         string  `json:"case"`
+	Tuning       bool    `json:"tuning"` // a case the defaults were chosen on
+	Sampler      string  `json:"sampler"`
+	Optimum      float64 `json:"optimum_tps"`
+	MedianTrials int     `json:"median_trials_to_95"`
+	P90Trials    int     `json:"p90_trials_to_95"`
+	MedianLoadS  float64 `json:"-"` // +Inf when the median seed never reaches it
+	// MedianLoadSJSON is MedianLoadS in the JSON report: null for +Inf,
+	// which JSON cannot carry.
+	MedianLoadSJSON *float64 `json:"median_load_seconds_to_95"`
+	Reached         int      `json:"reached"`
+	Seeds           int      `json:"seeds"`
+	Best15          float64  `json:"median_best_at_15"`
+	Best25          float64  `json:"median_best_at_25"`
+	Best40          float64  `json:"median_best_at_40"`
+	Pruned          float64  `json:"pruned_share,omitempty"`
+	ConfirmLoadS    float64  `json:"confirm_load_seconds,omitempty"`
+	WithinSpread    int      `json:"recommended_within_spread,omitempty"`
+	MedianSpreadP   float64  `json:"median_interval_half_width_percent,omitempty"`
+	Wall            float64  `json:"wall_seconds"`
+}
+
+func (r row) line(cap int) string {
+	load := "-"
+	if !math.IsInf(r.MedianLoadS, 1) {
+		load = fmt.Sprintf("%.0f", r.MedianLoadS)
+	}
+	pct := func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v/r.Optimum) }
+	name := r.Case
+	if r.Tuning {
+		name += "*"
+	}
+	return fmt.Sprintf("%-24s %-13s %8.1f %6s %6s %8s %4d/%-2d %8s %8s %8s %7.0fs",
+		name, r.Sampler, r.Optimum, show(r.MedianTrials, cap), show(r.P90Trials, cap), load, r.Reached, r.Seeds,
+		pct(r.Best15), pct(r.Best25), pct(r.Best40), r.Wall)
+}
+
+func printConfirmations(w io.Writer, rows []row) {
+	head := false
+	for _, r := range rows {
+		if r.ConfirmLoadS == 0 {
+			continue
+		}
+		if !head {
+			fmt.Fprintf(w, "\n* a case the guide's defaults were chosen on; the others are held out\n\nscreening and confirmation (guided+prune): share of sampler trials pruned, load-seconds spent confirming,\nrecommended trials whose independent re-measurement fell within the reported 95%% prediction interval,\nthe interval's median half-width\n")
+			fmt.Fprintf(w, "%-24s %-13s %7s %10s %8s %8s\n", "case", "sampler", "pruned", "confirm-s", "within", "±")
+			head = true
+		}
+		fmt.Fprintf(w, "%-24s %-13s %6.0f%% %10.0f %5d/%-2d %7.1f%%\n", r.Case, r.Sampler, 100*r.Pruned, r.ConfirmLoadS, r.WithinSpread, r.Seeds, r.MedianSpreadP)
+	}
+}
+
+func show(x, cap int) string {
+	if x > cap {
+		return fmt.Sprintf(">%d", cap)
+	}
+	return fmt.Sprint(x)
+}
+
+// samplerOf splits a bench sampler name into search's sampler, the local
+// moves share and whether it screens and confirms.
+func samplerOf(name string) (sampler string, moves float64, prune bool, err error) {
+	base, variant, _ := strings.Cut(name, "+")
+	switch {
+	case name == "tpe-pure":
+		return "tpe", 0, false, nil
+	case name == "tpe":
+		return "tpe", 0.25, false, nil
+	case variant == "prune" && slices.Contains(search.Samplers, base):
+		return base, 0.25, true, nil
+	case variant == "" && slices.Contains(search.Samplers, base):
+		return base, 0.25, false, nil
+	}
+	return "", 0, false, fmt.Errorf("sampler %q: want one of %s", name, samplerHelp)
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-cases", "seed/1c1g/chatflow"},
+		{"-samplers", "annealing"},
+		{"-seeds", "0"},
+		{"-nope"},
+	} {
+		var out, errb bytes.Buffer
+		if err := run(args, &out, &errb); !errors.Is(err, errBadInput) {
+			t.Errorf("%v: err %v, want bad input", args, err)
+		}
+	}
+}
+
+// TestBeatenOptimumFails: a recorded optimum below what a study finds is
+// reported and fails the run; the table and JSON are still written.
+func TestBeatenOptimumFails(t *testing.T) {
+	if err := os.Chdir("../.."); err != nil { // the suite names spaces from the repository root
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chdir("tools/benchsearch") })
+	dir := t.TempDir()
+	optima := filepath.Join(dir, "optima.json")
+	c, err := load(benchCase{Space: "spaces/seed.yaml", Budget: "8c16g", Scenario: "chatflow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := []optimum{{Case: "seed/8c16g/chatflow", TPS: 30, NoiseSD: 0.1, Fingerprint: fingerprint(c)}}
+	b, _ := json.Marshal(low)
+	if err := os.WriteFile(optima, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bench.json")
+	var stdout, stderr bytes.Buffer
+	err = run([]string{"-cases", "seed/8c16g/chatflow", "-samplers", "guided", "-seeds", "1", "-max-trials", "8",
+		"-optima", optima, "-json", out}, &stdout, &stderr)
+	if !errors.Is(err, errBeaten) {
+		t.Fatalf("err %v, want the optimum beaten\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "OPTIMUM BEATEN: seed/8c16g/chatflow guided seed 1") {
+		t.Errorf("stderr does not name the trial:\n%s", stderr.String())
+	}
+	var rep report
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Rows) != 1 || len(rep.Beaten) == 0 {
+		t.Errorf("JSON report %s: %v", data, err)
+	}
+	if r := rep.Rows[0]; r.MedianTrials > 8 || r.Reached != 1 {
+		t.Errorf("row %+v: a 30 TPS optimum is reached within 8 trials", r)
+	}
+}
+
+// TestReportJSONWhenNeverReached: a sampler that never reaches 95% still
+// gets its row in the JSON report, its load-seconds null.
+func TestReportJSONWhenNeverReached(t *testing.T) {
+	if err := os.Chdir("../.."); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chdir("tools/benchsearch") })
+	dir := t.TempDir()
+	c, err := load(benchCase{Space: "spaces/seed.yaml", Budget: "8c16g", Scenario: "chatflow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	optima := filepath.Join(dir, "optima.json")
+	b, _ := json.Marshal([]optimum{{Case: "seed/8c16g/chatflow", TPS: 1000, NoiseSD: 1, Fingerprint: fingerprint(c)}})
+	if err := os.WriteFile(optima, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bench.json")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-cases", "seed/8c16g/chatflow", "-samplers", "random", "-seeds", "1", "-max-trials", "2",
+		"-optima", optima, "-json", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Rows) != 1 {
+		t.Fatalf("report %q: %v", data, err)
+	}
+	if v, ok := rep.Rows[0]["median_load_seconds_to_95"]; !ok || v != nil {
+		t.Errorf("median_load_seconds_to_95 = %v, want null", v)
+	}
+	if !strings.Contains(stdout.String(), ">2") {
+		t.Errorf("table does not show the cap:\n%s", stdout.String())
+	}
+}

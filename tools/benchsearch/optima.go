@@ -1,0 +1,546 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/c-bata/goptuna"
+
+	"github.com/tune-dify/tune/deployer/sim"
+	"github.com/tune-dify/tune/search"
+	"github.com/tune-dify/tune/spaces"
+)
+
+// optimum is a case's recorded true optimum and how it was found.
+type optimum struct {
+	Case        string             `json:"case"`
+	TPS         float64            `json:"tps"`
+	P95Ms       float64            `json:"p95_ms"`
+	NoiseSD     float64            `json:"noise_sd"` // TPS standard deviation of the optimum over NoiseSeeds
+	NoiseSeeds  []int64            `json:"noise_seeds"`
+	Params      map[string]any     `json:"params"`
+	Utilisation map[string]float64 `json:"utilisation"`
+	Evaluations int                `json:"evaluations"`
+	Method      string             `json:"method"`
+	ModelSeed   int64              `json:"model_seed"`
+	// Fingerprint is the case's baseline TPS on the model with ModelSeed
+	// when the optimum was found: a model that gives another figure has
+	// changed, and the optimum is searched again.
+	Fingerprint float64 `json:"model_fingerprint"`
+}
+
+// fingerprint is the case's baseline TPS on today's model (0 when the
+// baseline fails).
+func fingerprint(p *problem) float64 {
+	sys, err := p.sp.Resolve(p.b, p.sp.Baseline())
+	if err != nil {
+		return 0
+	}
+	m, err := sim.New(optimumSeed).Evaluate(context.Background(), sys, p.w)
+	if err != nil {
+		return 0
+	}
+	return m.Metrics.TPS
+}
+
+// bound is the TPS no trial may beat: the optimum plus its noise (three
+// standard deviations, at least 2%).
+func (o optimum) bound() float64 {
+	return o.TPS + math.Max(3*o.NoiseSD, 0.02*o.TPS)
+}
+
+// optimumSeed is the model seed the optima are measured with.
+const optimumSeed = 1
+
+// oracle evaluates configurations of one problem on the model with a fixed
+// seed, in parallel, remembering every result.
+type oracle struct {
+	p     *problem
+	jobs  int
+	mu    sync.Mutex
+	cache map[string]point
+	evals int
+}
+
+// point is an evaluated configuration; score is its TPS when it meets the
+// SLO, else -1 (failed or infeasible configurations never win).
+type point struct {
+	cfg   spaces.Config
+	tps   float64
+	p95   float64
+	util  map[string]float64
+	score float64
+}
+
+func newOracle(p *problem, jobs int) *oracle {
+	return &oracle{p: p, jobs: jobs, cache: map[string]point{}}
+}
+
+// eval evaluates every feasible configuration of cfgs (those over budget
+// or invalid are dropped) and returns the points in order.
+func (o *oracle) eval(cfgs []spaces.Config) []point {
+	out := make([]point, len(cfgs))
+	ok := make([]bool, len(cfgs))
+	sem := make(chan struct{}, o.jobs)
+	var wg sync.WaitGroup
+	for i, c := range cfgs {
+		if c == nil {
+			continue
+		}
+		sys, err := o.p.sp.Resolve(o.p.b, c)
+		if err != nil || o.p.sp.Check(sys) != nil {
+			continue
+		}
+		key := sysKey(sys)
+		o.mu.Lock()
+		pt, hit := o.cache[key]
+		o.mu.Unlock()
+		if hit {
+			out[i], ok[i] = pt, true
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, c spaces.Config, sys spaces.System, key string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pt := point{cfg: c, score: -1}
+			m, err := sim.New(optimumSeed).Evaluate(context.Background(), sys, o.p.w)
+			if err == nil {
+				pt.tps, pt.p95, pt.util = m.Metrics.TPS, m.Metrics.P95, m.Utilisation
+				if search.Feasible(m.Metrics, o.p.sp.Objective) {
+					pt.score = m.Metrics.TPS
+				}
+			}
+			o.mu.Lock()
+			o.cache[key] = pt
+			o.evals++
+			o.mu.Unlock()
+			out[i], ok[i] = pt, true
+		}(i, c, sys, key)
+	}
+	wg.Wait()
+	var pts []point
+	for i := range out {
+		if ok[i] {
+			pts = append(pts, out[i])
+		}
+	}
+	return pts
+}
+
+func best(pts []point) point {
+	b := point{score: -2}
+	for _, p := range pts {
+		if p.score > b.score {
+			b = p
+		}
+	}
+	return b
+}
+
+// findOptimum searches one case exhaustively where it matters and locally
+// everywhere else:
+//  1. pilot: the baseline, every preset that fits, and random
+//     configurations, to see which services ever get busy;
+//  2. grid: every replica count and pod size of the busiest service, the
+//     rest of the CPU to the second busiest (every replica count of it),
+//     the services busy at the pilot's best as they were there, every other
+//     service at its minimum CPU, memory spread evenly;
+//  3. every setting's every value, cyclically, at the best grid points;
+//  4. best-improvement hill climbing from the best distinct points over
+//     all one-step moves (replicas, CPU and memory of each service, a CPU
+//     step from any service to any other, each setting's neighbours) until
+//     no move improves, then from kicks of the best (iterated local search).
+func findOptimum(p *problem, jobs, pilots, climbs, kicks int, beaten []map[string]any, log func(string, ...any)) (optimum, error) {
+	o := newOracle(p, jobs)
+	enc := search.NewEncoding(p.sp, p.b, false)
+	rng := rand.New(rand.NewSource(7))
+
+	// 1. Pilot.
+	cfgs := []spaces.Config{p.sp.Baseline()}
+	cfgs = append(cfgs, presets(p)...)
+	for range pilots {
+		raw := map[string]float64{}
+		for name, d := range enc.SearchSpace() {
+			switch d := d.(type) {
+			case goptuna.UniformDistribution:
+				raw[name] = d.Low + rng.Float64()*(d.High-d.Low)
+			case goptuna.LogUniformDistribution:
+				raw[name] = math.Exp(math.Log(d.Low) + rng.Float64()*(math.Log(d.High)-math.Log(d.Low)))
+			case goptuna.DiscreteUniformDistribution:
+				raw[name] = d.Low + math.Round(rng.Float64()*(d.High-d.Low)/d.Q)*d.Q
+			case goptuna.CategoricalDistribution:
+				raw[name] = float64(rng.Intn(len(d.Choices)))
+			}
+		}
+		if c, _, err := enc.Decode(raw); err == nil {
+			cfgs = append(cfgs, c)
+		}
+	}
+	pilot := o.eval(cfgs)
+	peak := map[string]float64{}
+	for _, pt := range pilot {
+		for s, u := range pt.util {
+			peak[s] = math.Max(peak[s], u)
+		}
+	}
+	var busy []spaces.Service
+	for _, s := range p.sp.Services {
+		if s.CPU.Max > s.CPU.Min || s.Replicas.Max > s.Replicas.Min {
+			busy = append(busy, s)
+		}
+	}
+	sort.SliceStable(busy, func(i, j int) bool { return peak[busy[i].Name] > peak[busy[j].Name] })
+	pb := best(pilot)
+	log("%s: pilot %d points, best %.1f; busiest %s %.2f, %s %.2f", p.Name(), len(pilot), pb.score,
+		busy[0].Name, peak[busy[0].Name], busy[1].Name, peak[busy[1].Name])
+
+	// 2. Grid over the two busiest services, settings from the pilot's best.
+	settings := pb.cfg
+	if settings == nil {
+		settings = p.sp.Baseline()
+	}
+	grid := gridConfigs(p, busy[0], busy[1], settings, pb.util)
+	gpts := o.eval(grid)
+	log("%s: grid %d points, best %.1f", p.Name(), len(gpts), best(gpts).score)
+
+	// 3. Settings, cyclically, at the best grid points.
+	starts := top(append(gpts, pilot...), 4)
+	for i := range starts {
+		starts[i] = settingSweep(o, p, starts[i])
+	}
+	log("%s: settings sweep best %.1f", p.Name(), best(starts).score)
+
+	// 4. Hill climbing from the best distinct starts, then from kicks of
+	// the best local optimum (three random moves each): iterated local
+	// search, for optima a single climb cannot reach.
+	var finals []point
+	for _, s := range top(append(starts, pilot...), climbs) {
+		finals = append(finals, climb(o, p, s))
+	}
+	// Configurations that beat an earlier optimum (-starts) climb too.
+	var extra []spaces.Config
+	for _, b := range beaten {
+		extra = append(extra, p.sp.Complete(normalise(p.sp, b)))
+	}
+	for _, s := range top(o.eval(extra), climbs) {
+		finals = append(finals, climb(o, p, s))
+	}
+	opt := best(finals)
+	for k := 0; k < kicks; k++ {
+		c := opt.cfg
+		for range 3 {
+			ns := neighbours(p, c)
+			c = ns[rng.Intn(len(ns))]
+		}
+		if pts := o.eval([]spaces.Config{c}); len(pts) == 1 {
+			if q := climb(o, p, pts[0]); q.score > opt.score {
+				opt = q
+			}
+		}
+	}
+	if opt.score < 0 {
+		return optimum{}, fmt.Errorf("%s: no SLO-feasible configuration in %d evaluations", p.Name(), o.evals)
+	}
+	log("%s: climbed to %.1f (%d evaluations)", p.Name(), opt.score, o.evals)
+
+	// The noise: the optimum measured with other seeds.
+	seeds := []int64{2, 3, 4, 5, 6}
+	sys, _ := p.sp.Resolve(p.b, opt.cfg)
+	var tps []float64
+	for _, s := range seeds {
+		m, err := sim.New(s).Evaluate(context.Background(), sys, p.w)
+		if err != nil {
+			return optimum{}, fmt.Errorf("%s: optimum fails with seed %d: %w", p.Name(), s, err)
+		}
+		tps = append(tps, m.Metrics.TPS)
+	}
+	var quiet []string
+	for _, s := range busy[2:] {
+		quiet = append(quiet, fmt.Sprintf("%s %.2f", s.Name, opt.util[s.Name]))
+	}
+	return optimum{
+		Case: p.Name(), TPS: opt.tps, P95Ms: opt.p95, NoiseSD: stddev(tps), NoiseSeeds: seeds,
+		Params: opt.cfg, Utilisation: opt.util, Evaluations: o.evals, ModelSeed: optimumSeed, Fingerprint: fingerprint(p),
+		Method: fmt.Sprintf("pilot (baseline, presets, %d random); grid over %s and %s (every replica count and pod size, "+
+			"the rest of the CPU to the second, services busy at the pilot's best as there, the others at minimum CPU); every value of every setting, cyclically, at the 4 best; "+
+			"best-improvement hill climbing over all one-step moves (CPU transfers between any two services, replicas, memory, settings) "+
+			"from the %d best and from the best of %d configurations that beat an earlier optimum, then from %d kicks of 3 random moves. Utilisation of the services outside the grid at the optimum: %s",
+			pilots, busy[0].Name, busy[1].Name, climbs, len(extra), kicks, strings.Join(quiet, ", ")),
+	}, nil
+}
+
+// presets are the space's preset files that resolve and fit the budget.
+func presets(p *problem) []spaces.Config {
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(p.Space), "presets", "*.yaml"))
+	var out []spaces.Config
+	for _, f := range files {
+		c, err := spaces.LoadConfig(f)
+		if err != nil {
+			continue
+		}
+		out = append(out, p.sp.Complete(c))
+	}
+	return out
+}
+
+// top returns the n best distinct points by score.
+func top(pts []point, n int) []point {
+	s := slices.Clone(pts)
+	sort.SliceStable(s, func(i, j int) bool { return s[i].score > s[j].score })
+	var out []point
+	for _, p := range s {
+		if len(out) == n {
+			break
+		}
+		dup := false
+		for _, q := range out {
+			dup = dup || maps.EqualFunc(p.cfg, q.cfg, func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) })
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// gridConfigs lists every split of the CPU above the minimums between a
+// (every replica count, every pod size) and b (the rest, every replica
+// count), the other services at their minimum CPU and one replica.
+func gridConfigs(p *problem, a, b spaces.Service, settings spaces.Config, util map[string]float64) []spaces.Config {
+	base := p.sp.Complete(nil)
+	maps.Copy(base, settings)
+	for _, s := range p.sp.Services {
+		if util[s.Name] >= 0.5 && s.Name != a.Name && s.Name != b.Name {
+			continue // busy at the pilot's best: keeps what it had there
+		}
+		base[s.Name+".replicas"] = s.Replicas.Min
+		base[s.Name+".cpu"] = s.CPU.Min.Cores()
+	}
+	free := func(c spaces.Config) float64 {
+		sys, err := p.sp.Resolve(p.b, c)
+		if err != nil {
+			return 0
+		}
+		return p.b.Total.CPU.Cores() - p.sp.Usage(sys).CPU.Cores()
+	}
+	var out []spaces.Config
+	for ra := a.Replicas.Min; ra <= a.Replicas.Max; ra += max(1, a.Replicas.Step) {
+		for ca := a.CPU.Min; ca <= a.CPU.Max; ca += max(1, a.CPU.Step) {
+			for rb := b.Replicas.Min; rb <= b.Replicas.Max; rb += max(1, b.Replicas.Step) {
+				c := maps.Clone(base)
+				setPods(p, c, a, ra, ca.Cores())
+				c[b.Name+".replicas"] = rb
+				left := free(c)
+				if left < 0 {
+					continue
+				}
+				cb := b.CPU.Min.Cores() + math.Floor(left/float64(rb)/stepOf(b)+1e-9)*stepOf(b)
+				setPods(p, c, b, rb, math.Min(cb, b.CPU.Max.Cores()))
+				spreadMemory(p, c)
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func stepOf(s spaces.Service) float64 { return float64(max(1, s.CPU.Step)) / 1000 }
+
+// setPods sets s's replicas and CPU, and a per-core setting of s to one per
+// core (the grid's choice; the sweep and the climb move it).
+func setPods(p *problem, c spaces.Config, s spaces.Service, r int64, cpu float64) {
+	c[s.Name+".replicas"] = r
+	c[s.Name+".cpu"] = cpu
+	for _, q := range p.sp.Params {
+		if q.PerCPU != nil && q.PerCPU.Service == s.Name {
+			c[q.Name] = int64(math.Max(q.Min, math.Min(q.Max, math.Round(cpu))))
+		}
+	}
+}
+
+// spreadMemory sets every service to its memory floor, then gives what is
+// left of the memory budget to every pod evenly, in steps, up to maxima.
+func spreadMemory(p *problem, c spaces.Config) {
+	for _, s := range p.sp.Services {
+		c[s.Name+".memory"] = int64(s.MemoryMin(p.sp, c))
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, s := range p.sp.Services {
+			old := c[s.Name+".memory"].(int64)
+			if old+int64(s.Memory.Step) > int64(s.Memory.Max) {
+				continue
+			}
+			c[s.Name+".memory"] = old + int64(s.Memory.Step)
+			if sys, err := p.sp.Resolve(p.b, c); err != nil || p.sp.Check(sys) != nil {
+				c[s.Name+".memory"] = old
+				continue
+			}
+			grew = true
+		}
+	}
+}
+
+// settingSweep tries every value of every setting at pt, keeping each
+// improvement, until a full cycle improves nothing.
+func settingSweep(o *oracle, p *problem, pt point) point {
+	for improved := true; improved; {
+		improved = false
+		for _, q := range p.sp.Params {
+			var cfgs []spaces.Config
+			for _, v := range values(q) {
+				c := maps.Clone(pt.cfg)
+				c[q.Name] = v
+				if q.PerCPU != nil {
+					spreadMemory(p, c)
+				}
+				cfgs = append(cfgs, c)
+			}
+			if b := best(o.eval(cfgs)); b.score > pt.score {
+				pt, improved = b, true
+			}
+		}
+	}
+	return pt
+}
+
+// values lists every value of a setting (ints on their step grid).
+func values(q spaces.Param) []any {
+	switch q.Type {
+	case spaces.TypeBool:
+		return []any{false, true}
+	case spaces.TypeChoice:
+		out := make([]any, len(q.Choices))
+		for i, c := range q.Choices {
+			out[i] = c
+		}
+		return out
+	case spaces.TypeInt:
+		var out []any
+		for v := q.Min; v <= q.Max; v += math.Max(1, q.Step) {
+			out = append(out, int64(v))
+		}
+		return out
+	case spaces.TypeFloat:
+		var out []any
+		st := q.Step
+		if st <= 0 {
+			st = (q.Max - q.Min) / 8
+		}
+		for v := q.Min; v <= q.Max+1e-9; v += st {
+			out = append(out, v)
+		}
+		return out
+	}
+	return nil
+}
+
+// climb is best-improvement hill climbing over every one-step move.
+func climb(o *oracle, p *problem, pt point) point {
+	for {
+		b := best(o.eval(neighbours(p, pt.cfg)))
+		if b.score <= pt.score {
+			return pt
+		}
+		pt = b
+	}
+}
+
+// neighbours are the configurations one move from c.
+func neighbours(p *problem, c spaces.Config) []spaces.Config {
+	var out []spaces.Config
+	with := func(f func(spaces.Config) bool) {
+		n := maps.Clone(c)
+		if f(n) {
+			out = append(out, n)
+		}
+	}
+	for _, s := range p.sp.Services {
+		for _, d := range []int64{-1, 1} {
+			for _, respread := range []bool{false, true} {
+				with(func(n spaces.Config) bool { // replicas, memory as it is or spread again
+					r := n[s.Name+".replicas"].(int64) + d*max(1, s.Replicas.Step)
+					n[s.Name+".replicas"] = r
+					if respread {
+						spreadMemory(p, n)
+					}
+					return r >= s.Replicas.Min && r <= s.Replicas.Max
+				})
+			}
+			with(func(n spaces.Config) bool { // cpu
+				v := toF(n[s.Name+".cpu"]) + float64(d)*stepOf(s)
+				n[s.Name+".cpu"] = v
+				return v >= s.CPU.Min.Cores()-1e-9 && v <= s.CPU.Max.Cores()+1e-9
+			})
+			with(func(n spaces.Config) bool { // memory
+				v := n[s.Name+".memory"].(int64) + d*int64(s.Memory.Step)
+				n[s.Name+".memory"] = v
+				return v >= int64(s.Memory.Min) && v <= int64(s.Memory.Max)
+			})
+		}
+		for _, t := range p.sp.Services { // a CPU step from s to t
+			if t.Name == s.Name {
+				continue
+			}
+			with(func(n spaces.Config) bool {
+				vs := toF(n[s.Name+".cpu"]) - stepOf(s)
+				vt := toF(n[t.Name+".cpu"]) + stepOf(t)
+				n[s.Name+".cpu"], n[t.Name+".cpu"] = vs, vt
+				return vs >= s.CPU.Min.Cores()-1e-9 && vt <= t.CPU.Max.Cores()+1e-9
+			})
+		}
+	}
+	for _, q := range p.sp.Params {
+		vs := values(q)
+		i := slices.IndexFunc(vs, func(v any) bool { return fmt.Sprint(v) == fmt.Sprint(c[q.Name]) })
+		for _, j := range []int{i - 1, i + 1} {
+			if q.Type == spaces.TypeChoice || q.Type == spaces.TypeBool {
+				j = (i + 1 + len(vs)) % len(vs)
+			}
+			if i < 0 || j < 0 || j >= len(vs) || j == i {
+				continue
+			}
+			with(func(n spaces.Config) bool { n[q.Name] = vs[j]; return true })
+			if q.PerCPU != nil { // more processes need their memory floor
+				with(func(n spaces.Config) bool { n[q.Name] = vs[j]; spreadMemory(p, n); return true })
+			}
+		}
+	}
+	return out
+}
+
+func toF(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case int64:
+		return float64(x)
+	}
+	return 0
+}
+
+func stddev(xs []float64) float64 {
+	m := 0.0
+	for _, x := range xs {
+		m += x
+	}
+	m /= float64(len(xs))
+	v := 0.0
+	for _, x := range xs {
+		v += (x - m) * (x - m)
+	}
+	return math.Sqrt(v / float64(max(1, len(xs)-1)))
+}
+
+var logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
