@@ -208,3 +208,20 @@ func cmpFloat(a, b float64) int {
 	}
 	return 0
 }
+
+// Seeded is an evaluator that is deterministic in its seed (the embedded
+// model): New builds it for a seed. It evaluates with Seed and re-measures
+// with another seed each time, so Confirm's re-measurements are
+// independent runs, as on a cluster.
+type Seeded struct {
+	Seed int64
+	New  func(seed int64) Evaluator
+}
+
+// Evaluate implements Evaluator.
+func (s Seeded) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	return s.New(s.Seed).Evaluate(ctx, sys, w)
+}
+
+// Remeasure implements Remeasurer.
+func (s Seeded) Remeasure(i int) Evaluator { return s.New(s.Seed + 7919*int64(i)) }

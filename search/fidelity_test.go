@@ -125,3 +125,21 @@ func TestConfirmRemeasures(t *testing.T) {
 		t.Errorf("recommended trial %d (mean %.1f) ahead of trial %d (mean %.1f)", cs[0].Trial, cs[0].Mean(), cs[1].Trial, cs[1].Mean())
 	}
 }
+
+func TestSeededRemeasuresWithOtherSeeds(t *testing.T) {
+	var seeds []int64
+	s := Seeded{Seed: 3, New: func(seed int64) Evaluator {
+		seeds = append(seeds, seed)
+		return EvaluatorFunc(func(context.Context, spaces.System, spaces.Workload) (results.Measurement, error) {
+			return results.Measurement{}, nil
+		})
+	}}
+	if _, err := s.Evaluate(context.Background(), spaces.System{}, spaces.Workload{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Remeasure(1)
+	s.Remeasure(2)
+	if len(seeds) != 3 || seeds[0] != 3 || seeds[1] == seeds[0] || seeds[2] == seeds[1] {
+		t.Errorf("seeds %v: want the study's seed, then a new one per re-measurement", seeds)
+	}
+}

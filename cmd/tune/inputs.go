@@ -49,6 +49,7 @@ type inputs struct {
 	objective spaces.Objective
 	evaluator search.Evaluator
 	baseline  spaces.Config // the running release's configuration (--target helm); nil: the space's current
+	confirmed int           // the trial --confirm recommends; -1: none
 }
 
 // load reads and validates the space and budget and picks the evaluator.
@@ -71,7 +72,7 @@ func (o *common) load() (*inputs, error) {
 	if err := sp.Validate(&b); err != nil {
 		return nil, err
 	}
-	in := &inputs{space: sp, budget: b, workload: sp.Load, objective: sp.Objective}
+	in := &inputs{space: sp, budget: b, workload: sp.Load, objective: sp.Objective, confirmed: -1}
 	if o.scenario != "" {
 		if !slices.Contains(spaces.Scenarios, o.scenario) {
 			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(spaces.Scenarios, ", "))
@@ -101,15 +102,18 @@ func (o *common) load() (*inputs, error) {
 	}
 	switch o.target {
 	case "sim":
-		m := sim.New(o.seed)
+		var k *sim.Constants
 		if o.model != "" {
-			k, err := sim.LoadOverrides(o.model)
+			c, err := sim.LoadOverrides(o.model)
 			if err != nil {
 				return nil, badInput("--model-overrides: %w", err)
 			}
-			m.Constants = &k
+			k = &c
 		}
-		in.evaluator = m
+		// Seeded: a re-measurement (--confirm) is the model with another seed.
+		in.evaluator = search.Seeded{Seed: o.seed, New: func(seed int64) search.Evaluator {
+			return &sim.Model{Seed: seed, Constants: k}
+		}}
 	case "local":
 		in.evaluator = &target.Local{Seed: o.seed}
 	case "helm":

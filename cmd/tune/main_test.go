@@ -360,3 +360,39 @@ func TestValidateNamesWhatTheModelIgnores(t *testing.T) {
 	}
 	golden(t, "validate-renamed.txt", strings.ReplaceAll(stdout, path, "SPACE"))
 }
+
+// TestScreenAndConfirm: with --screen some trials stop at their short load
+// (stored as pruned), and with --confirm the recommendation in pareto.json
+// is the re-measured candidate the study names.
+func TestScreenAndConfirm(t *testing.T) {
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", seedSpace, "--trials", "12", "--seed", "1",
+		"--sampler", "guided", "--screen", "1m", "--confirm", "2", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned := 0
+	for _, tr := range trials {
+		if tr.State == results.StatePruned {
+			pruned++
+		}
+	}
+	if pruned == 0 {
+		t.Errorf("no trial pruned by a 1m screen:\n%s", stdout)
+	}
+	var pf results.ParetoFile
+	b, err := os.ReadFile(filepath.Join(out, "pareto.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &pf)
+	}
+	if err != nil || pf.Recommended == nil {
+		t.Fatalf("pareto.json: %v %s", err, b)
+	}
+	if want := fmt.Sprintf("confirmation: the 2 best trials within the SLO, each measured 2 more times\n  trial #%d:", *pf.Recommended); !strings.Contains(stdout, want) {
+		t.Errorf("the recommendation (#%d) is not the first confirmed candidate:\n%s", *pf.Recommended, stdout)
+	}
+}

@@ -19,15 +19,18 @@ import (
 // errSilent (exit 1): the study ran, but there is nothing to recommend.
 // base, when given, is the release's values (the chart's and the user's
 // files): the overlay keeps their list entries.
-func writeOutcome(ctx context.Context, stdout io.Writer, folder *results.Folder, in *inputs, base map[string]any, trials []results.Trial) error {
-	slo := search.SLO(in.objective)
-	if err := folder.WritePareto(results.NewParetoFile(trials, results.ModeMaxTPS, slo)); err != nil {
-		return err
-	}
-	rec, ok := results.Pick(trials, results.ModeMaxTPS, slo)
+// best is the recommendation (nil: none), picked by recommend.
+func writeOutcome(ctx context.Context, stdout io.Writer, folder *results.Folder, in *inputs, base map[string]any, trials []results.Trial, best *results.Trial) error {
+	pf := results.NewParetoFile(trials, results.ModeMaxTPS, search.SLO(in.objective))
 	recNumber := -1
+	var rec results.Trial
+	ok := best != nil
 	if ok {
-		recNumber = rec.Number
+		rec, recNumber = *best, best.Number
+		pf.Recommended = &recNumber // a confirmed pick may differ from the single measurement's best
+	}
+	if err := folder.WritePareto(pf); err != nil {
+		return err
 	}
 	fmt.Fprintln(stdout)
 	if err := results.WriteReport(stdout, trials, results.Front(trials), recNumber); err != nil {
@@ -64,6 +67,22 @@ func writeOutcome(ctx context.Context, stdout io.Writer, folder *results.Folder,
 		fmt.Fprintf(stdout, "  CPU utilisation, busiest first: %s\n", utilisationLine(rec.Utilisation))
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(append([]string{folder.File(results.TrialsJSONL), folder.File(results.ParetoJSON)}, wrote...), ", "))
+	return nil
+}
+
+// recommend is the study's recommendation: the confirmed candidate when
+// --confirm re-measured the top trials, else the highest TPS within the SLO.
+func recommend(trials []results.Trial, in *inputs, confirmed int) *results.Trial {
+	if confirmed >= 0 {
+		for i := range trials {
+			if trials[i].Number == confirmed {
+				return &trials[i]
+			}
+		}
+	}
+	if rec, ok := results.Pick(trials, results.ModeMaxTPS, search.SLO(in.objective)); ok {
+		return &rec
+	}
 	return nil
 }
 

@@ -33,6 +33,9 @@ type studyOpts struct {
 	moves    float64
 	helm     helmOpts
 	progress progressOpts
+	screen   time.Duration
+	confirm  int
+	repeats  int
 }
 
 func newStudyCmd(argv []string) *cobra.Command {
@@ -73,6 +76,9 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
 	f.StringVar(&o.sampler, "sampler", "tpe", "search algorithm: "+strings.Join(search.Samplers, ", "))
 	f.Float64Var(&o.moves, "local-moves", 0.25, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
+	f.DurationVar(&o.screen, "screen", 0, "screen each trial with a load this long first (e.g. 1m) and prune it there when it breaks the SLO or cannot beat the best; 0: every trial runs the full load")
+	f.IntVar(&o.confirm, "confirm", 0, "re-measure the N best trials within the SLO before recommending one (the recommendation is the best mean among those that keep the SLO)")
+	f.IntVar(&o.repeats, "confirm-repeats", 2, "with --confirm: re-measurements of each candidate")
 	f.StringSliceVar(&o.enqueue, "enqueue", nil, "configurations to evaluate after the baseline: preset ids from <space dir>/presets (e.g. s16-final) or YAML files")
 	return c
 }
@@ -133,15 +139,12 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 			fmt.Fprintf(stderr, "tune: the release's values, for the export: %v\n", err)
 		}
 	}
-	werr := writeOutcome(context.WithoutCancel(ctx), text, folder, in, base, trials) // written after an interrupt too
+	best := recommend(trials, in, in.confirmed)
+	werr := writeOutcome(context.WithoutCancel(ctx), text, folder, in, base, trials, best) // written after an interrupt too
 	if path, err := report.WriteStudy(folder.Dir); err != nil {
 		fmt.Fprintf(stderr, "tune: report: %v\n", err)
 	} else {
 		fmt.Fprintf(text, "wrote %s\n", path)
-	}
-	var best *results.Trial
-	if rec, ok := results.Pick(trials, results.ModeMaxTPS, search.SLO(in.objective)); ok {
-		best = &rec
 	}
 	disp.Finish(best, stopped)
 	if ht != nil {
@@ -172,6 +175,8 @@ func (o *studyOpts) inputs() (*inputs, []search.Preset, error) {
 		return nil, nil, badInput("--timeout %s: must be positive", o.timeout)
 	case o.moves < 0 || o.moves > 1:
 		return nil, nil, badInput("--local-moves %g: want a share between 0 and 1", o.moves)
+	case o.screen < 0 || o.confirm < 0 || o.repeats < 1:
+		return nil, nil, badInput("--screen, --confirm must not be negative and --confirm-repeats at least 1")
 	case !slices.Contains(search.Samplers, o.sampler):
 		return nil, nil, badInput("--sampler %q: want one of %s", o.sampler, strings.Join(search.Samplers, ", "))
 	}
@@ -230,11 +235,14 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress
 	s := &search.Study{
 		Space: in.space, Budget: in.budget, Workload: in.workload, Objective: in.objective,
 		Sampler: o.sampler, Trials: o.trials, Seed: o.seed, Baseline: true, BaselineConfig: in.baseline, Enqueue: presets,
-		LocalMoves: o.moves,
-		Evaluator:  in.evaluator, Store: folder,
+		LocalMoves: o.moves, Screen: o.screen,
+		Evaluator: in.evaluator, Store: folder,
 		OnTrial: disp.OnTrial,
 	}
 	trials, err := s.Run(runCtx)
+	if err == nil && o.confirm > 0 {
+		in.confirmed, err = o.confirmTop(runCtx, stdout, s, trials)
+	}
 	var stopped string
 	switch {
 	case err == nil:
@@ -252,6 +260,22 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress
 		fmt.Fprintln(stdout, stopped)
 	}
 	return trials, stopped, err
+}
+
+// confirmTop re-measures the best trials and says what it found; it
+// returns the trial to recommend (-1: none kept the SLO).
+func (o *studyOpts) confirmTop(ctx context.Context, stdout io.Writer, s *search.Study, trials []results.Trial) (int, error) {
+	cs, err := s.Confirm(ctx, trials, o.confirm, o.repeats)
+	if err != nil || len(cs) == 0 {
+		return -1, err
+	}
+	fmt.Fprintf(stdout, "confirmation: the %d best trials within the SLO, each measured %d more times\n", len(cs), o.repeats)
+	for _, c := range cs {
+		lo, hi := c.Interval()
+		fmt.Fprintf(stdout, "  trial #%d: TPS mean %.1f (next run within %.1f..%.1f, 95%%), SLO met in %d of %d runs\n",
+			c.Trial, c.Mean(), lo, hi, c.Feasible, len(c.TPS))
+	}
+	return cs[0].Trial, nil
 }
 
 // spaceName is the space's metadata name, or its file name without extension.
