@@ -169,6 +169,9 @@ because Helm replaces lists instead of merging them.`,
 			name := results.ValuesYAML
 			if output != "" && output != "-" {
 				name = filepath.Base(output)
+				if fi, err := os.Stat(filepath.Dir(output)); err != nil || !fi.IsDir() {
+					return badInput("-o %s: no folder %s to write into", output, filepath.Dir(output))
+				}
 			}
 			files, err := release.Export(c.Context(), sp, baseValues, pick, header(rec.Study, pick), name)
 			if err != nil {

@@ -164,6 +164,11 @@ func TestStudyOutput(t *testing.T) {
 	if b, err := os.ReadFile(exp); err != nil || yaml.Unmarshal(b, &values) != nil {
 		t.Fatalf("export wrote no readable values file: %v", err)
 	}
+	// An output folder that does not exist is bad input, named.
+	_, stderr, code = runCLI(t, "export", "--from", out, "-o", filepath.Join(out, "nope", "values.yaml"))
+	if code != exitBadInput || !strings.Contains(stderr, "no folder") {
+		t.Errorf("export into a missing folder: exit %d, %s", code, stderr)
+	}
 }
 
 func TestEvalJSON(t *testing.T) {
