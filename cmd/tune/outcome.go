@@ -23,10 +23,8 @@ import (
 func writeOutcome(ctx context.Context, stdout io.Writer, folder *results.Folder, in *inputs, base map[string]any, trials []results.Trial, best *results.Trial) error {
 	pf := results.NewParetoFile(trials, results.ModeMaxTPS, search.SLO(in.objective))
 	recNumber := -1
-	var rec results.Trial
-	ok := best != nil
-	if ok {
-		rec, recNumber = *best, best.Number
+	if best != nil {
+		recNumber = best.Number
 		pf.Recommended = &recNumber // a confirmed pick may differ from the single measurement's best
 	}
 	if err := folder.WritePareto(pf); err != nil {
@@ -36,37 +34,31 @@ func writeOutcome(ctx context.Context, stdout io.Writer, folder *results.Folder,
 	if err := results.WriteReport(stdout, trials, results.Front(trials), recNumber); err != nil {
 		return err
 	}
-	var companions []string
-	for _, cp := range in.space.Companions() {
-		companions = append(companions, cp.Name+".yaml")
-	}
-	if !ok {
-		fmt.Fprintf(stdout, "no trial met the SLO (P95 ≤ %s, errors ≤ %.1f%%): no values.yaml written; see %s\n",
-			in.objective.SLOP95, 100*in.objective.MaxErrorRate, folder.File(results.TrialsJSONL))
-		if err := folder.RemoveValues(companions...); err != nil {
-			return err
-		}
-		return errSilent
-	}
-	if err := folder.RemoveValues(companions...); err != nil { // a companion the last run turned on
+	// What an earlier run of the study recommended is stale either way.
+	if err := folder.RemoveValues(release.CompanionFiles(in.space)...); err != nil {
 		return err
 	}
-	files, err := release.Export(ctx, in.space, base, rec, header(folder.Study, rec), results.ValuesYAML)
+	if best == nil {
+		fmt.Fprintf(stdout, "no trial met the SLO (P95 ≤ %s, errors ≤ %.1f%%): no values.yaml written; see %s\n",
+			in.objective.SLOP95, 100*in.objective.MaxErrorRate, folder.File(results.TrialsJSONL))
+		return errSilent
+	}
+	files, err := release.Export(ctx, in.space, base, *best, header(folder.Study, *best), results.ValuesYAML)
 	if err != nil {
 		return err
 	}
-	var wrote []string
+	wrote := []string{folder.File(results.TrialsJSONL), folder.File(results.ParetoJSON)}
 	for _, f := range files {
 		if err := folder.Write(f.Name, f.Data); err != nil {
 			return err
 		}
 		wrote = append(wrote, folder.File(f.Name))
 	}
-	fmt.Fprintf(stdout, "  %s\n", shortConfig(in.space, rec.Params))
-	if len(rec.Utilisation) > 0 {
-		fmt.Fprintf(stdout, "  CPU utilisation, busiest first: %s\n", utilisationLine(rec.Utilisation))
+	fmt.Fprintf(stdout, "  %s\n", shortConfig(in.space, best.Params))
+	if len(best.Utilisation) > 0 {
+		fmt.Fprintf(stdout, "  CPU utilisation, busiest first: %s\n", utilisationLine(best.Utilisation))
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(append([]string{folder.File(results.TrialsJSONL), folder.File(results.ParetoJSON)}, wrote...), ", "))
+	fmt.Fprintf(stdout, "wrote %s\n", strings.Join(wrote, ", "))
 	return nil
 }
 

@@ -16,6 +16,18 @@ type File struct {
 	Data []byte
 }
 
+// CompanionFiles are the names Export gives the manifests of what tune can
+// deploy beside the chart, whether or not a trial turns them on.
+func CompanionFiles(sp *spaces.Space) []string {
+	var out []string
+	for _, cp := range sp.Companions() {
+		out = append(out, companionFile(cp))
+	}
+	return out
+}
+
+func companionFile(cp spaces.Companion) string { return cp.Name + ".yaml" }
+
 // Export renders trial t as what a user applies to their release: the
 // chart's values overlay (merged into base's lists when base is given: the
 // chart's own values and the user's files), and before it a manifest for
@@ -41,7 +53,7 @@ func Export(ctx context.Context, sp *spaces.Space, base map[string]any, t result
 		if err != nil {
 			return nil, fmt.Errorf("trial %d: %s: %w", t.Number, cp.Name, err)
 		}
-		name := cp.Name + ".yaml"
+		name := companionFile(cp)
 		mh := h
 		mh.File = name
 		var b bytes.Buffer

@@ -224,37 +224,12 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 	fmt.Fprintf(t.opts.Log, "  deployed revision %d: ready in %.1fs (%.1fs with settle and health check)\n",
 		applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 
-	var m results.Measurement
 	obs := t.d.Observe(ctx, 0)
-	if t.opts.Emulate {
-		live, err := t.d.ReadSystem(ctx, t.budget)
-		if err != nil {
-			obs.Stop()
-			return results.Measurement{}, t.abort(ctx, fmt.Errorf("read the release back: %w", err))
-		}
-		if diff := ConfigDiff(t.space, cfg, t.space.ConfigOf(live)); diff != "" {
-			obs.Stop()
-			return results.Measurement{}, fmt.Errorf("the cluster does not hold the trial's configuration: %s", diff)
-		}
-		m, err = target.Emulate(ctx, live, w, t.opts.Seed, nil)
-		if err != nil {
-			obs.Stop()
-			return results.Measurement{}, err
-		}
-	} else {
-		lc, err := target.LoadConfig(t.opts.Endpoint, t.opts.Key, w, t.opts.Seed)
-		if err != nil {
-			obs.Stop()
-			return results.Measurement{}, err
-		}
-		sum, err := loader.Run(ctx, lc)
-		if err != nil {
-			obs.Stop()
-			return results.Measurement{}, err
-		}
-		m = sum.Measurement()
-	}
+	m, err := t.load(ctx, cfg, w)
 	seen := obs.Stop()
+	if err != nil {
+		return results.Measurement{}, err
+	}
 	if seen.Err != nil {
 		if err := t.abort(ctx, seen.Err); errors.As(err, new(stop)) {
 			return results.Measurement{}, err // the cluster went away during the load
@@ -270,6 +245,30 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 		fmt.Fprintf(t.opts.Log, "  restarts during the load: %s\n", r)
 	}
 	return m, nil
+}
+
+// load drives the trial's load: at the user's endpoint, or on the emulator
+// configured from what the API server holds, once it holds cfg.
+func (t *Target) load(ctx context.Context, cfg spaces.Config, w spaces.Workload) (results.Measurement, error) {
+	if !t.opts.Emulate {
+		lc, err := target.LoadConfig(t.opts.Endpoint, t.opts.Key, w, t.opts.Seed)
+		if err != nil {
+			return results.Measurement{}, err
+		}
+		sum, err := loader.Run(ctx, lc)
+		if err != nil {
+			return results.Measurement{}, err
+		}
+		return sum.Measurement(), nil
+	}
+	live, err := t.d.ReadSystem(ctx, t.budget)
+	if err != nil {
+		return results.Measurement{}, t.abort(ctx, fmt.Errorf("read the release back: %w", err))
+	}
+	if diff := ConfigDiff(t.space, cfg, t.space.ConfigOf(live)); diff != "" {
+		return results.Measurement{}, fmt.Errorf("the cluster does not hold the trial's configuration: %s", diff)
+	}
+	return target.Emulate(ctx, live, w, t.opts.Seed, nil)
 }
 
 // ConfigDiff lists the parameters where got, read back from the cluster,
