@@ -36,7 +36,7 @@ func (t *Local) Evaluate(ctx context.Context, sys spaces.System, w spaces.Worklo
 // --target local and --target helm --emulate.
 func Emulate(ctx context.Context, sys spaces.System, w spaces.Workload, seed int64, progress func(loader.Second)) (results.Measurement, error) {
 	key := NewKey()
-	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: emulatedApp(w.Scenario), Seed: seed, Keys: []string{string(key)}})
+	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: emulatedApp(w.Scenario), LLM: w.LLM, Seed: seed, Keys: []string{string(key)}})
 	if err != nil {
 		return results.Measurement{}, err
 	}

@@ -89,7 +89,7 @@ func (o *emulateOpts) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := local.Start(o.listen, local.Options{System: sys, App: o.app, Seed: o.seed,
+	srv, err := local.Start(o.listen, local.Options{System: sys, App: o.app, LLM: in.workload.LLM, Seed: o.seed,
 		Keys: []string{string(key)}, Ping: o.ping, MaxActive: o.maxActive})
 	if err != nil {
 		return fmt.Errorf("emulate %s: %w", what, err)

@@ -51,7 +51,10 @@ type Options struct {
 	// App is what the keys serve (one of Apps): chatflow (default), agent
 	// (the seed's complex chatflow) or llm answer /chat-messages; workflow
 	// answers /workflows/run.
-	App  string
+	App string
+	// LLM is the model provider the llm app's LLM node streams from (the
+	// space's load.llm; zero fields: the defaults).
+	LLM  spaces.LLM
 	Seed int64 // the model's noise
 	// Keys are the accepted API keys (app- and dataset- keys alike); at
 	// least one is required.
@@ -135,7 +138,7 @@ func Start(addr string, opts Options) (*Server, error) {
 	if scenario == AppWorkflow {
 		scenario = AppChatflow
 	}
-	l, err := sim.New(opts.Seed).Live(opts.System, scenario)
+	l, err := sim.New(opts.Seed).Live(opts.System, scenario, opts.LLM)
 	if err != nil {
 		return nil, err
 	}

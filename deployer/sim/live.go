@@ -30,11 +30,12 @@ type Live struct {
 var ErrStopped = errors.New("sim: the system is down")
 
 // Live builds sys for real-time serving. app is the scenario the chat endpoint
-// runs (chatflow or agent); the workflow and retrieval scenarios are always
-// there too. A configuration whose pods cannot start (OOM) gives the
-// *OOMError here.
-func (m *Model) Live(sys spaces.System, app string) (*Live, error) {
-	r, _, _, err := build(m.Seed, sys, spaces.Workload{Scenario: app}, m.constants(), &reader{sys: sys})
+// runs (chatflow, agent or llm); the workflow and retrieval scenarios are
+// always there too. llm is the model provider an LLM node streams from (zero
+// fields: the defaults). A configuration whose pods cannot start (OOM) gives
+// the *OOMError here.
+func (m *Model) Live(sys spaces.System, app string, llm spaces.LLM) (*Live, error) {
+	r, _, _, err := build(m.Seed, sys, spaces.Workload{Scenario: app, LLM: llm}, m.constants(), &reader{sys: sys})
 	if err != nil {
 		return nil, err
 	}
