@@ -41,7 +41,11 @@ func podProblem(p *corev1.Pod, now time.Time, unschedulableAfter time.Duration) 
 			if since.IsZero() {
 				since = p.CreationTimestamp.Time
 			}
-			return schedulerMessage(c.Message), unschedulableAfter > 0 && now.Sub(since) >= unschedulableAfter
+			// A pod waiting for its volume to be provisioned is waiting, not
+			// out of capacity: a slow provisioner is the rollout timeout's
+			// to judge.
+			waiting := strings.Contains(c.Message, "unbound immediate PersistentVolumeClaims")
+			return schedulerMessage(c.Message), !waiting && unschedulableAfter > 0 && now.Sub(since) >= unschedulableAfter
 		}
 	}
 	if isReady(p) {

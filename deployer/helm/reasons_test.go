@@ -50,14 +50,16 @@ func terminated(reason string, code int32) corev1.ContainerState {
 
 func TestPodProblem(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	unschedulable := func(since time.Duration) func(*corev1.Pod) {
+	unschedulableFor := func(since time.Duration, msg string) func(*corev1.Pod) {
 		return func(p *corev1.Pod) {
 			p.Spec.NodeName = ""
 			p.Status.Phase = corev1.PodPending
 			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-				Reason: corev1.PodReasonUnschedulable, LastTransitionTime: metav1.NewTime(now.Add(-since)),
-				Message: "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."}}
+				Reason: corev1.PodReasonUnschedulable, LastTransitionTime: metav1.NewTime(now.Add(-since)), Message: msg}}
 		}
+	}
+	unschedulable := func(since time.Duration) func(*corev1.Pod) {
+		return unschedulableFor(since, "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.")
 	}
 	for _, tc := range []struct {
 		name   string
@@ -93,6 +95,8 @@ func TestPodProblem(t *testing.T) {
 		}), "CrashLoopBackOff: container migrate exited 2, 2 restarts", true},
 		{"unschedulable for a moment", pod(unschedulable(5 * time.Second)), "0/1 nodes are available: 1 Insufficient cpu", false},
 		{"unschedulable for long", pod(unschedulable(time.Minute)), "0/1 nodes are available: 1 Insufficient cpu", true},
+		{"waiting for its volume for long", pod(unschedulableFor(time.Minute, "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")),
+			"0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims", false},
 		{"running, not ready", pod(func(p *corev1.Pod) {
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "api", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 		}), "container api running but not ready", false},
