@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tune-dify/tune/loader/sse"
@@ -94,7 +95,7 @@ func kindSafe(code string) string {
 // when the run itself was stopping: such a request is cut by us, not failed
 // by the server, and is not counted.
 func classify(err error, reqCtx, runCtx context.Context) *Error {
-	if runCtx.Err() != nil {
+	if ended(runCtx) {
 		return nil
 	}
 	var e *Error
@@ -111,6 +112,18 @@ func classify(err error, reqCtx, runCtx context.Context) *Error {
 	default:
 		return &Error{Kind: KindConnection, Message: err.Error()}
 	}
+}
+
+// ended reports whether ctx is done or its deadline has passed. On a busy
+// machine the deadline's timer fires late; a connection deadline taken from
+// it has already failed every read in between, and those requests were cut
+// by the run's end, not failed by the server.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // redact removes the key from s and bounds it to maxExample bytes of valid

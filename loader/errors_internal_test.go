@@ -1,8 +1,12 @@
 package loader
 
 import (
+	"context"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -74,4 +78,24 @@ func FuzzHTTPError(f *testing.F) {
 			t.Fatalf("example %q", ex)
 		}
 	})
+}
+
+// lateTimer is a run context whose deadline has passed while its timer has
+// not fired yet, as on a machine too busy to run it on time.
+type lateTimer struct{ context.Context }
+
+func (lateTimer) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A request failing after the run's deadline is cut by the run, even before
+// the deadline's timer has fired: it is not a timeout (CI once counted 66
+// of them in a 2.5 s run's last second).
+func TestClassifyAfterTheRunsDeadline(t *testing.T) {
+	run := lateTimer{context.Background()}
+	err := &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
+	if e := classify(err, run, run); e != nil {
+		t.Errorf("a read failed by the run's own deadline counted as %v", e)
+	}
+	if e := classify(err, context.Background(), context.Background()); e == nil || e.Kind != KindTimeout {
+		t.Errorf("a read timeout inside the run: %v, want %s", e, KindTimeout)
+	}
 }

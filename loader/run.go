@@ -115,9 +115,10 @@ func (l *load) user(u *user, stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-l.runCtx.Done():
-			return
 		default:
+		}
+		if ended(l.runCtx) {
+			return
 		}
 		l.do(u, time.Now())
 		if d := u.think(l.cfg.ThinkMin, l.cfg.ThinkMax); d > 0 {
