@@ -30,7 +30,7 @@ func totalCPU(c spaces.Config, svc string) float64 {
 func TestGuideMovesIdleCoresToTheBottleneck(t *testing.T) {
 	sp := loadSeed(t)
 	b := budget(t, "8c16g")
-	g := newGuide(sp, b, 1)
+	g := newGuide(sp, b, sp.Objective, 1)
 	base := sp.Baseline()
 	inc := results.Trial{
 		State: results.StateComplete, Params: base,
@@ -61,7 +61,7 @@ func TestGuideMovesIdleCoresToTheBottleneck(t *testing.T) {
 func TestGuideNeverRepeats(t *testing.T) {
 	sp := loadSeed(t)
 	b := budget(t, "16c32g")
-	g := newGuide(sp, b, 2)
+	g := newGuide(sp, b, sp.Objective, 2)
 	inc := results.Trial{State: results.StateComplete, Params: sp.Baseline(),
 		Utilisation: map[string]float64{"api": 0.9, "postgresql": 0.8, "weaviate": 0.1}}
 	tried := []results.Trial{inc}

@@ -151,7 +151,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 	}
 
 	mv := newMover(enc, s.Seed)
-	g := newGuide(s.Space, s.Budget, s.Seed)
+	g := newGuide(s.Space, s.Budget, s.Objective, s.Seed)
 	var lead *results.Trial // what the guide works from
 	for len(trials) < s.Trials {
 		if err := ctx.Err(); err != nil {
