@@ -93,6 +93,9 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	if len(util) > 0 {
 		out = append(out, g.proportional(base, util), g.rebalance(base, util, true), g.rebalance(base, util, false))
 	}
+	// A pod whose processes each use about a core is bound by its process
+	// count, whatever its quota says: one more process per pod.
+	out = append(out, g.moreProcesses(base, util)...)
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
 	// pooling, placement) before reshaping pods.
@@ -225,6 +228,7 @@ func (g *guide) proportional(base spaces.Config, util map[string]float64) spaces
 	g.fill(n, moved, util, false) // what the grid's rounding left
 	return n
 }
+
 
 // podCores is the pod size proportional aims at for a replicated service:
 // Dify's services are Python processes that each use at most one core (the
@@ -406,7 +410,9 @@ func (g *guide) setService(c spaces.Config, s spaces.Service, r int64, cpu float
 		// The count stays (the settings moves tune it) unless the new pod
 		// size puts it outside the space's per-core range.
 		n := toFloat(c[p.Name])
-		n = math.Max(math.Ceil(p.PerCPU.Min*cpu-1e-9), math.Min(math.Floor(p.PerCPU.Max*cpu+1e-9), n))
+		// Rounded as the encoding rounds ratio × cores, so the guide
+		// reaches what TPE does.
+		n = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), n))
 		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
 	}
 	g.fitMemory(c)
@@ -612,4 +618,43 @@ func (g *guide) again(inc, prev results.Trial) spaces.Config {
 
 func sameParams(a, b map[string]any) bool {
 	return maps.EqualFunc(a, b, func(x, y any) bool { return fmt.Sprint(x) == fmt.Sprint(y) })
+}
+
+// moreProcesses raises, for each service whose pods' processes (a per-core
+// setting: gunicorn's workers) each use processBound of a core or more, the
+// process count by one, within its per-core range.
+func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spaces.Config {
+	var out []spaces.Config
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.Type != spaces.TypeInt {
+			continue
+		}
+		svc, ok := g.service(p.PerCPU.Service)
+		u, measured := util[svc.Name]
+		if !ok || !measured {
+			continue
+		}
+		n, cpu := toFloat(base[p.Name]), cores(base, svc)
+		if n <= 0 || u*cpu/n < processBound || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
+			continue
+		}
+		c := clone(base)
+		c[p.Name] = int64(n + 1)
+		g.fitMemory(c)
+		out = append(out, c)
+	}
+	return out
+}
+
+// processBound is the share of a core a process uses when it is the limit
+// (a Python process under the GIL never uses more than one).
+const processBound = 0.8
+
+func (g *guide) service(name string) (spaces.Service, bool) {
+	for _, s := range g.sp.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return spaces.Service{}, false
 }

@@ -165,6 +165,10 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 				pending = g.propose(*lead, trials)
 			} else if base := s.Space.Baseline(); !triedBefore(base, trials) && g.fits(base) {
 				pending = base
+			} else if small := s.Space.Smallest(); !triedBefore(small, trials) && g.fits(small) {
+				// A baseline over budget: the guide starts from the smallest
+				// configuration, which always fits, and grows what it uses.
+				pending = small
 			}
 			if pending != nil {
 				raw = enc.Encode(pending)
