@@ -229,7 +229,6 @@ func (g *guide) proportional(base spaces.Config, util map[string]float64) spaces
 	return n
 }
 
-
 // podCores is the pod size proportional aims at for a replicated service:
 // Dify's services are Python processes that each use at most one core (the
 // GIL), so a pod of about a core per process scales, and several small pods
