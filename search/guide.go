@@ -109,14 +109,22 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	for _, s := range busy[:min(2, len(busy))] {
 		out = append(out, g.reshape(base, util, s, -1), g.reshape(base, util, s, +1))
 	}
-	// 3. The settings: choices and switches first, those of the busiest
-	// services first.
-	out = append(out, settings...)
-	// 4. Shift: a step of CPU between each pair of services, from the least
-	// used to the most.
+	// 3. The settings' choices and switches (another regime), those of the
+	// busiest services first.
+	regimes := g.regimeMoves(settings, base)
+	out = append(out, regimes...)
+	// 4. Shift: a step of CPU between each pair of services, from the less
+	// used to the more: the refinement a split needs once its bottleneck
+	// is fed, before numbers that move TPS by less than the noise.
 	for i := len(busy) - 1; i >= 0; i-- {
 		for j := 0; j < i; j++ {
 			out = append(out, g.shift(base, busy[i], busy[j]))
+		}
+	}
+	// 5. The numeric settings, then CPU from the busiest to each other.
+	for _, c := range settings {
+		if !slices.ContainsFunc(regimes, func(r spaces.Config) bool { return sameParams(r, c) }) {
+			out = append(out, c)
 		}
 	}
 	for j := len(busy) - 1; j > 0; j-- {
@@ -294,13 +302,18 @@ func (g *guide) reshape(base spaces.Config, util map[string]float64, s spaces.Se
 // takes all it can of it.
 func (g *guide) shift(base spaces.Config, from, to spaces.Service) spaces.Config {
 	c := clone(base)
-	fr, fc := replicas(c, from), cores(c, from)
-	if fc-step(from) < from.CPU.Min.Cores()-1e-9 {
-		return nil
-	}
-	g.setService(c, from, fr, fc-step(from))
-	if !g.grow(c, to, false) {
-		return nil
+	fr := replicas(c, from)
+	// As many steps from `from` as one step of `to` needs: a pod more, or
+	// a CPU step on each of its pods.
+	for {
+		fc := cores(c, from)
+		if fc-step(from) < from.CPU.Min.Cores()-1e-9 {
+			return nil
+		}
+		g.setService(c, from, fr, fc-step(from))
+		if g.grow(c, to, true) {
+			break
+		}
 	}
 	for g.grow(c, to, false) {
 	}
@@ -620,8 +633,10 @@ func sameParams(a, b map[string]any) bool {
 }
 
 // moreProcesses raises, for each service whose pods' processes (a per-core
-// setting: gunicorn's workers) each use processBound of a core or more, the
-// process count by one, within its per-core range.
+// setting: gunicorn's workers) each use processBound of a core or more, or
+// whose pods are saturated, the process count by one, within its per-core
+// range: a process waiting on I/O leaves its share of the quota unused that
+// another could take.
 func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spaces.Config {
 	var out []spaces.Config
 	for _, p := range g.sp.Params {
@@ -634,7 +649,7 @@ func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spa
 			continue
 		}
 		n, cpu := toFloat(base[p.Name]), cores(base, svc)
-		if n <= 0 || u*cpu/n < processBound || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
+		if n <= 0 || (u*cpu/n < processBound && u < busyAbove) || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
 			continue
 		}
 		c := clone(base)
