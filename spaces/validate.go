@@ -370,7 +370,7 @@ func (c *checker) workload() {
 	}
 	if l.Mix != nil || c.s.present("load.mix") {
 		if l.Scenario != "" {
-			c.add("load.scenario", "set load.scenario or load.mix (line %d), not both: a mixed load names its scenarios itself", c.s.line("load.mix"))
+			c.add("load.scenario", "set load.scenario or load.mix, not both: a mixed load names its scenarios itself")
 		}
 		keys, msgs := l.Mix.problems()
 		for i, k := range keys {
