@@ -185,3 +185,23 @@ func TestLoadMix(t *testing.T) {
 		t.Errorf("chatflow users with an unknown key, agent users with theirs: exit %d\n%s", code, stdout)
 	}
 }
+
+func TestLoadMixBadInput(t *testing.T) {
+	t.Setenv("DIFY_API_KEY", "app-x")
+	t.Setenv("KB_KEY", "")
+	for name, args := range map[string][]string{
+		"mix-dataset": {"--scenario", "chatflow=60,retrieval=10"},
+		"mix-weight":  {"--scenario", "chatflow=60,retrieval=ten"},
+		"mix-app-key": {"--scenario", "chatflow=60,agent=30", "--app-key-env", "retrieval=KB_KEY"},
+		"mix-no-key":  {"--scenario", "chatflow=60,retrieval=10", "--dataset", "kb", "--app-key-env", "retrieval=KB_KEY"},
+		"app-key-one": {"--scenario", "agent", "--app-key-env", "agent=AGENT_KEY"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, append([]string{"load", "--url", "http://127.0.0.1:1/v1"}, args...)...)
+			if code != exitBadInput {
+				t.Errorf("exit %d, want 2: %s", code, stderr)
+			}
+			golden(t, "bad-load-"+name+".txt", stderr)
+		})
+	}
+}
