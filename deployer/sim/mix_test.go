@@ -133,3 +133,24 @@ func TestNoiseKeyCoversWorkload(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTrialMix is one 100-user, 3-minute trial of a 60/30/10
+// chatflow/agent/retrieval mix at s16-final; BenchmarkTrial is the same
+// trial of chatflow alone, its anchor in the same run.
+func BenchmarkTrialMix(b *testing.B) {
+	sys := preset(b, "s16-final", "16c32g")
+	w, err := defaultSpace(b).Load.WithScenario("chatflow=60,agent=30,retrieval=10")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := New(1)
+	var completed int
+	for b.Loop() {
+		r, err := m.Evaluate(context.Background(), sys, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		completed = r.Completed
+	}
+	b.ReportMetric(float64(completed), "requests/trial")
+}
