@@ -491,13 +491,23 @@ func toInt(v any) int64 { return int64(math.Round(toFloat(v))) }
 
 // unsaturated reports whether inc is held back by something other than
 // cores: it misses the SLO while no service it measured uses busyAbove of
-// its CPU. (One that meets the SLO unsaturated is bounded by its users'
-// think time: latency, not a limit, is what to cut.)
+// its CPU, and either every service idles (below idleBelow) or the P95 is
+// more than twice the SLO. (One that meets the SLO unsaturated is bounded
+// by its users' think time: latency, not a limit, is what to cut; one that
+// misses it narrowly with busy services is a split to refine.)
 func (g *guide) unsaturated(inc results.Trial) bool {
 	if len(inc.Utilisation) == 0 || inc.State != results.StateComplete || Feasible(inc.Metrics, g.obj) {
 		return false
 	}
-	return !g.saturated(inc.Utilisation)
+	if g.saturated(inc.Utilisation) {
+		return false
+	}
+	busiest := 0.0
+	for _, s := range g.sp.Services {
+		busiest = math.Max(busiest, inc.Utilisation[s.Name])
+	}
+	slo := float64(g.obj.SLOP95.Milliseconds())
+	return busiest < idleBelow || (slo > 0 && inc.Metrics.P95 > 2*slo)
 }
 
 // saturated reports whether a service of the space uses busyAbove of its
