@@ -83,10 +83,14 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	// 0. Nothing saturated while the SLO is missed: requests wait for a
 	// slot somewhere (a connection, a greenlet, a task slot), not for a
 	// core, and more cores change nothing. Every limit raised at once, then
-	// each alone, busiest service's first.
+	// (while everything idles) each alone, busiest service's first.
 	if g.unsaturated(inc) {
 		out = append(out, g.raiseAll(base))
-		out = append(out, g.scaledSettings(base, inc, 2)...)
+		// Each limit alone only while every service idles: with busy
+		// services that narrowly miss the SLO the split comes first.
+		if g.idle(util) {
+			out = append(out, g.scaledSettings(base, inc, 2)...)
+		}
 	}
 	// 1. Rebalance: idle services to what they use, the freed cores to
 	// the bottleneck, as more pods of the same size or as bigger pods.
@@ -491,23 +495,24 @@ func toInt(v any) int64 { return int64(math.Round(toFloat(v))) }
 
 // unsaturated reports whether inc is held back by something other than
 // cores: it misses the SLO while no service it measured uses busyAbove of
-// its CPU, and either every service idles (below idleBelow) or the P95 is
-// more than twice the SLO. (One that meets the SLO unsaturated is bounded
-// by its users' think time: latency, not a limit, is what to cut; one that
-// misses it narrowly with busy services is a split to refine.)
+// its CPU. (One that meets the SLO unsaturated is bounded by its users'
+// think time: latency, not a limit, is what to cut.)
 func (g *guide) unsaturated(inc results.Trial) bool {
 	if len(inc.Utilisation) == 0 || inc.State != results.StateComplete || Feasible(inc.Metrics, g.obj) {
 		return false
 	}
-	if g.saturated(inc.Utilisation) {
-		return false
-	}
-	busiest := 0.0
+	return !g.saturated(inc.Utilisation)
+}
+
+// idle reports whether every service of the space uses less than idleBelow
+// of its CPU.
+func (g *guide) idle(util map[string]float64) bool {
 	for _, s := range g.sp.Services {
-		busiest = math.Max(busiest, inc.Utilisation[s.Name])
+		if util[s.Name] >= idleBelow {
+			return false
+		}
 	}
-	slo := float64(g.obj.SLOP95.Milliseconds())
-	return busiest < idleBelow || (slo > 0 && inc.Metrics.P95 > 2*slo)
+	return true
 }
 
 // saturated reports whether a service of the space uses busyAbove of its
