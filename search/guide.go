@@ -219,6 +219,7 @@ func (g *guide) proportional(base spaces.Config, util map[string]float64) spaces
 			r := int64(math.Ceil(want/math.Max(podCores, s.CPU.Min.Cores()) - 1e-9))
 			r = min(s.Replicas.Max, max(s.Replicas.Min, r))
 			g.setService(n, s, r, stepDown(s, want/float64(r)))
+			g.processPerCore(n, s)
 		}
 		return n
 	}
@@ -686,4 +687,19 @@ func (g *guide) service(name string) (spaces.Service, bool) {
 		}
 	}
 	return spaces.Service{}, false
+}
+
+// processPerCore sets s's per-core process counts to one process per core
+// of its pods (the count a Python service under the GIL can use), within
+// the space's per-core range.
+func (g *guide) processPerCore(c spaces.Config, s spaces.Service) {
+	cpu := cores(c, s)
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
+			continue
+		}
+		n := math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), math.Round(cpu)))
+		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
+	}
+	g.fitMemory(c)
 }
