@@ -19,4 +19,7 @@ type Measurement struct {
 	Failed      int                `json:"failed"`
 	Errors      map[string]int     `json:"errors,omitempty"` // error kind → count
 	Utilisation map[string]float64 `json:"utilisation,omitempty"`
+	// Timings, from a target that deploys, is where the trial's time
+	// went; the trial record keeps it.
+	Timings *Timings `json:"timings,omitempty"`
 }

@@ -104,6 +104,8 @@ type Options struct {
 	Emulate bool
 	Seed    int64
 	Log     io.Writer // progress lines; nil discards them
+	// Now is the clock the load is timed with; nil is time.Now.
+	Now func() time.Time
 }
 
 // Target is the study's evaluator for a Helm release.
@@ -124,6 +126,9 @@ func New(d Deployer, sp *spaces.Space, b spaces.Budget, o Options) (*Target, err
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	o.Endpoint = strings.TrimRight(o.Endpoint, "/")
 	return &Target{d: d, space: sp, budget: b, opts: o}, nil
@@ -225,10 +230,17 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 		applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 
 	obs := t.d.Observe(ctx, 0)
+	loadStart := t.opts.Now()
 	m, err := t.load(ctx, cfg, w)
+	loadS := t.opts.Now().Sub(loadStart).Seconds()
 	seen := obs.Stop()
 	if err != nil {
 		return results.Measurement{}, err
+	}
+	m.Timings = &results.Timings{
+		RolloutS: applied.Deploy.Seconds(),
+		SettleS:  (applied.Total - applied.Deploy).Seconds(),
+		LoadS:    loadS,
 	}
 	if seen.Err != nil {
 		if err := t.abort(ctx, seen.Err); errors.As(err, new(stop)) {
