@@ -22,11 +22,11 @@ import (
 // formula of tune's own summary).
 type trajectory struct {
 	best, loadS, clusterS []float64
-	pruned      int
-	sampled     int
-	confirm     []search.Confirmation
-	confirmS    float64
-	recheck     float64 // the recommended configuration measured once more
+	pruned                int
+	sampled               int
+	confirm               []search.Confirmation
+	confirmS              float64
+	recheck               float64 // the recommended configuration measured once more
 }
 
 // measureSampler runs o.seeds studies of one sampler on p and sums them up.
