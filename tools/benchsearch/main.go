@@ -295,22 +295,23 @@ type row struct {
 	// MedianLoadSJSON is MedianLoadS in the JSON report: null for +Inf,
 	// which JSON cannot carry.
 	MedianLoadSJSON *float64 `json:"median_load_seconds_to_95"`
+	Reached         int      `json:"reached"`
+	Seeds           int      `json:"seeds"`
+	Best15          float64  `json:"median_best_at_15"`
+	Best25          float64  `json:"median_best_at_25"`
+	Best40          float64  `json:"median_best_at_40"`
+	Pruned          float64  `json:"pruned_share,omitempty"`
+	ConfirmLoadS    float64  `json:"confirm_load_seconds,omitempty"`
+	WithinSpread    int      `json:"recommended_within_spread,omitempty"`
+	MedianSpreadP   float64  `json:"median_interval_half_width_percent,omitempty"`
+	Wall            float64  `json:"wall_seconds"`
+
 	// MedianClusterS is the median wall time to 95% on a cluster: per
 	// trial an assumed rollout and the space's settle plus the trial's
 	// load (release.AssumedTimings, as tune's summary estimates a study);
 	// +Inf, null in JSON, when the median seed never reaches it.
 	MedianClusterS     float64  `json:"-"`
 	MedianClusterSJSON *float64 `json:"median_cluster_seconds_to_95"`
-	Reached            int      `json:"reached"`
-	Seeds              int      `json:"seeds"`
-	Best15             float64  `json:"median_best_at_15"`
-	Best25             float64  `json:"median_best_at_25"`
-	Best40             float64  `json:"median_best_at_40"`
-	Pruned             float64  `json:"pruned_share,omitempty"`
-	ConfirmLoadS       float64  `json:"confirm_load_seconds,omitempty"`
-	WithinSpread       int      `json:"recommended_within_spread,omitempty"`
-	MedianSpreadP      float64  `json:"median_interval_half_width_percent,omitempty"`
-	Wall               float64  `json:"wall_seconds"`
 }
 
 func (r row) line(cap int) string {

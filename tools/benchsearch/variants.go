@@ -335,10 +335,15 @@ func constantOf(k sim.Constants, name string) float64 {
 }
 
 // formatConstant writes a value as an overrides file does: a duration
-// rounded to the microsecond, a number with four significant digits.
+// rounded to the microsecond (the nanosecond below one), a number with
+// four significant digits.
 func formatConstant(x float64, duration bool) string {
 	if duration {
-		return time.Duration(x * float64(time.Second)).Round(time.Microsecond).String()
+		d := time.Duration(math.Round(x * float64(time.Second)))
+		if r := d.Round(time.Microsecond); r > 0 {
+			d = r
+		}
+		return d.String()
 	}
 	return strconv.FormatFloat(x, 'g', 4, 64)
 }
