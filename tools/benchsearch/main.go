@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cases := fs.String("cases", "all", "comma-separated case names (space/budget/scenario), or all")
 	samplers := fs.String("samplers", "guided,guided+prune,tpe,tpe-pure,random", "comma-separated samplers: "+samplerHelp)
 	quick := fs.Bool("quick", false, "CI-sized run: 3 cases with recorded optima, guided, guided+prune and random, 5 seeds, 40 trials")
-	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler (make bench: 20)")
+	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler, each its own seed (1..N); the medians and p90 are over them")
 	fs.IntVar(&o.maxTrials, "max-trials", 60, "trials per study; one that never gets within 5% counts as more")
 	fs.StringVar(&o.optimaFile, "optima", "tools/benchsearch/optima.json", "recorded true optima (read; written for cases searched)")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the table as JSON to this file")
