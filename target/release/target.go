@@ -2,7 +2,9 @@
 // baseline, then per trial apply the configuration through deployer/helm,
 // read it back, drive the load (at the user's endpoint, or on the emulator
 // configured from what the API server holds), observe the pods, and at the
-// end restore the baseline or keep what the user asked for.
+// end restore the baseline or keep what the user asked for. Each trial
+// records how long its rollout, settle and load took (results.Timings);
+// for a study on the model, walltime.go says what it would cost here.
 //
 // The deployer is behind the small interface this package declares, so the
 // cycle is unit-tested without a cluster.
