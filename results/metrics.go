@@ -22,4 +22,16 @@ type Measurement struct {
 	// Timings, from a target that deploys, is where the trial's time
 	// went; the trial record keeps it.
 	Timings *Timings `json:"timings,omitempty"`
+	// Scenarios, for a mixed load where the target can tell them apart,
+	// are each scenario's own figures; Metrics are over all requests.
+	Scenarios map[string]Part `json:"scenarios,omitempty"`
+}
+
+// Part is one scenario's share of a mixed load: its users and the figures
+// of its requests alone.
+type Part struct {
+	Users     int     `json:"users"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	Metrics   Metrics `json:"metrics"`
 }
