@@ -312,6 +312,9 @@ type row struct {
 	// +Inf, null in JSON, when the median seed never reaches it.
 	MedianClusterS     float64  `json:"-"`
 	MedianClusterSJSON *float64 `json:"median_cluster_seconds_to_95"`
+	// ClusterCapS is the median cluster time of a whole study (the
+	// trial cap): what "not within the cap" costs at least.
+	ClusterCapS float64 `json:"median_cluster_seconds_at_cap"`
 }
 
 func (r row) line(cap int) string {
@@ -324,9 +327,12 @@ func (r row) line(cap int) string {
 	if r.Tuning {
 		name += "*"
 	}
-	cluster := "-"
+	minutes := func(s float64) string {
+		return strings.TrimSuffix((time.Duration(math.Round(s/60)) * time.Minute).String(), "0s")
+	}
+	cluster := ">" + minutes(r.ClusterCapS)
 	if !math.IsInf(r.MedianClusterS, 1) {
-		cluster = strings.TrimSuffix((time.Duration(math.Round(r.MedianClusterS/60)) * time.Minute).String(), "0s")
+		cluster = minutes(r.MedianClusterS)
 	}
 	return fmt.Sprintf("%-28s %-13s %8.1f %6s %6s %8s %8s %4d/%-2d %8s %8s %8s %7.0fs",
 		name, r.Sampler, r.Optimum, show(r.MedianTrials, cap), show(r.P90Trials, cap), load, cluster, r.Reached, r.Seeds,

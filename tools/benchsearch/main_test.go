@@ -117,4 +117,9 @@ func TestReportJSONWhenNeverReached(t *testing.T) {
 	if !strings.Contains(stdout.String(), ">2") {
 		t.Errorf("table does not show the cap:\n%s", stdout.String())
 	}
+	// Two whole trials on a cluster, 60 s rollout + 30 s settle + 190 s
+	// load each, are the least the cluster column can say: ">9m".
+	if !strings.Contains(stdout.String(), " >9m ") {
+		t.Errorf("the cluster column does not show what the capped study cost:\n%s", stdout.String())
+	}
 }

@@ -115,7 +115,7 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 	target := 0.95 * opt.TPS
 	r := row{Case: p.Name(), Tuning: p.Tuning, Sampler: name, Optimum: opt.TPS, Seeds: o.seeds}
 	var ns []int
-	var loads, clusters, b15, b25, b40, spreads []float64
+	var loads, clusters, whole, b15, b25, b40, spreads []float64
 	pruned, sampled := 0, 0
 	for _, tr := range trajs {
 		n := len(tr.best) + 1
@@ -130,6 +130,9 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 			r.Reached++
 		}
 		ns, loads, clusters = append(ns, n), append(loads, load), append(clusters, cluster)
+		if len(tr.clusterS) > 0 {
+			whole = append(whole, tr.clusterS[len(tr.clusterS)-1])
+		}
 		b15, b25, b40 = append(b15, at(tr.best, 15)), append(b25, at(tr.best, 25)), append(b40, at(tr.best, 40))
 		pruned, sampled = pruned+tr.pruned, sampled+tr.sampled
 		r.ConfirmLoadS += tr.confirmS / float64(o.seeds)
@@ -142,7 +145,7 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 		}
 	}
 	r.MedianTrials, r.P90Trials = quantile(ns, 0.5), quantile(ns, 0.9)
-	r.MedianLoadS, r.MedianClusterS = median(loads), median(clusters)
+	r.MedianLoadS, r.MedianClusterS, r.ClusterCapS = median(loads), median(clusters), median(whole)
 	r.Best15, r.Best25, r.Best40 = median(b15), median(b25), median(b40)
 	if prune && sampled > 0 {
 		r.Pruned = float64(pruned) / float64(sampled)
