@@ -2,7 +2,9 @@
 // baseline, then per trial apply the configuration through deployer/helm,
 // read it back, drive the load (at the user's endpoint, or on the emulator
 // configured from what the API server holds), observe the pods, and at the
-// end restore the baseline or keep what the user asked for.
+// end restore the baseline or keep what the user asked for. Each trial
+// records how long its rollout, settle and load took (results.Timings);
+// for a study on the model, walltime.go says what it would cost here.
 //
 // The deployer is behind the small interface this package declares, so the
 // cycle is unit-tested without a cluster.
@@ -104,6 +106,8 @@ type Options struct {
 	Emulate bool
 	Seed    int64
 	Log     io.Writer // progress lines; nil discards them
+	// Now is the clock the load is timed with; nil is time.Now.
+	Now func() time.Time
 }
 
 // Target is the study's evaluator for a Helm release.
@@ -124,6 +128,9 @@ func New(d Deployer, sp *spaces.Space, b spaces.Budget, o Options) (*Target, err
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	o.Endpoint = strings.TrimRight(o.Endpoint, "/")
 	return &Target{d: d, space: sp, budget: b, opts: o}, nil
@@ -225,10 +232,17 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 		applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 
 	obs := t.d.Observe(ctx, 0)
+	loadStart := t.opts.Now()
 	m, err := t.load(ctx, cfg, w)
+	loadS := t.opts.Now().Sub(loadStart).Seconds()
 	seen := obs.Stop()
 	if err != nil {
 		return results.Measurement{}, err
+	}
+	m.Timings = &results.Timings{
+		RolloutS: applied.Deploy.Seconds(),
+		SettleS:  (applied.Total - applied.Deploy).Seconds(),
+		LoadS:    loadS,
 	}
 	if seen.Err != nil {
 		if err := t.abort(ctx, seen.Err); errors.As(err, new(stop)) {

@@ -36,6 +36,8 @@ type fake struct {
 	systematic bool
 	// renderFails makes every Apply fail in the chart's render.
 	renderFails bool
+	// deploy and total are what each Apply reports it took.
+	deploy, total time.Duration
 }
 
 var errRollout = errors.New("rollout of api: 0 of 1 ready: ImagePullBackOff")
@@ -69,7 +71,7 @@ func (f *fake) Apply(ctx context.Context, overlay map[string]any) (*helm.Applied
 	if f.drift != nil {
 		f.drift(f.held)
 	}
-	return &helm.Applied{Revision: f.applies + 1}, nil
+	return &helm.Applied{Revision: f.applies + 1, Deploy: f.deploy, Total: f.total}, nil
 }
 
 func (f *fake) Status(ctx context.Context) (helm.Baseline, error) {
