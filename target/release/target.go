@@ -119,6 +119,11 @@ type Target struct {
 	base    helm.Baseline
 	store   BaselineStore
 	applied int // trials deployed, for the summary
+	// live is the configuration the release runs, warm from a load that
+	// ended well ("" when unknown): a trial of the same configuration (the
+	// full load after a passed screen, a re-measurement) runs on it
+	// without a redeploy, a settle and a health check.
+	live string
 }
 
 // New is the trial cycle of d's release for a space and budget.
@@ -219,17 +224,24 @@ func (t *Target) abort(ctx context.Context, err error) error {
 // that a rerun resumes once it is back.
 func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
 	cfg := t.space.ConfigOf(sys)
-	overlay, err := t.d.Overlay(cfg)
-	if err != nil {
-		return results.Measurement{}, t.abort(ctx, err)
+	key := fmt.Sprint(cfg) // fmt prints a map's keys sorted
+	warm := key == t.live
+	t.live = ""
+	applied := &helm.Applied{}
+	if warm {
+		fmt.Fprintln(t.opts.Log, "  the release already runs this configuration, warm from the last load: no redeploy")
+	} else {
+		overlay, err := t.d.Overlay(cfg)
+		if err != nil {
+			return results.Measurement{}, t.abort(ctx, err)
+		}
+		if applied, err = t.d.Apply(ctx, overlay); err != nil {
+			return results.Measurement{}, t.abort(ctx, err)
+		}
+		t.applied++
+		fmt.Fprintf(t.opts.Log, "  deployed revision %d: ready in %.1fs (%.1fs with settle and health check)\n",
+			applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 	}
-	applied, err := t.d.Apply(ctx, overlay)
-	if err != nil {
-		return results.Measurement{}, t.abort(ctx, err)
-	}
-	t.applied++
-	fmt.Fprintf(t.opts.Log, "  deployed revision %d: ready in %.1fs (%.1fs with settle and health check)\n",
-		applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 
 	obs := t.d.Observe(ctx, 0)
 	loadStart := t.opts.Now()
@@ -258,6 +270,7 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 	if r := kills(seen.Restarts); r != "" {
 		fmt.Fprintf(t.opts.Log, "  restarts during the load: %s\n", r)
 	}
+	t.live = key
 	return m, nil
 }
 
@@ -323,6 +336,7 @@ func kills(m map[string]int) string {
 func (t *Target) End(keep Keep, best *results.Trial) error {
 	ctx, cancel := context.WithTimeout(context.Background(), t.d.Timeouts().Rollout+time.Minute)
 	defer cancel()
+	t.live = "" // whatever End leaves deployed is not a trial's warm release
 	log := t.opts.Log
 	fmt.Fprintf(log, "helm: %d trial deployments of release %s in namespace %s\n", t.applied, t.d.Release(), t.d.Namespace())
 	var err error
