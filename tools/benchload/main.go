@@ -101,45 +101,78 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		cores = e.nproc
 	}
 
-	// Throughput: every client against the same server, one after another.
-	srv, err := e.startServer(ctx, 0, "", 0)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
+	// Throughput: each client against a fresh server, one after another.
 	type row struct {
 		client     string
-		rate, busy float64 // streams/s per core, the server's CPU share mid-run; < 0: unknown
+		rate       float64 // streams/s per client core; < 0: unknown
+		busy       float64 // the server's CPU share mid-run; < 0: unknown
 		client1    float64 // the client process's CPU share mid-run; < 0: unknown
+		cpu, start float64 // the client's CPU seconds from its first request to its exit, and before; < 0: unknown
+		streams    int64
 		note       string
 	}
-	// The client's CPU is its own process's (user + system time), not its
-	// core's: other work on the machine then does not count against it.
-	var ccpu <-chan float64
-	clientBusy := func(pid int) { ccpu = busy(pid, e.dur) }
-	cpu := busy(srv.cmd.Process.Pid, e.dur)
-	sum, err := e.tuneLoad(ctx, srv.url, e.users, 0, clientBusy)
+	perCPU := func(r row) float64 {
+		if r.rate < 0 || r.cpu <= 0 {
+			return -1
+		}
+		return float64(r.streams) / r.cpu
+	}
+	measure := func(r *row, client func(srv *server, onStart func(int)) (*os.ProcessState, error)) error {
+		srv, err := e.startServer(ctx, 0, "", 0)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		srvCPU := busy(srv.cmd.Process.Pid, e.dur)
+		var cliCPU <-chan float64
+		startCPU := make(chan float64, 1)
+		ps, err := client(srv, func(pid int) {
+			cliCPU = busy(pid, e.dur)
+			go func() {
+				select {
+				case <-srv.first: // the client's start-up is over
+					startCPU <- cpuSeconds(pid)
+				case <-ctx.Done():
+					startCPU <- -1
+				}
+			}()
+		})
+		r.busy = <-srvCPU
+		if cliCPU != nil {
+			r.client1 = <-cliCPU
+			r.start = <-startCPU
+		}
+		if ps != nil && r.start >= 0 {
+			r.cpu = (ps.UserTime() + ps.SystemTime()).Seconds() - r.start
+		}
+		return err
+	}
+	rows := []row{{client: "tune load", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}}
+	var sum *loader.Summary
+	err := measure(&rows[0], func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+		sum, ps, err = e.tuneLoad(ctx, srv.url, e.users, 0, onStart)
+		return ps, err
+	})
 	if err != nil {
 		return err
 	}
-	rows := []row{{"tune load", float64(sum.Completed) / sum.Duration / float64(cores), <-cpu, <-ccpu, ""}}
+	rows[0].rate, rows[0].streams = float64(sum.Completed)/sum.Duration/float64(cores), sum.Completed
 	if sum.Failed > 0 {
 		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
 	}
 	locust, lerr := e.findLocust(ctx)
 	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
-		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, note: "locust: not available"}
+		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, cpu: -1, start: -1, note: "locust: not available"}
 		if lerr == nil {
-			cpu := busy(srv.cmd.Process.Pid, e.dur)
-			ccpu = nil
-			ok, failed, err := e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users, clientBusy)
-			r.busy, r.note = <-cpu, ""
-			if ccpu != nil {
-				r.client1 = <-ccpu
-			}
+			r.note = ""
+			var ok, failed int64
+			err := measure(&r, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+				ok, failed, ps, err = e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users, onStart)
+				return ps, err
+			})
 			if err != nil {
 				r.note = "locust: failed: " + err.Error()
-			} else if r.rate = float64(ok) / e.dur.Seconds() / float64(cores); failed > 0 {
+			} else if r.rate, r.streams = float64(ok)/e.dur.Seconds()/float64(cores), ok; failed > 0 {
 				r.note = fmt.Sprintf("%d failed", failed)
 			}
 		} else if r.client == "Locust FastHttpUser" {
@@ -147,42 +180,48 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		}
 		rows = append(rows, r)
 	}
-	_ = srv.stop()
 
 	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s, load average %s\n", e.nproc, pinNote,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx), loadAverage())
-	flushing := "flushed event by event, as Dify does"
+	flushing := "each event its own write (a TCP segment), as Dify flushes them"
 	if !e.flushEach {
-		flushing = "flushed as the server's buffer fills (-flush-each=false)"
+		flushing = "the whole response in one write (-flush-each=false)"
 	}
-	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v; 21 events a stream %s; streams read to message_end / s / client core (%d)\n\n",
-		e.users, e.dur, flushing, cores)
-	fmt.Fprintf(w, "%-22s | %5s | %18s | %15s | %16s | %16s | %s\n", "client", "users", "streams/s per core",
-		"vs FastHttpUser", "server core busy", "client CPU", "streams per client CPU-second")
-	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 23), strings.Repeat("-", 7), strings.Repeat("-", 20),
-		strings.Repeat("-", 17), strings.Repeat("-", 18), strings.Repeat("-", 18), strings.Repeat("-", 30))
+	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v, a fresh one-core server each; 21 events a stream, %s;\n", e.users, e.dur, flushing)
+	fmt.Fprintf(w, "streams read to message_end; client CPU is the client process's user+system time (rusage) from its first request to its exit\n\n")
+	fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %17s | %s\n", "client", "streams/s", "server busy",
+		"client busy", "client CPU-s", "streams per CPU-s", "vs FastHttpUser")
+	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 21), strings.Repeat("-", 11), strings.Repeat("-", 13),
+		strings.Repeat("-", 13), strings.Repeat("-", 14), strings.Repeat("-", 19), strings.Repeat("-", 16))
+	anchor := perCPU(rows[1])
 	for _, r := range rows {
-		rate, vs, perCPU := "n/a", "n/a", "n/a"
+		rate, cpuS, pc, vs := "n/a", "n/a", "n/a", "n/a"
 		if r.rate >= 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
-		if r.rate >= 0 && rows[1].rate > 0 {
-			vs = fmt.Sprintf("%.2f×", r.rate/rows[1].rate)
+		if r.cpu > 0 {
+			cpuS = fmt.Sprintf("%.2f", r.cpu)
 		}
-		if r.rate >= 0 && r.client1 > 0 {
-			perCPU = fmt.Sprintf("%.0f", r.rate/r.client1)
+		if f := perCPU(r); f > 0 {
+			pc = fmt.Sprintf("%.0f", f)
+			if anchor > 0 {
+				vs = fmt.Sprintf("%.2f×", f/anchor)
+			}
 		}
-		fmt.Fprintf(w, "%-22s | %5d | %18s | %15s | %16s | %16s | %s\n", r.client, e.users, rate, vs, pct(r.busy), pct(r.client1), perCPU)
+		fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %17s | %s\n", r.client, rate, pct(r.busy), pct(r.client1), cpuS, pc, vs)
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
 	}
-	if rows[0].client1 >= 0 && rows[0].client1 < 0.8 {
-		// A saturated client reads several events per wake-up; one left
-		// waiting (by a slow server or by other work on its core) pays a
-		// wake-up per event, so its CPU per stream is not its cost at load.
-		fmt.Fprintf(w, "  note: tune load ran below saturation (%s of its core): other work on the machine or a slow server; "+
-			"per-CPU-second figures then include a wake-up per event. Rerun on an idle machine.\n", pct(rows[0].client1))
+	var starts []string
+	for _, r := range rows {
+		if r.start >= 0 {
+			starts = append(starts, fmt.Sprintf("%s %.2f s", r.client, r.start))
+		}
+	}
+	fmt.Fprintf(w, "  start-up CPU left out (before the first request): %s\n", strings.Join(starts, ", "))
+	if rows[0].busy >= 0.9 {
+		fmt.Fprintf(w, "  note: the server was %s busy during tune load: the figure is bounded by the server, not the client\n", pct(rows[0].busy))
 	}
 
 	// Accuracy: tune's p50 total against the server's own p50; the first
@@ -211,14 +250,15 @@ func (e *env) pin(core int, name string, args ...string) (string, []string) {
 
 // runLogged runs a command with a timeout, its output to a log in e.dir;
 // a failure's error carries the log's tail.
-// onStart, if set, is given the started process's id.
-func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, onStart func(pid int), name string, args ...string) error {
+// onStart, if set, is given the started process's id. The process's state
+// (its rusage) comes back whenever it ran to its end.
+func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, onStart func(pid int), name string, args ...string) (*os.ProcessState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	path := filepath.Join(e.dir, logName+".log")
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { _ = f.Close() }()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -236,9 +276,9 @@ func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName stri
 		if len(out) > 600 {
 			out = out[len(out)-600:]
 		}
-		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
+		return cmd.ProcessState, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return cmd.ProcessState, nil
 }
 
 func exitCode(err error) int {
@@ -250,29 +290,29 @@ func exitCode(err error) int {
 }
 
 // tuneLoad runs the built tune load pinned to core 1 and returns its JSON
-// summary; onStart (if set) gets its process id.
-func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, error) {
+// summary and its process state; onStart (if set) gets its process id.
+func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, *os.ProcessState, error) {
 	out := filepath.Join(e.dir, fmt.Sprintf("tune-%d.json", users))
 	name, args := e.pin(1, e.tune, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
 		"--think-time", "0s", "--duration", e.dur.String(), "--warm-up", warmUp.String(),
 		"--request-timeout", "30s", "--json", out)
 	// Exit code 1 means some requests failed; the summary says which.
-	err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
+	ps, err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
 	if err != nil && exitCode(err) != 1 {
-		return nil, err
+		return nil, nil, err
 	}
 	b, rerr := os.ReadFile(out)
 	if rerr != nil {
-		return nil, errors.Join(err, rerr)
+		return nil, nil, errors.Join(err, rerr)
 	}
 	var s loader.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", out, err)
+		return nil, nil, fmt.Errorf("%s: %w", out, err)
 	}
 	if s.Duration <= 0 {
-		return nil, fmt.Errorf("%s: no measured window", out)
+		return nil, nil, fmt.Errorf("%s: no measured window", out)
 	}
-	return &s, nil
+	return &s, ps, nil
 }
 
 // accuracy runs tune load with users against a server spacing events 10 ms
@@ -286,7 +326,7 @@ func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tu
 	}
 	defer srv.stop()
 	cpu := busy(srv.cmd.Process.Pid, e.dur)
-	sum, err := e.tuneLoad(ctx, srv.url, users, warmUp, nil)
+	sum, _, err := e.tuneLoad(ctx, srv.url, users, warmUp, nil)
 	serverBusy = <-cpu
 	if err != nil {
 		return 0, 0, 0, 0, err
@@ -320,10 +360,11 @@ func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tu
 
 // server is a running serve-mode child.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
-	err  error
+	cmd   *exec.Cmd
+	url   string
+	first chan struct{} // closed when it reads its first request
+	done  chan error
+	err   error
 }
 
 // startServer re-executes this program in serve mode, pinned to core 0,
@@ -344,11 +385,16 @@ func (e *env) startServer(ctx context.Context, gap time.Duration, log string, sk
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, first: make(chan struct{}), done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
+		br := bufio.NewReader(out)
+		line, _ := br.ReadString('\n')
 		addr <- strings.TrimSpace(line)
+		if line, _ = br.ReadString('\n'); strings.TrimSpace(line) == "first" {
+			close(s.first)
+		}
+		_, _ = io.Copy(io.Discard, br)
 		s.done <- cmd.Wait()
 	}()
 	select {
