@@ -47,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "floor" {
+		return floor(ctx, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	users := fs.Int("users", 100, "closed-loop users of each client in the throughput runs")
@@ -160,6 +163,16 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	if sum.Failed > 0 {
 		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
 	}
+	fl := row{client: "floor (raw epoll)", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}
+	var flStreams int64
+	if err := measure(&fl, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+		flStreams, ps, err = e.runFloor(ctx, srv.url, e.users, onStart)
+		return ps, err
+	}); err != nil {
+		fl.note = "floor: " + err.Error()
+	} else {
+		fl.rate, fl.streams = float64(flStreams)/e.dur.Seconds()/float64(cores), flStreams
+	}
 	locust, lerr := e.findLocust(ctx)
 	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
 		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, cpu: -1, start: -1, note: "locust: not available"}
@@ -180,6 +193,7 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		}
 		rows = append(rows, r)
 	}
+	rows = append(rows, fl)
 
 	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s, load average %s\n", e.nproc, pinNote,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx), loadAverage())
@@ -218,6 +232,9 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		if r.start >= 0 {
 			starts = append(starts, fmt.Sprintf("%s %.2f s", r.client, r.start))
 		}
+	}
+	if t, f := perCPU(rows[0]), perCPU(fl); t > 0 && f > 0 {
+		fmt.Fprintf(w, "  tune load: %.0f%% of the floor's streams per CPU-second (the floor parses nothing: its cost is the kernel's reads and wake-ups)\n", 100*t/f)
 	}
 	fmt.Fprintf(w, "  start-up CPU left out (before the first request): %s\n", strings.Join(starts, ", "))
 	if rows[0].busy >= 0.9 {
@@ -313,6 +330,26 @@ func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.D
 		return nil, nil, fmt.Errorf("%s: no measured window", out)
 	}
 	return &s, ps, nil
+}
+
+// runFloor runs the floor client pinned to core 1 and returns the streams
+// it completed and its process state.
+func (e *env) runFloor(ctx context.Context, url string, users int, onStart func(int)) (int64, *os.ProcessState, error) {
+	name, args := e.pin(1, e.self, "floor", "-addr", strings.TrimPrefix(url, "http://"), "-users", strconv.Itoa(users),
+		"-duration", e.dur.String())
+	ps, err := e.runLogged(ctx, e.dur+60*time.Second, "floor", nil, onStart, name, args...)
+	if err != nil {
+		return 0, ps, err
+	}
+	out, err := os.ReadFile(filepath.Join(e.dir, "floor.log"))
+	if err != nil {
+		return 0, ps, err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0, ps, fmt.Errorf("floor printed %q", out)
+	}
+	return n, ps, nil
 }
 
 // accuracy runs tune load with users against a server spacing events 10 ms

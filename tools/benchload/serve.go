@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -68,7 +67,6 @@ type sseServer struct {
 	flushEach bool
 	first     chan struct{} // closed at the first request
 	once      sync.Once
-	streams   atomic.Int64 // message_end written
 
 	mu    sync.Mutex
 	log   bool
@@ -93,11 +91,39 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &sseServer{gap: *gap, flushEach: *flushEach || *gap > 0, log: *logPath != "", skip: *skip, first: make(chan struct{})}
+	s := newSSEServer(*gap, *flushEach, *logPath != "", *skip)
+	fmt.Fprintln(stdout, ln.Addr())
+	go func() {
+		select {
+		case <-s.first:
+			fmt.Fprintln(stdout, "first")
+		case <-ctx.Done():
+		}
+	}()
+	s.run(ctx, ln)
+	if *logPath == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, t := range s.took {
+		fmt.Fprintln(&b, t.Nanoseconds())
+	}
+	return os.WriteFile(*logPath, []byte(b.String()), 0o644)
+}
+
+func newSSEServer(gap time.Duration, flushEach, log bool, skip time.Duration) *sseServer {
+	return &sseServer{gap: gap, flushEach: flushEach || gap > 0, log: log, skip: skip, first: make(chan struct{})}
+}
+
+// run serves ln until ctx ends, then closes it and every connection and
+// returns once their goroutines have.
+func (s *sseServer) run(ctx context.Context, ln net.Listener) {
 	var conns sync.WaitGroup
 	var mu sync.Mutex
 	open := map[net.Conn]bool{}
-	go func() {
+	conns.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -114,13 +140,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 				_ = c.Close()
 			})
 		}
-	}()
-	fmt.Fprintln(stdout, ln.Addr())
-	select {
-	case <-s.first:
-		fmt.Fprintln(stdout, "first")
-	case <-ctx.Done():
-	}
+	})
 	<-ctx.Done()
 	_ = ln.Close()
 	mu.Lock()
@@ -129,16 +149,6 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	mu.Unlock()
 	conns.Wait()
-	if *logPath == "" {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b strings.Builder
-	for _, t := range s.took {
-		fmt.Fprintln(&b, t.Nanoseconds())
-	}
-	return os.WriteFile(*logPath, []byte(b.String()), 0o644)
 }
 
 // conn serves one connection's requests until the client closes it.
@@ -176,7 +186,6 @@ func (s *sseServer) conn(ctx context.Context, c net.Conn) {
 		} else if !s.stream(ctx, c, tm) {
 			return
 		}
-		s.streams.Add(1)
 		if s.log {
 			s.record(start, time.Since(start))
 		}
