@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v3/pkg/strvals"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/search"
@@ -25,7 +27,9 @@ type common struct {
 	sloP95   time.Duration
 	users    int
 	duration time.Duration
-	model    string // --model-overrides
+	loadFile string   // --load
+	loadSet  []string // --load-set
+	model    string   // --model-overrides
 }
 
 func (o *common) register(c *cobra.Command) {
@@ -38,6 +42,8 @@ func (o *common) register(c *cobra.Command) {
 	f.DurationVar(&o.sloP95, "slo-p95", 0, "P95 latency SLO, e.g. 2s (default: the space's objective)")
 	f.IntVar(&o.users, "users", 0, "virtual users of each trial's load (default: the space's load.users)")
 	f.StringVar(&o.model, "model-overrides", "", "a what-if for the embedded model: a kind: ModelOverrides file replacing calibrated figures (slower disks, slower cores, ...)")
+	f.StringVar(&o.loadFile, "load", "", "a YAML file of load: fields replacing the space's for this run, as helm -f overrides values (e.g. spaces/loads/ee-benchmark.yaml)")
+	f.StringArrayVar(&o.loadSet, "load-set", nil, "change load: fields for this run as helm --set changes values, e.g. thinkMax=0s,llm.tokensPerSecond=20 (after --load; --scenario, --users and --duration win)")
 	f.DurationVar(&o.duration, "duration", 0, "measured window of each trial's load, after the spawn ramp, e.g. 15s (default: the space's load.duration)")
 }
 
@@ -73,6 +79,14 @@ func (o *common) load() (*inputs, error) {
 		return nil, err
 	}
 	in := &inputs{space: sp, budget: b, workload: sp.Load, objective: sp.Objective, confirmed: -1}
+	if o.loadFile != "" {
+		if in.workload, err = spaces.LoadOverlayFile(in.workload, o.loadFile); err != nil {
+			return nil, badInput("--load: %w", err)
+		}
+	}
+	if in.workload, err = overlayLoad(in.workload, o.loadSet); err != nil {
+		return nil, err
+	}
 	if o.scenario != "" {
 		if !slices.Contains(spaces.Scenarios, o.scenario) {
 			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(spaces.Scenarios, ", "))
@@ -153,4 +167,24 @@ func checkConfig(in *inputs, cfg spaces.Config, what string) (spaces.Config, spa
 		return nil, spaces.System{}, badInput("%s: %w", what, err)
 	}
 	return cfg, sys, nil
+}
+
+// overlayLoad applies --load-set: Helm's strvals turns each assignment into
+// a nested map, later ones winning, and spaces reads it as an overlay of
+// the load: section.
+func overlayLoad(w spaces.Workload, sets []string) (spaces.Workload, error) {
+	if len(sets) == 0 {
+		return w, nil
+	}
+	m := map[string]any{}
+	for _, s := range sets {
+		if err := strvals.ParseInto(s, m); err != nil {
+			return w, badInput("--load-set %q: %w", s, err)
+		}
+	}
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		return w, badInput("--load-set: %w", err)
+	}
+	return spaces.OverlayLoad(w, "--load-set", data)
 }

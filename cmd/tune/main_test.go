@@ -401,3 +401,69 @@ func TestScreenAndConfirm(t *testing.T) {
 		t.Errorf("the recommendation (#%d) is not the first confirmed candidate:\n%s", *pf.Recommended, stdout)
 	}
 }
+
+// TestLoadOverlay: --load and --load-set change the space's load for one
+// run as helm -f and --set change values. The Enterprise benchmark's rows
+// run as MODEL.md says (deployer/sim's TestCalibrationTableEE holds them to
+// the report), the same overlay given either way measures the same, a
+// faster LLM shortens the streams, and a bad overlay is bad input naming
+// the flag or the file's line.
+func TestLoadOverlay(t *testing.T) {
+	const ee = "../../spaces/loads/ee-benchmark.yaml"
+	eval := func(args ...string) (string, results.Metrics) {
+		t.Helper()
+		args = append([]string{"eval", "--budget", "16c32g", "--space", space}, args...)
+		stdout, stderr, code := runCLI(t, args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		js, stderr, code := runCLI(t, append(args, "--json")...)
+		var got struct {
+			Metrics results.Metrics `json:"metrics"`
+		}
+		if err := json.Unmarshal([]byte(js), &got); code != exitOK || err != nil {
+			t.Fatalf("%v --json: exit %d, %v: %s", args, code, err, stderr)
+		}
+		return stdout, got.Metrics
+	}
+	var table strings.Builder
+	for _, row := range []struct {
+		id    string
+		users string
+	}{{"ee-a1w1", "9"}, {"ee-a1w2", "8"}, {"ee-a2w2", "17"}, {"ee-a2w3", "16"}, {"ee-a3w3", "18"}} {
+		out, _ := eval("--config", "../../spaces/presets/"+row.id+".yaml", "--load", ee, "--users", row.users)
+		table.WriteString(out)
+	}
+	golden(t, "eval-ee-benchmark.txt", table.String())
+
+	preset := []string{"--config", "../../spaces/presets/ee-a2w3.yaml", "--users", "16"}
+	_, file := eval(append(preset, "--load", ee)...)
+	_, set := eval(append(preset, "--load-set", "scenario=llm,thinkMin=1ms,thinkMax=1ms",
+		"--load-set", "llm.ttft=5ms,llm.tokensPerSecond=20,llm.answerTokens=8")...)
+	if file != set {
+		t.Errorf("the same load given as a file and as --load-set: %+v and %+v", file, set)
+	}
+	if _, fast := eval(append(preset, "--load", ee, "--load-set", "llm.tokensPerSecond=80")...); !(fast.P50 < 0.8*file.P50) {
+		t.Errorf("an LLM 4x faster: P50 %.0f ms, at 20 tokens/s %.0f ms: want clearly shorter", fast.P50, file.P50)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad-load.yaml")
+	if err := os.WriteFile(bad, []byte("scenario: llm\nllm:\n  tokensPerSecond: fast\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--load-set", "users=0"}, "--load-set: load.users: 0 must be > 0"},
+		{[]string{"--load-set", "llm.tokens=8"}, "--load-set: load.llm.tokens: unknown field"},
+		{[]string{"--load-set", "users"}, "--load-set \"users\": key \"users\" has no value"},
+		{[]string{"--load", bad}, "bad-load.yaml:3: load.llm.tokensPerSecond: want a number"},
+		{[]string{"--load", "nope.yaml"}, "--load: nope.yaml: no such file or directory"},
+	} {
+		_, stderr, code := runCLI(t, append([]string{"eval", "--budget", "16c32g", "--space", space}, append(preset, c.args...)...)...)
+		if code != exitBadInput || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
@@ -19,10 +18,10 @@ var (
 	todayErr  error
 )
 
-// todaySpace is testdata/today.yaml: Dify 1.14.2 in the chart's layout.
+// todaySpace is spaces/default.yaml: Dify 1.14.2 on the community chart.
 func todaySpace(t testing.TB) *spaces.Space {
 	t.Helper()
-	todayOnce.Do(func() { today, todayErr = spaces.Load(filepath.Join("testdata", "today.yaml")) })
+	todayOnce.Do(func() { today, todayErr = spaces.Load(filepath.Join("..", "..", "spaces", "default.yaml")) })
 	if todayErr != nil {
 		t.Fatalf("load today's space: %v", todayErr)
 	}
@@ -54,13 +53,6 @@ func eePreset(t testing.TB, id string) spaces.System {
 
 const eeBudget = "16c32g"
 
-// The benchmark's client is Dify's own Locust script
-// (scripts/stress-test/sse_benchmark.py): users with no wait between
-// requests, each holding one stream; the workflow is start → LLM → end on
-// a mock OpenAI server (scripts/stress-test/setup/mock_openai_server.py)
-// that streams a short answer word by word, 50 ms apart.
-var eeMockLLM = spaces.LLM{TTFT: 5 * time.Millisecond, TokensPerSecond: 20, AnswerTokens: 8}
-
 // eeRows is the report's table. users is the load chosen for each row
 // (MODEL.md says how).
 var eeRows = []struct {
@@ -79,9 +71,17 @@ var eeRows = []struct {
 	{"ee-a3w3", 45.44, 306, 17.3, 18, 39.97, 100.8, 4, true},
 }
 
-func eeLoad(scenario string, users int) spaces.Workload {
-	return spaces.Workload{Scenario: scenario, Users: users, SpawnRate: 10, Duration: 3 * time.Minute,
-		ThinkMin: time.Millisecond, ThinkMax: time.Millisecond, LLM: eeMockLLM}
+// eeLoad is the report's load with users users: default.yaml's load with
+// spaces/loads/ee-benchmark.yaml over it, as
+// "tune eval --load spaces/loads/ee-benchmark.yaml --users N" runs it.
+func eeLoad(t testing.TB, scenario string, users int) spaces.Workload {
+	t.Helper()
+	w, err := spaces.LoadOverlayFile(todaySpace(t).Load, filepath.Join("..", "..", "spaces", "loads", "ee-benchmark.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Scenario, w.Users = scenario, users
+	return w
 }
 
 // eeRun runs w on sys and returns the measurement and the TTFB p50 (ms).
@@ -108,12 +108,12 @@ func TestCalibrationTableEE(t *testing.T) {
 	var tab bytes.Buffer
 	fmt.Fprintln(&tab, "| id | users | SSE events/s bench | model | ratio to previous row: bench | model | TTFE p50 ms: bench | model | empty-workflow QPS: bench | model | busiest (llm) |")
 	fmt.Fprintln(&tab, "|---|---|---|---|---|---|---|---|---|---|---|")
-	events := float64(eventsPerStream(workerScenarios["llm"], eeMockLLM))
+	events := float64(eventsPerStream(workerScenarios["llm"], eeLoad(t, "llm", 1).LLM))
 	var prevB, prevM float64
 	for _, row := range eeRows {
 		sys := eePreset(t, row.id)
-		m, ttfe := eeRun(t, sys, eeLoad("llm", row.users))
-		empty, _ := eeRun(t, sys, eeLoad("chatflow", row.emptyUsers))
+		m, ttfe := eeRun(t, sys, eeLoad(t, "llm", row.users))
+		empty, _ := eeRun(t, sys, eeLoad(t, "chatflow", row.emptyUsers))
 		ev := m.Metrics.TPS * events
 		ratio := "—"
 		if prevB > 0 {
@@ -166,7 +166,7 @@ func eventsPerStream(sc scenario, llm spaces.LLM) int {
 // 18 users streaming the benchmark's mock answer for 3 minutes at ee-a3w3.
 func BenchmarkTrialToday(b *testing.B) {
 	sys := eePreset(b, "ee-a3w3")
-	w := eeLoad("llm", 18)
+	w := eeLoad(b, "llm", 18)
 	m := New(1)
 	var completed int
 	for b.Loop() {
