@@ -27,7 +27,8 @@ var floorRequest = []byte("POST /v1/chat-messages HTTP/1.1\r\nHost: bench\r\nCon
 // the end of what it read (the bench server's responses are known, so it
 // parses nothing, times nothing and allocates nothing). Against a server
 // flushing every event its cost is the kernel's: a wake-up and a read per
-// burst of segments. It prints the streams it completed.
+// burst of segments. It prints the streams it completed, its reads and its
+// epoll waits.
 func floor(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
 	addr := fs.String("addr", "", "the server's host:port")
@@ -78,14 +79,16 @@ func floor(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	evs := make([]syscall.EpollEvent, 128)
 	buf := make([]byte, 64<<10)
-	streams := 0
+	streams, reads, waits := 0, 0, 0
 	for stop := time.Now().Add(*dur); time.Now().Before(stop) && ctx.Err() == nil; {
 		n, err := syscall.EpollWait(ep, evs, 100)
+		waits++
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			return err
 		}
 		for _, e := range evs[:max(n, 0)] {
 			m, err := syscall.Read(int(e.Fd), buf)
+			reads++
 			if err != nil || m == 0 {
 				return fmt.Errorf("floor: read: %v (%d bytes)", err, m)
 			}
@@ -103,6 +106,6 @@ func floor(ctx context.Context, args []string, stdout io.Writer) error {
 			tail[e.Fd] = t
 		}
 	}
-	_, err = fmt.Fprintln(stdout, streams)
+	_, err = fmt.Fprintln(stdout, streams, reads, waits)
 	return err
 }

@@ -1,14 +1,16 @@
 // Command benchload is make bench-load: completed SSE streams per second
-// per client core, and per second of the client process's own CPU time,
-// for tune load and, in the same run, for Debian's Locust (FastHttpUser and
-// HttpUser), against a one-core server sending a Dify chatflow stream of
-// 21 events, each flushed on its own as Dify does; then how close tune
-// load's p50 total time is to the server's own timing of streams whose
-// events are 10 ms apart. It prints figures; it asserts nothing.
+// of the client process's own CPU time (user + system, from its rusage,
+// its start-up before the first request left out) for tune load and, in
+// the same run, for Debian's Locust (FastHttpUser and HttpUser) and for a
+// floor client (the cheapest the kernel allows: raw epoll, no parsing),
+// against a one-core server sending a Dify chatflow stream of 21 events,
+// each written on its own as Dify flushes them; then how close tune load's
+// p50 total time is to the server's own timing of streams whose events are
+// 10 ms apart. It prints figures; it asserts nothing.
 //
-// The server is this program re-executed in serve mode, pinned to core 0
-// with GOMAXPROCS=1; each client is pinned to core 1, so a client's
-// streams per second is also its streams per second per core.
+// The server is this program re-executed in serve mode, a fresh one for
+// each client, pinned to core 0 with GOMAXPROCS=1; it sends pre-rendered
+// bytes, so its cost is its writes. Each client is pinned to core 1.
 package main
 
 import (
@@ -111,6 +113,7 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		busy       float64 // the server's CPU share mid-run; < 0: unknown
 		client1    float64 // the client process's CPU share mid-run; < 0: unknown
 		cpu, start float64 // the client's CPU seconds from its first request to its exit, and before; < 0: unknown
+		sys        float64 // the system (kernel) part of cpu
 		streams    int64
 		note       string
 	}
@@ -128,25 +131,30 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		defer srv.stop()
 		srvCPU := busy(srv.cmd.Process.Pid, e.dur)
 		var cliCPU <-chan float64
-		startCPU := make(chan float64, 1)
+		startCPU := make(chan [2]float64, 1)
 		ps, err := client(srv, func(pid int) {
 			cliCPU = busy(pid, e.dur)
 			go func() {
 				select {
 				case <-srv.first: // the client's start-up is over
-					startCPU <- cpuSeconds(pid)
+					u, s := cpuTimes(pid)
+					startCPU <- [2]float64{u, s}
 				case <-ctx.Done():
-					startCPU <- -1
+					startCPU <- [2]float64{-1, -1}
 				}
 			}()
 		})
 		r.busy = <-srvCPU
 		if cliCPU != nil {
 			r.client1 = <-cliCPU
-			r.start = <-startCPU
-		}
-		if ps != nil && r.start >= 0 {
-			r.cpu = (ps.UserTime() + ps.SystemTime()).Seconds() - r.start
+			us := <-startCPU
+			if us[0] >= 0 {
+				r.start = us[0] + us[1]
+				if ps != nil {
+					r.sys = ps.SystemTime().Seconds() - us[1]
+					r.cpu = ps.UserTime().Seconds() - us[0] + r.sys
+				}
+			}
 		}
 		return err
 	}
@@ -164,14 +172,14 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
 	}
 	fl := row{client: "floor (raw epoll)", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}
-	var flStreams int64
+	var fc floorCounts
 	if err := measure(&fl, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
-		flStreams, ps, err = e.runFloor(ctx, srv.url, e.users, onStart)
+		fc, ps, err = e.runFloor(ctx, srv.url, e.users, onStart)
 		return ps, err
 	}); err != nil {
 		fl.note = "floor: " + err.Error()
 	} else {
-		fl.rate, fl.streams = float64(flStreams)/e.dur.Seconds()/float64(cores), flStreams
+		fl.rate, fl.streams = float64(fc.streams)/e.dur.Seconds()/float64(cores), fc.streams
 	}
 	locust, lerr := e.findLocust(ctx)
 	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
@@ -203,18 +211,18 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	}
 	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v, a fresh one-core server each; 21 events a stream, %s;\n", e.users, e.dur, flushing)
 	fmt.Fprintf(w, "streams read to message_end; client CPU is the client process's user+system time (rusage) from its first request to its exit\n\n")
-	fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %17s | %s\n", "client", "streams/s", "server busy",
-		"client busy", "client CPU-s", "streams per CPU-s", "vs FastHttpUser")
-	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 21), strings.Repeat("-", 11), strings.Repeat("-", 13),
-		strings.Repeat("-", 13), strings.Repeat("-", 14), strings.Repeat("-", 19), strings.Repeat("-", 16))
+	fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %11s | %17s | %s\n", "client", "streams/s", "server busy",
+		"client busy", "client CPU-s", "kernel part", "streams per CPU-s", "vs FastHttpUser")
+	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 21), strings.Repeat("-", 11), strings.Repeat("-", 13),
+		strings.Repeat("-", 13), strings.Repeat("-", 14), strings.Repeat("-", 13), strings.Repeat("-", 19), strings.Repeat("-", 16))
 	anchor := perCPU(rows[1])
 	for _, r := range rows {
-		rate, cpuS, pc, vs := "n/a", "n/a", "n/a", "n/a"
+		rate, cpuS, kern, pc, vs := "n/a", "n/a", "n/a", "n/a", "n/a"
 		if r.rate >= 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
 		if r.cpu > 0 {
-			cpuS = fmt.Sprintf("%.2f", r.cpu)
+			cpuS, kern = fmt.Sprintf("%.2f", r.cpu), pct(r.sys/r.cpu)
 		}
 		if f := perCPU(r); f > 0 {
 			pc = fmt.Sprintf("%.0f", f)
@@ -222,10 +230,18 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 				vs = fmt.Sprintf("%.2f×", f/anchor)
 			}
 		}
-		fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %17s | %s\n", r.client, rate, pct(r.busy), pct(r.client1), cpuS, pc, vs)
+		fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %11s | %17s | %s\n", r.client, rate, pct(r.busy), pct(r.client1), cpuS, kern, pc, vs)
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
+	}
+	if fl.cpu > 0 && fc.reads > 0 {
+		fmt.Fprintf(w, "  floor: the cheapest client this kernel allows (one thread, raw epoll, parses nothing): %.1f reads and %.1f epoll waits a stream, "+
+			"%.1f µs of CPU a read, %s of it in the kernel\n",
+			float64(fc.reads)/float64(fc.streams), float64(fc.waits)/float64(fc.streams), fl.cpu/float64(fc.reads)*1e6, pct(fl.sys/fl.cpu))
+	}
+	if t, f := perCPU(rows[0]), perCPU(fl); t > 0 && f > 0 {
+		fmt.Fprintf(w, "  tune load: %.0f%% of the floor's streams per CPU-second\n", 100*t/f)
 	}
 	var starts []string
 	for _, r := range rows {
@@ -233,13 +249,7 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 			starts = append(starts, fmt.Sprintf("%s %.2f s", r.client, r.start))
 		}
 	}
-	if t, f := perCPU(rows[0]), perCPU(fl); t > 0 && f > 0 {
-		fmt.Fprintf(w, "  tune load: %.0f%% of the floor's streams per CPU-second (the floor parses nothing: its cost is the kernel's reads and wake-ups)\n", 100*t/f)
-	}
 	fmt.Fprintf(w, "  start-up CPU left out (before the first request): %s\n", strings.Join(starts, ", "))
-	if rows[0].busy >= 0.9 {
-		fmt.Fprintf(w, "  note: the server was %s busy during tune load: the figure is bounded by the server, not the client\n", pct(rows[0].busy))
-	}
 
 	// Accuracy: tune's p50 total against the server's own p50; the first
 	// warmUp of each run is left out on both sides.
@@ -332,24 +342,27 @@ func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.D
 	return &s, ps, nil
 }
 
-// runFloor runs the floor client pinned to core 1 and returns the streams
-// it completed and its process state.
-func (e *env) runFloor(ctx context.Context, url string, users int, onStart func(int)) (int64, *os.ProcessState, error) {
+// floorCounts is what the floor client did.
+type floorCounts struct{ streams, reads, waits int64 }
+
+// runFloor runs the floor client pinned to core 1 and returns its counts
+// and its process state.
+func (e *env) runFloor(ctx context.Context, url string, users int, onStart func(int)) (floorCounts, *os.ProcessState, error) {
+	var fc floorCounts
 	name, args := e.pin(1, e.self, "floor", "-addr", strings.TrimPrefix(url, "http://"), "-users", strconv.Itoa(users),
 		"-duration", e.dur.String())
 	ps, err := e.runLogged(ctx, e.dur+60*time.Second, "floor", nil, onStart, name, args...)
 	if err != nil {
-		return 0, ps, err
+		return fc, ps, err
 	}
 	out, err := os.ReadFile(filepath.Join(e.dir, "floor.log"))
 	if err != nil {
-		return 0, ps, err
+		return fc, ps, err
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
-	if err != nil {
-		return 0, ps, fmt.Errorf("floor printed %q", out)
+	if _, err := fmt.Sscan(string(out), &fc.streams, &fc.reads, &fc.waits); err != nil || fc.streams <= 0 {
+		return fc, ps, fmt.Errorf("floor printed %q", out)
 	}
-	return n, ps, nil
+	return fc, ps, nil
 }
 
 // accuracy runs tune load with users against a server spacing events 10 ms
@@ -505,25 +518,34 @@ func midRun(dur time.Duration, seconds func() float64) <-chan float64 {
 	return ch
 }
 
-// cpuSeconds is pid's user plus system CPU time so far, from
-// /proc/pid/stat fields 14 and 15 in USER_HZ ticks (100 a second on
-// Linux); -1 if unreadable.
+// cpuSeconds is pid's user plus system CPU time so far; -1 if unreadable.
 func cpuSeconds(pid int) float64 {
+	u, s := cpuTimes(pid)
+	if u < 0 {
+		return -1
+	}
+	return u + s
+}
+
+// cpuTimes is pid's user and system CPU time so far, from /proc/pid/stat
+// fields 14 and 15 in USER_HZ ticks (100 a second on Linux); -1s if
+// unreadable.
+func cpuTimes(pid int) (user, sys float64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	i := strings.LastIndexByte(string(b), ')')
 	if err != nil || i < 0 {
-		return -1
+		return -1, -1
 	}
 	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
 	if len(f) < 13 {
-		return -1
+		return -1, -1
 	}
 	u, err1 := strconv.ParseFloat(f[11], 64)
 	s, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
-		return -1
+		return -1, -1
 	}
-	return (u + s) / 100
+	return u / 100, s / 100
 }
 
 func pct(f float64) string {
