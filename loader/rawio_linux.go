@@ -21,8 +21,10 @@ import (
 // then polls every 20 µs for a while, and a P left in a syscall is handed
 // to another thread. Against a server that flushes every event, a client
 // that keeps up goes idle between events, and those wake-ups and hand-offs
-// cost it more CPU than its reads do (make bench-load: about a third of
-// tune load's CPU per stream went to them).
+// cost it more CPU than its reads do: in make bench-load's setting (perf
+// stat), a stream took 9.7 reads, 4.5 epoll waits and 3.4 context switches
+// through net.Conn, and 2.5, 0.3 and 0.2 with raw calls, and about half
+// the CPU.
 //
 // Under the race detector the connection stays net.Conn's: its system
 // calls tell the detector that what one side wrote before sending happened
