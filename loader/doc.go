@@ -8,7 +8,9 @@
 // judges its response; a load shape (closed-loop users with think time,
 // spawn rate and stages, or an open-loop arrival rate free of coordinated
 // omission) decides when requests start; a recorder keeps HdrHistograms.
-// Summary converts to results.Measurement for the search.
+// Summary converts to results.Measurement for the search. A Mix splits the
+// users among several apps (their scenarios and their own keys) by weight,
+// as one Dify serving several apps sees them.
 //
 // Each virtual user keeps one HTTP/1.1 connection (HTTP/2 and proxies
 // are not used: Dify is served over HTTP/1.1 and a browser fleet opens a

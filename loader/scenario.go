@@ -17,7 +17,7 @@ import (
 )
 
 // Scenario is one kind of Dify call. Request builds it (the loader adds the
-// Authorization header); Read judges a 200 response, returning nil for a
+// Authorization header, unless the request has one: a Mix's app key); Read judges a 200 response, returning nil for a
 // success or an *Error, and marks the first token and the end on s.
 type Scenario interface {
 	Request(ctx context.Context, base string, c Call) (*http.Request, error)

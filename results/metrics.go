@@ -19,4 +19,16 @@ type Measurement struct {
 	Failed      int                `json:"failed"`
 	Errors      map[string]int     `json:"errors,omitempty"` // error kind → count
 	Utilisation map[string]float64 `json:"utilisation,omitempty"`
+	// Scenarios, for a mixed load where the target can tell them apart,
+	// are each scenario's own figures; Metrics are over all requests.
+	Scenarios map[string]Part `json:"scenarios,omitempty"`
+}
+
+// Part is one scenario's share of a mixed load: its users and the figures
+// of its requests alone.
+type Part struct {
+	Users     int     `json:"users"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	Metrics   Metrics `json:"metrics"`
 }

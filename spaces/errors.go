@@ -90,3 +90,11 @@ func joinFileErrors(errs []*FileError) error {
 	}
 	return errors.Join(all...)
 }
+
+// FieldError is a problem with what the space's file says at field (such
+// as "load.mix"), naming the file and the field's line: for a consumer
+// that cannot use a valid space as it is (a target that cannot run its
+// load). It matches ErrInvalid.
+func (s *Space) FieldError(field, format string, a ...any) error {
+	return &FileError{File: s.File, Line: s.line(field), Field: field, Msg: fmt.Sprintf(format, a...)}
+}

@@ -191,6 +191,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct:
 		v.Set(reflect.New(v.Type().Elem()))
 		d.decodeStruct(n, v.Elem(), path)
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String &&
+		v.Type().Elem().Kind() != reflect.Interface && n.Kind == yaml.MappingNode:
+		d.decodeMap(n, v, path)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
 		if n.Kind != yaml.SequenceNode {
 			d.fail(n, path, nil, "want a list, got %s", describeNode(n))
@@ -264,6 +267,33 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(val, v.Field(f), p)
 	}
+}
+
+// decodeMap decodes a mapping into a map of typed values (load.mix's
+// weights) entry by entry, so a duplicate key or a bad value is reported
+// at its own line and field. Maps of any (Helm values) keep yaml.v3's own
+// decoding, merge keys and all.
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := path + "." + k.Value
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+			d.fail(k, path, nil, "want a plain key, got %s", describeNode(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.fail(k, p, nil, "set twice (first at line %d)", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.lines[p] = k.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, elem, p)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+	}
+	v.Set(m)
 }
 
 // merge decodes the value of a merge key: a mapping or a list of mappings,

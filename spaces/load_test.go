@@ -118,7 +118,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("steps %d %d %d, want 1 250m 256Mi", sv.Replicas.Step, sv.CPU.Step, sv.Memory.Step)
 	}
 	want := Workload{Users: 100, SpawnRate: 10, Duration: 3 * time.Minute}
-	if s.Load != want {
+	if !reflect.DeepEqual(s.Load, want) {
 		t.Errorf("load %+v, want %+v", s.Load, want)
 	}
 	if s.Objective.MaxErrorRate != 0.01 {

@@ -37,6 +37,16 @@ func overlayLoad(w Workload, source string, data []byte, lines bool) (Workload, 
 	}
 	d := &decoder{file: source, lines: map[string]int{}}
 	d.decode(root, reflect.ValueOf(&w).Elem(), "load")
+	// The load runs one scenario or a mix: an overlay that names one
+	// replaces the other.
+	_, scenario := d.lines["load.scenario"]
+	_, mix := d.lines["load.mix"]
+	switch {
+	case scenario && !mix:
+		w.Mix = nil
+	case mix && !scenario:
+		w.Scenario = ""
+	}
 	errs := d.errs
 	if len(errs) == 0 {
 		c := &checker{s: &Space{File: source, Load: w, lines: d.lines}}

@@ -2,6 +2,7 @@ package spaces
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,17 @@ func TestOverlayLoad(t *testing.T) {
 	}
 	want := base
 	want.Users, want.ThinkMin, want.ThinkMax, want.LLM.TokensPerSecond = 8, 0, time.Millisecond, 20
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("overlay:\n got %+v\nwant %+v", got, want)
+	}
+	// One scenario or a mix: an overlay that names one replaces the other.
+	mixed, err := OverlayLoad(base, "--load-set", []byte("mix: {chatflow: 6, agent: 4}"))
+	if err != nil || mixed.Name() != "chatflow=6,agent=4" || mixed.Scenario != "" {
+		t.Errorf("a mix over a scenario: %+v, %v", mixed, err)
+	}
+	single, err := OverlayLoad(mixed, "--load-set", []byte("scenario: llm"))
+	if err != nil || single.Mixed() || single.Name() != "llm" {
+		t.Errorf("a scenario over a mix: %+v, %v", single, err)
 	}
 	for _, tc := range []struct{ data, want string }{
 		{"users: -1", "--load-set: load.users: -1 must be > 0"},
@@ -27,6 +37,8 @@ func TestOverlayLoad(t *testing.T) {
 		{"user: 8", "--load-set: load.user: unknown field"},
 		{"scenario: chat", `--load-set: load.scenario: want one of`},
 		{"[1, 2]", "--load-set: load: want a mapping"},
+		{"mix: {chatflow: 0}", "--load-set: load.mix.chatflow: weight 0 outside 1..10000"},
+		{"scenario: llm\nmix: {agent: 1}", "--load-set: load.scenario: set load.scenario or load.mix"},
 	} {
 		_, err := OverlayLoad(base, "--load-set", []byte(tc.data))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {

@@ -192,7 +192,7 @@ type Target struct {
 
 // Workload is the load a trial runs: closed-loop users with think time.
 type Workload struct {
-	Scenario  string        `yaml:"scenario"`  // one of Scenarios
+	Scenario  string        `yaml:"scenario"`  // one of Scenarios; empty with Mix
 	Users     int           `yaml:"users"`     // concurrent virtual users
 	SpawnRate float64       `yaml:"spawnRate"` // users started per second
 	Duration  time.Duration `yaml:"duration"`  // measured window after ramp-up
@@ -202,6 +202,9 @@ type Workload struct {
 	// zero fields take DefaultLLM's (see LLM.OrDefault).
 	LLM  LLM    `yaml:"llm,omitempty"`
 	Note string `yaml:"note,omitempty"`
+	// Mix, instead of Scenario, is a mixed load: several apps served at
+	// once, the users split among them by weight (see Split).
+	Mix Mix `yaml:"mix,omitempty"`
 }
 
 // LLM is how the model provider behind an LLM node answers: time to the

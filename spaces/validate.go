@@ -368,6 +368,19 @@ func (c *checker) workload() {
 	if l.Scenario != "" && !slices.Contains(Scenarios, l.Scenario) {
 		c.add("load.scenario", "want one of %s, got %q", strings.Join(Scenarios, ", "), l.Scenario)
 	}
+	if l.Mix != nil || c.s.present("load.mix") {
+		if l.Scenario != "" {
+			c.add("load.scenario", "set load.scenario or load.mix, not both: a mixed load names its scenarios itself")
+		}
+		keys, msgs := l.Mix.problems()
+		for i, k := range keys {
+			field := "load.mix"
+			if k != "" {
+				field += "." + k
+			}
+			c.add(field, "%s", msgs[i])
+		}
+	}
 	if l.Users <= 0 {
 		c.add("load.users", "%d must be > 0", l.Users)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -33,15 +35,24 @@ func (t *Local) Evaluate(ctx context.Context, sys spaces.System, w spaces.Worklo
 // Emulate serves sys as Dify's service API on loopback for the length of
 // w's load, drives it with the loader and returns what the loader measured
 // with the model's utilisation. It is the one emulate-and-load path of
-// --target local and --target helm --emulate.
+// --target local and --target helm --emulate. A mixed load is served as
+// one Dify serves several apps: each app behind its own key, on the same
+// system.
 func Emulate(ctx context.Context, sys spaces.System, w spaces.Workload, seed int64, progress func(loader.Second)) (results.Measurement, error) {
-	key := NewKey()
-	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: emulatedApp(w.Scenario), LLM: w.LLM, Seed: seed, Keys: []string{string(key)}})
+	keys := AppKeys{}
+	served := map[string]string{}
+	for _, p := range w.Parts() {
+		key := NewKey()
+		keys[p.Scenario] = key
+		served[string(key)] = emulatedApp(p.Scenario)
+	}
+	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: emulatedApp(w.Parts()[0].Scenario),
+		LLM: w.LLM, Seed: seed, AppKeys: served})
 	if err != nil {
 		return results.Measurement{}, err
 	}
 	defer srv.Close()
-	cfg, err := LoadConfig(srv.URL(), key, w, seed)
+	cfg, err := AppsLoadConfig(srv.URL(), keys, w, seed)
 	if err != nil {
 		return results.Measurement{}, err
 	}
@@ -70,15 +81,49 @@ func emulatedApp(scenario string) string {
 // emulatedDataset is the knowledge base id the emulator answers for.
 const emulatedDataset = "tune-emulate"
 
-// LoadConfig is the loader configuration that reproduces w against base:
-// the same users, spawn rate and think time, and a run of the spawn ramp
-// plus w.Duration, so the loader's measured window is the model's.
+// ErrNeedAppKeys: a mixed load drives each app with that app's own key
+// (in Dify every app has its own), which one key cannot do.
+var ErrNeedAppKeys = errors.New("a mixed load needs an API key for each of its apps")
+
+// AppKeys are the API keys of a load's apps, by scenario name.
+type AppKeys map[string]loader.Secret
+
+// LoadConfig is the loader configuration that reproduces w against base
+// with one app's key: the same users, spawn rate and think time, and a run
+// of the spawn ramp plus w.Duration, so the loader's measured window is
+// the model's. A mixed load needs AppsLoadConfig (ErrNeedAppKeys).
 func LoadConfig(base string, key loader.Secret, w spaces.Workload, seed int64) (loader.Config, error) {
-	sc, err := loader.NamedScenario(w.Scenario, loader.ScenarioOptions{DatasetID: emulatedDataset})
-	if err != nil {
-		return loader.Config{}, err
+	if parts := w.Parts(); len(parts) > 1 {
+		return loader.Config{}, fmt.Errorf("load %s: %w", w.Name(), ErrNeedAppKeys)
 	}
-	cfg := loader.Config{BaseURL: base, APIKey: key, Scenario: sc, Seed: uint64(seed),
+	return AppsLoadConfig(base, AppKeys{w.Parts()[0].Scenario: key}, w, seed)
+}
+
+// AppsLoadConfig is LoadConfig with each app's key: a mixed load's users
+// split by weight (loader.Mix), each driving its app with its key.
+func AppsLoadConfig(base string, keys AppKeys, w spaces.Workload, seed int64) (loader.Config, error) {
+	opts := loader.ScenarioOptions{DatasetID: emulatedDataset}
+	parts := w.Parts()
+	var mix []loader.MixPart
+	for _, p := range parts {
+		sc, err := loader.NamedScenario(p.Scenario, opts)
+		if err != nil {
+			return loader.Config{}, err
+		}
+		if keys[p.Scenario] == "" {
+			return loader.Config{}, fmt.Errorf("load %s: no key for %s: %w", w.Name(), p.Scenario, ErrNeedAppKeys)
+		}
+		mix = append(mix, loader.MixPart{Name: p.Scenario, Weight: p.Weight, Scenario: sc, Key: keys[p.Scenario]})
+	}
+	sc := mix[0].Scenario
+	if len(mix) > 1 {
+		m, err := loader.NewMix(mix)
+		if err != nil {
+			return loader.Config{}, err
+		}
+		sc = m
+	}
+	cfg := loader.Config{BaseURL: base, APIKey: mix[0].Key, Scenario: sc, Seed: uint64(seed),
 		Users: w.Users, SpawnRate: w.SpawnRate, ThinkMin: w.ThinkMin, ThinkMax: w.ThinkMax,
 		Duration: w.Duration}
 	if w.SpawnRate > 0 {

@@ -2,6 +2,7 @@ package target_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -142,5 +143,61 @@ func TestLLMStreamsTokens(t *testing.T) {
 	}
 	if e := sum.EventsPerStream.P50; e < 200 || e >= 250 {
 		t.Errorf("%.0f events a stream: want one message per token of the space's 200-token answer, plus the workflow's events", e)
+	}
+}
+
+// TestLocalMixedLoad: a mixed load over HTTP drives each app with its own
+// key on one emulated system, agrees with the model's TPS for the same mix
+// within the bound of TestLocalMatchesModel, and the utilisation shows
+// every app's stations at work (the agent's plugin daemon, retrieval's
+// embedding server and Weaviate, everyone's api).
+func TestLocalMixedLoad(t *testing.T) {
+	leakcheck.Check(t)
+	_, sys, w := preset(t, "s16-final", "16c32g")
+	w, err := w.WithScenario("chatflow=60,agent=30,retrieval=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Users, w.SpawnRate, w.Duration = 20, 20, 6*time.Second
+	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := (&target.Local{Seed: 1}).Evaluate(context.Background(), sys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := real.Metrics.TPS/virtual.Metrics.TPS - 1
+	t.Logf("model %.1f TPS P95 %.0f ms; emulator over HTTP %.1f TPS P95 %.0f ms (%+.1f%%); utilisation %v",
+		virtual.Metrics.TPS, virtual.Metrics.P95, real.Metrics.TPS, real.Metrics.P95, 100*diff, real.Utilisation)
+	if math.Abs(diff) > 0.30 || real.Failed > 0 {
+		t.Errorf("emulator %.1f TPS vs model %.1f (%+.1f%%, bound ±30%%), %d failed %v",
+			real.Metrics.TPS, virtual.Metrics.TPS, 100*diff, real.Failed, real.Errors)
+	}
+	for _, svc := range []string{"api", "pluginDaemon", "xinference", "weaviate"} {
+		if real.Utilisation[svc] <= 0 {
+			t.Errorf("no %s utilisation: %v", svc, real.Utilisation)
+		}
+	}
+}
+
+func TestMixedLoadConfigNeedsEveryAppsKey(t *testing.T) {
+	w, err := spaces.Workload{Users: 10, SpawnRate: 10, Duration: time.Minute}.WithScenario("chatflow=3,retrieval=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := target.LoadConfig("http://127.0.0.1:1/v1", "app-x", w, 1); !errors.Is(err, target.ErrNeedAppKeys) {
+		t.Errorf("one key for a mix: %v, want ErrNeedAppKeys", err)
+	}
+	if _, err := target.AppsLoadConfig("http://127.0.0.1:1/v1", target.AppKeys{"chatflow": "app-x"}, w, 1); !errors.Is(err, target.ErrNeedAppKeys) {
+		t.Errorf("no key for retrieval: %v, want ErrNeedAppKeys", err)
+	}
+	cfg, err := target.AppsLoadConfig("http://127.0.0.1:1/v1", target.AppKeys{"chatflow": "app-x", "retrieval": "dataset-y"}, w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := cfg.Scenario.(*loader.Mix)
+	if !ok || len(m.Parts()) != 2 || m.Parts()[1].Key != "dataset-y" || m.Parts()[0].Weight != 3 {
+		t.Errorf("scenario %#v", cfg.Scenario)
 	}
 }

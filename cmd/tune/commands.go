@@ -68,7 +68,7 @@ leaves out take the space's current values.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{
 					"metrics": m.Metrics, "resources": res, "completed": m.Completed, "failed": m.Failed,
-					"errors": m.Errors, "utilisation": m.Utilisation,
+					"errors": m.Errors, "utilisation": m.Utilisation, "scenarios": m.Scenarios,
 				})
 			}
 			mm := m.Metrics
@@ -76,9 +76,15 @@ leaves out take the space's current values.`,
 			if !search.Feasible(mm, in.objective) {
 				feasible = "misses"
 			}
-			fmt.Fprintf(out, "%s on %s, scenario %s, %d users\n", config, in.budget.Name, in.workload.Scenario, in.workload.Users)
+			fmt.Fprintf(out, "%s on %s, scenario %s, %d users\n", config, in.budget.Name, in.workload.Name(), in.workload.Users)
 			fmt.Fprintf(out, "  TPS %.1f  P50 %.0f ms  P95 %.0f ms  P99 %.0f ms  TTFB P95 %.0f ms  errors %.2f%% (%s the SLO)\n",
 				mm.TPS, mm.P50, mm.P95, mm.P99, mm.TTFBP95, 100*mm.ErrorRate, feasible)
+			for _, p := range in.workload.Parts() {
+				if s, ok := m.Scenarios[p.Scenario]; ok {
+					fmt.Fprintf(out, "  %-10s %3d users  TPS %.1f  P95 %.0f ms  errors %.2f%%\n",
+						p.Scenario, s.Users, s.Metrics.TPS, s.Metrics.P95, 100*s.Metrics.ErrorRate)
+				}
+			}
 			fmt.Fprintf(out, "  resources %.2f CPU, %d MiB of %s\n", res.CPUCores, res.MemoryMiB, in.budget.Name)
 			if len(m.Utilisation) > 0 {
 				fmt.Fprintf(out, "  CPU utilisation %s\n", utilisationLine(m.Utilisation))

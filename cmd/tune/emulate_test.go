@@ -125,3 +125,27 @@ func TestLocalTargetStudy(t *testing.T) {
 		}
 	}
 }
+
+// A mixed load through the local target: each app behind its own key on
+// the emulator, the study named after the mix.
+func TestLocalTargetMixedStudy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3 s trial over HTTP")
+	}
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "--target", "local", "--budget", "16c32g", "--space", seedSpace,
+		"--scenario", "chatflow=60,agent=30,retrieval=10", "--trials", "1", "--users", "10", "--duration", "2s", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if want := `study "seed-16c32g-chatflow60-agent30-retrieval10-u10-2s": budget 16c32g, target local, scenario chatflow=60,agent=30,retrieval=10`; !strings.Contains(stdout, want) {
+		t.Errorf("the header does not name the mix (%s):\n%s", want, stdout)
+	}
+	trials, err := results.ReadJSONL(filepath.Join(out, "trials.jsonl"))
+	if err != nil || len(trials) != 1 {
+		t.Fatalf("trials.jsonl: %d trials, %v", len(trials), err)
+	}
+	if tr := trials[0]; tr.State != results.StateComplete || tr.Metrics.TPS <= 0 || tr.Metrics.ErrorRate > 0 || tr.Utilisation["xinference"] <= 0 {
+		t.Errorf("trial: %s, %+v, utilisation %v", tr.State, tr.Metrics, tr.Utilisation)
+	}
+}

@@ -57,6 +57,14 @@ func newHelmTarget(ctx context.Context, o *helmOpts, in *inputs, seed int64, log
 		return nil, "", badInput("--target helm needs one of --endpoint URL (the release's Dify service API) or --emulate")
 	}
 	ro := release.Options{Endpoint: o.endpoint, Emulate: o.emulate, Seed: seed, Log: log}
+	if o.endpoint != "" && in.workload.Mixed() {
+		// Every Dify app has its own key; --endpoint's load has one.
+		const why = "a mixed load needs each app's own key, and --target helm --endpoint drives one app with one: run it with --emulate or --target local, or load one scenario"
+		if in.mixFlag {
+			return nil, "", badInput("--scenario %s: %s", in.workload.Name(), why)
+		}
+		return nil, "", in.space.FieldError("load.mix", "%s", why)
+	}
 	if o.endpoint != "" {
 		if ro.Key, err = o.keys.key(); err != nil {
 			return nil, "", err

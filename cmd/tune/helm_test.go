@@ -44,6 +44,8 @@ func TestHelmBadInput(t *testing.T) {
 		"chart":       {"--target", "helm", "--emulate", "--chart", "charts/nope"},
 		"no-key":      {"--target", "helm", "--endpoint", "http://dify.example/v1", "--chart", testChart},
 		"eval":        nil,
+		"mix-flag": {"--target", "helm", "--endpoint", "http://dify.example/v1", "--chart", testChart,
+			"--scenario", "chatflow=60,agent=30,retrieval=10"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := append([]string{"--budget", "8c16g", "--space", space, "--out", t.TempDir()}, args...)
@@ -57,4 +59,26 @@ func TestHelmBadInput(t *testing.T) {
 			golden(t, "bad-helm-"+name+".txt", stderr)
 		})
 	}
+}
+
+// A mixed load in the space cannot run against one --endpoint key: the
+// refusal names the space file's load.mix line, before the cluster is
+// touched.
+func TestHelmRefusesMixFromSpace(t *testing.T) {
+	t.Setenv("DIFY_API_KEY", "app-x")
+	b, err := os.ReadFile(space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := strings.Replace(string(b), "  scenario: chatflow\n", "  mix: {chatflow: 60, agent: 30, retrieval: 10}\n", 1)
+	path := filepath.Join(t.TempDir(), "mixed.yaml")
+	if err := os.WriteFile(path, []byte(mixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", path, "--out", t.TempDir(),
+		"--target", "helm", "--endpoint", "http://dify.example/v1", "--chart", testChart)
+	if code != exitBadInput {
+		t.Errorf("exit %d, want 2\n%s%s", code, stdout, stderr)
+	}
+	golden(t, "bad-helm-mix-space.txt", strings.ReplaceAll(stderr, path, "SPACE"))
 }

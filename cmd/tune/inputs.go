@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +36,7 @@ func (o *common) register(c *cobra.Command) {
 	f.StringVar(&o.budget, "budget", "", "hardware to spend: <cores>c<GiB>g or a node pool <n>x<cores>c<GiB>g (e.g. 16c32g, 2x8c16g)")
 	f.StringVar(&o.space, "space", "", "search space file (e.g. spaces/default.yaml)")
 	f.StringVar(&o.target, "target", "sim", "where trials run: sim (the embedded model, virtual time), local (the model served over HTTP and measured by the loader, real time) or helm")
-	f.StringVar(&o.scenario, "scenario", "", "load scenario: "+strings.Join(spaces.Scenarios, ", ")+" (default: the space's)")
+	f.StringVar(&o.scenario, "scenario", "", "load scenario: "+strings.Join(spaces.Scenarios, ", ")+", or a mixed load of several apps with their weights in the users, e.g. chatflow=60,agent=30,retrieval=10 (default: the space's load.scenario or load.mix)")
 	f.Int64Var(&o.seed, "seed", 1, "random seed of the sampler and the model's noise (same seed, same study)")
 	f.DurationVar(&o.sloP95, "slo-p95", 0, "P95 latency SLO, e.g. 2s (default: the space's objective)")
 	f.IntVar(&o.users, "users", 0, "virtual users of each trial's load (default: the space's load.users)")
@@ -56,6 +55,9 @@ type inputs struct {
 	evaluator search.Evaluator
 	baseline  spaces.Config // the running release's configuration (--target helm); nil: the space's current
 	confirmed int           // the trial --confirm recommends; -1: none
+	// mixFlag is true when the load's mix comes from --scenario, not
+	// from the space's load.mix: errors about it name the flag.
+	mixFlag bool
 }
 
 // load reads and validates the space and budget and picks the evaluator.
@@ -88,10 +90,10 @@ func (o *common) load() (*inputs, error) {
 		return nil, err
 	}
 	if o.scenario != "" {
-		if !slices.Contains(spaces.Scenarios, o.scenario) {
-			return nil, badInput("--scenario %q: want one of %s", o.scenario, strings.Join(spaces.Scenarios, ", "))
+		if in.workload, err = in.workload.WithScenario(o.scenario); err != nil {
+			return nil, badInput("--scenario %w", err)
 		}
-		in.workload.Scenario = o.scenario
+		in.mixFlag = in.workload.Mixed()
 	}
 	if o.users < 0 {
 		return nil, badInput("--users %d: must be positive", o.users)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,10 +17,12 @@ import (
 	"github.com/tune-dify/tune/loader"
 	"github.com/tune-dify/tune/report"
 	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/spaces"
 )
 
 type loadOpts struct {
 	url, scenario, dataset, thinkTime, stages, queries string
+	appKeys                                            string // --app-key-env
 	jsonOut, csvPrefix, html                           string
 	keys                                               keySource
 	users                                              int
@@ -43,13 +46,16 @@ printed. Exit 1 when any request failed.`,
 		Example: `  DIFY_API_KEY=app-... tune load --url http://dify.example/v1 --users 100 --spawn-rate 10 \
        --duration 3m --think-time 1s..3s --json summary.json
   tune load --url http://dify.example/v1 --stages 50:1m,100:1m,150:1m --csv run --html run.html
-  tune load --url http://dify.example/v1 --scenario retrieval --dataset 3f1c... --rate 20 --duration 1m`,
+  tune load --url http://dify.example/v1 --scenario retrieval --dataset 3f1c... --rate 20 --duration 1m
+  DIFY_API_KEY=app-chat... AGENT_KEY=app-agent... KB_KEY=dataset-... tune load --url http://dify.example/v1 \
+       --scenario chatflow=60,agent=30,retrieval=10 --app-key-env agent=AGENT_KEY,retrieval=KB_KEY --dataset 3f1c...`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context(), c.OutOrStdout()) },
 	}
 	f := c.Flags()
 	f.StringVar(&o.url, "url", "", "Dify service API base URL, e.g. http://host/v1")
-	f.StringVar(&o.scenario, "scenario", "chatflow", "chatflow or agent (chat-messages), workflow (workflows/run), retrieval (datasets/{id}/retrieve)")
+	f.StringVar(&o.scenario, "scenario", "chatflow", "chatflow or agent (chat-messages), workflow (workflows/run), retrieval (datasets/{id}/retrieve), or a mix of apps with their weights in the users, e.g. chatflow=60,agent=30,retrieval=10 (each app's key from --app-key-env)")
+	f.StringVar(&o.appKeys, "app-key-env", "", "a mix: the environment variable holding each app's own key, e.g. agent=AGENT_KEY,retrieval=KB_KEY (apps left out use --api-key-env's)")
 	f.StringVar(&o.dataset, "dataset", "", "knowledge base id, for --scenario retrieval")
 	f.IntVar(&o.users, "users", 100, "concurrent virtual users (closed loop)")
 	f.Float64Var(&o.spawnRate, "spawn-rate", 10, "users started per second (0: all at once)")
@@ -146,7 +152,9 @@ func (o *loadOpts) config() (loader.Config, error) {
 		}
 		cfg.Scenario = &loader.Retrieval{DatasetID: o.dataset}
 	default:
-		return cfg, badInput("--scenario %q: want chatflow, agent, workflow or retrieval", o.scenario)
+		if !strings.Contains(o.scenario, "=") {
+			return cfg, badInput("--scenario %q: want chatflow, agent, workflow or retrieval, or a mix such as chatflow=60,agent=30,retrieval=10", o.scenario)
+		}
 	}
 	var err error
 	if cfg.ThinkMin, cfg.ThinkMax, err = parseThinkTime(o.thinkTime); err != nil {
@@ -167,10 +175,55 @@ func (o *loadOpts) config() (loader.Config, error) {
 		return cfg, err
 	}
 	cfg.APIKey = key
+	if cfg.Scenario == nil {
+		if cfg.Scenario, err = o.mix(); err != nil {
+			return cfg, err
+		}
+	} else if o.appKeys != "" {
+		return cfg, badInput("--app-key-env is for a mixed --scenario (e.g. chatflow=60,agent=30)")
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, badInput("%w", err)
 	}
 	return cfg, nil
+}
+
+// mix is the loader's Mix of a mixed --scenario: each app with the key
+// --app-key-env names for it, or --api-key-env's.
+func (o *loadOpts) mix() (*loader.Mix, error) {
+	m, err := spaces.ParseMix(o.scenario)
+	if err != nil {
+		return nil, badInput("--scenario %w", err)
+	}
+	keys := map[string]loader.Secret{}
+	if o.appKeys != "" {
+		for pair := range strings.SplitSeq(o.appKeys, ",") {
+			app, env, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if _, in := m[app]; !ok || !in || env == "" {
+				return nil, badInput("--app-key-env %q: want app=VARIABLE for an app of --scenario %s", pair, m)
+			}
+			key := strings.TrimSpace(os.Getenv(env))
+			if key == "" {
+				return nil, badInput("--app-key-env: $%s (the %s app's key) is not set", env, app)
+			}
+			keys[app] = loader.Secret(key)
+		}
+	}
+	var parts []loader.MixPart
+	for _, p := range m.Parts() {
+		sc, err := loader.NamedScenario(p.Scenario, loader.ScenarioOptions{DatasetID: o.dataset, Conversation: o.conversation})
+		if errors.Is(err, loader.ErrNeedDataset) {
+			return nil, badInput("--scenario %s: its retrieval needs --dataset <knowledge base id>", m)
+		} else if err != nil {
+			return nil, badInput("--scenario %w", err)
+		}
+		parts = append(parts, loader.MixPart{Name: p.Scenario, Weight: p.Weight, Scenario: sc, Key: keys[p.Scenario]})
+	}
+	mix, err := loader.NewMix(parts)
+	if err != nil {
+		return nil, badInput("--scenario %w", err)
+	}
+	return mix, nil
 }
 
 // keySource is where an API key comes from: --api-key-file or the

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tune-dify/tune/deployer/local"
+	"github.com/tune-dify/tune/spaces"
 )
 
 // difyChat is a small Dify-shaped chat-messages endpoint: a ping, three
@@ -128,4 +131,77 @@ func FuzzParseStages(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A mixed load against one emulated Dify serving two apps: each app's
+// users send its own key (a key on the wrong app would be refused), and no
+// key is printed.
+func TestLoadMix(t *testing.T) {
+	const chatKey, agentKey = "app-chat-do-not-print", "app-agent-do-not-print"
+	sp, err := spaces.Load(seedSpace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := spaces.LoadConfig("../../spaces/presets/s8-final.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget, err := spaces.ParseBudget("8c16g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := sp.Resolve(budget, sp.Complete(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, AppKeys: map[string]string{chatKey: local.AppChatflow, agentKey: local.AppAgent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	t.Setenv("DIFY_API_KEY", chatKey)
+	t.Setenv("AGENT_KEY", agentKey)
+	out := filepath.Join(t.TempDir(), "summary.json")
+	stdout, stderr, code := runCLI(t, "load", "--url", srv.URL(), "--users", "6", "--spawn-rate", "0", "--duration", "1500ms",
+		"--scenario", "chatflow=2,agent=1", "--app-key-env", "agent=AGENT_KEY", "--json", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{stdout, stderr, string(b)} {
+		if strings.Contains(s, chatKey) || strings.Contains(s, agentKey) {
+			t.Fatal("an API key was printed")
+		}
+	}
+	// With a key the emulator does not know for the chatflow users, they
+	// fail and the agent's users, with their own key, do not.
+	t.Setenv("DIFY_API_KEY", "app-unknown")
+	stdout, _, code = runCLI(t, "load", "--url", srv.URL(), "--users", "3", "--spawn-rate", "0", "--duration", "3s",
+		"--think-time", "100ms", "--scenario", "chatflow=2,agent=1", "--app-key-env", "agent=AGENT_KEY")
+	if code != exitFailed || !strings.Contains(stdout, "http_401_unauthorized") || strings.Contains(stdout, " 0 completed") {
+		t.Errorf("chatflow users with an unknown key, agent users with theirs: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestLoadMixBadInput(t *testing.T) {
+	t.Setenv("DIFY_API_KEY", "app-x")
+	t.Setenv("KB_KEY", "")
+	for name, args := range map[string][]string{
+		"mix-dataset": {"--scenario", "chatflow=60,retrieval=10"},
+		"mix-weight":  {"--scenario", "chatflow=60,retrieval=ten"},
+		"mix-app-key": {"--scenario", "chatflow=60,agent=30", "--app-key-env", "retrieval=KB_KEY"},
+		"mix-no-key":  {"--scenario", "chatflow=60,retrieval=10", "--dataset", "kb", "--app-key-env", "retrieval=KB_KEY"},
+		"app-key-one": {"--scenario", "agent", "--app-key-env", "agent=AGENT_KEY"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, append([]string{"load", "--url", "http://127.0.0.1:1/v1"}, args...)...)
+			if code != exitBadInput {
+				t.Errorf("exit %d, want 2: %s", code, stderr)
+			}
+			golden(t, "bad-load-"+name+".txt", stderr)
+		})
+	}
 }

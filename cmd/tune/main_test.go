@@ -467,3 +467,24 @@ func TestLoadOverlay(t *testing.T) {
 		}
 	}
 }
+
+// A mixed load on the model: the figures over all requests, then each
+// app's own.
+func TestEvalMix(t *testing.T) {
+	stdout, stderr, code := runCLI(t, "eval", "--budget", "16c32g", "--space", seedSpace,
+		"--config", "../../spaces/presets/s16-final.yaml", "--scenario", "chatflow=60,agent=30,retrieval=10")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "eval-mix.txt", stdout)
+	if code := exitCodeOf(t, "eval", "--budget", "16c32g", "--space", seedSpace,
+		"--config", "../../spaces/presets/s16-final.yaml", "--scenario", "chatflow=60,agent=0"); code != exitBadInput {
+		t.Errorf("a weight of 0: exit %d, want 2", code)
+	}
+}
+
+func exitCodeOf(t *testing.T, args ...string) int {
+	t.Helper()
+	_, _, code := runCLI(t, args...)
+	return code
+}

@@ -97,7 +97,7 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		return badInput("--storage %w", err)
 	}
 	folder, err := results.OpenFolder(ctx, o.out, dbPath, results.StudyFile{Study: o.study, StudyMeta: results.StudyMeta{
-		Budget: in.budget.Name, Space: o.space, Target: o.target, Scenario: in.workload.Scenario,
+		Budget: in.budget.Name, Space: o.space, Target: o.target, Scenario: in.workload.Name(),
 		Seed: o.seed, Command: commandLine(argv), Sampler: o.sampler,
 		SLOP95Ms: in.objective.SLOP95.Milliseconds(), MaxErrorRate: in.objective.MaxErrorRate,
 	}}, space)
@@ -192,7 +192,7 @@ func (o *studyOpts) inputs() (*inputs, []search.Preset, error) {
 		presets = append(presets, p)
 	}
 	if o.study == "" {
-		o.study = fmt.Sprintf("%s-%s-%s", spaceName(in.space), in.budget.Name, in.workload.Scenario)
+		o.study = fmt.Sprintf("%s-%s-%s", spaceName(in.space), in.budget.Name, loadSlug(in.workload))
 		// A shortened load measures other figures: its own study, so a
 		// rerun with the space's load does not resume into it.
 		if o.users > 0 {
@@ -215,7 +215,7 @@ func (o *studyOpts) header(stdout io.Writer, in *inputs, done int) {
 		fmt.Fprintf(stdout, "resuming study %q: %d of %d trials done\n", o.study, done, o.trials)
 	}
 	fmt.Fprintf(stdout, "study %q: budget %s, target %s, scenario %s, sampler %s, SLO P95 ≤ %s, errors ≤ %.1f%%\n",
-		o.study, in.budget.Name, o.target, in.workload.Scenario, o.sampler, in.objective.SLOP95, 100*in.objective.MaxErrorRate)
+		o.study, in.budget.Name, o.target, in.workload.Name(), o.sampler, in.objective.SLOP95, 100*in.objective.MaxErrorRate)
 	w := in.workload
 	fmt.Fprintf(stdout, "load per trial: %d users, spawn %g/s, think %s..%s, measured %s after the ramp\n",
 		w.Users, w.SpawnRate, w.ThinkMin, w.ThinkMax, w.Duration)
@@ -297,4 +297,10 @@ func commandLine(argv []string) string {
 		parts[i] = a
 	}
 	return strings.Join(parts, " ")
+}
+
+// loadSlug names the load in a study's name and folder: the scenario, or
+// a mix as chatflow60-agent30-retrieval10.
+func loadSlug(w spaces.Workload) string {
+	return strings.NewReplacer("=", "", ",", "-").Replace(w.Name())
 }

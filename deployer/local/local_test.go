@@ -408,3 +408,27 @@ func TestLoaderSkimsTheEmulatorsStreams(t *testing.T) {
 			sum.Completed, sum.Failed, sum.Errors, sum.Events, sum.Skimmed)
 	}
 }
+
+// One system serves several apps, each behind its own key, as one Dify
+// does for a mixed load: the key decides the app, and so the route it
+// answers and the events it streams.
+func TestAppKeys(t *testing.T) {
+	leakcheck.Check(t)
+	const agentKey, flowKey = "app-agent-TEST-0123456789", "app-workflow-TEST-0123456789"
+	srv := start(t, local.Options{AppKeys: map[string]string{agentKey: local.AppAgent, flowKey: local.AppWorkflow}})
+	chat := `{"inputs":{},"query":"hi","response_mode":"streaming","user":"u"}`
+	plain, _ := content(events(t, post(t, srv.URL()+"/chat-messages", key, chat).Body))
+	agent, _ := content(events(t, post(t, srv.URL()+"/chat-messages", agentKey, chat).Body))
+	if len(agent) <= len(plain) || plain[0] != "workflow_started" || agent[0] != "workflow_started" {
+		t.Errorf("the agent key's stream %v; the chatflow key's %v: want the agent's longer graph", agent, plain)
+	}
+	assertDifyError(t, post(t, srv.URL()+"/chat-messages", flowKey, chat), 400, "not_chat_app")
+	resp := post(t, srv.URL()+"/workflows/run", flowKey, `{"inputs":{},"response_mode":"streaming","user":"u"}`)
+	if names, _ := content(events(t, resp.Body)); len(names) == 0 || names[len(names)-1] != "workflow_finished" {
+		t.Errorf("the workflow key's run: %v", names)
+	}
+	assertDifyError(t, post(t, srv.URL()+"/workflows/run", agentKey, `{"inputs":{},"response_mode":"streaming","user":"u"}`), 400, "not_workflow_app")
+	if _, err := local.Start("127.0.0.1:0", local.Options{AppKeys: map[string]string{agentKey: "batch"}}); err == nil {
+		t.Error("a key for an unknown app was accepted")
+	}
+}

@@ -57,8 +57,12 @@ type Options struct {
 	LLM  spaces.LLM
 	Seed int64 // the model's noise
 	// Keys are the accepted API keys (app- and dataset- keys alike); at
-	// least one is required.
+	// least one is required, here or in AppKeys.
 	Keys []string
+	// AppKeys serve more apps than App on the same system, as one Dify
+	// serves several apps (a mixed load): each entry is an API key and the
+	// app it serves (one of Apps). Keys serve App.
+	AppKeys map[string]string
 	// Ping is the interval of `event: ping` on open streams (Dify: 10 s).
 	Ping time.Duration
 	// MaxActive, when positive, answers 429 too_many_requests to a request
@@ -146,8 +150,13 @@ func Start(addr string, opts Options) (*Server, error) {
 }
 
 func (o Options) defaults() (Options, error) {
-	if len(o.Keys) == 0 || slices.Contains(o.Keys, "") {
+	if len(o.Keys)+len(o.AppKeys) == 0 || slices.Contains(o.Keys, "") {
 		return o, errors.New("emulate: an API key is required")
+	}
+	for k, app := range o.AppKeys {
+		if k == "" || !slices.Contains(Apps, app) {
+			return o, fmt.Errorf("emulate: a key for app %q: want a key and one of %s", app, strings.Join(Apps, ", "))
+		}
 	}
 	if o.App == "" {
 		o.App = AppChatflow
@@ -239,11 +248,12 @@ func (s *Server) Handler() http.Handler {
 }
 
 // auth checks the Bearer key in constant time, then admits the request
-// under MaxActive.
-func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+// under MaxActive for the key's app.
+func (s *Server) auth(next func(w http.ResponseWriter, r *http.Request, app string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.known(key) {
+		app, known := s.appOf(key)
+		if !ok || !known {
 			difyError(w, http.StatusUnauthorized, "unauthorized", "Access token is invalid")
 			return
 		}
@@ -255,16 +265,26 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		next(w, r)
+		next(w, r, app)
 	}
 }
 
-func (s *Server) known(key string) bool {
+// appOf is the app key serves, comparing it with every key in constant
+// time.
+func (s *Server) appOf(key string) (app string, known bool) {
 	found := 0
 	for _, k := range s.opts.Keys {
 		found |= subtle.ConstantTimeCompare([]byte(k), []byte(key))
 	}
-	return found == 1
+	if found == 1 {
+		app = s.opts.App
+	}
+	for k, a := range s.opts.AppKeys {
+		if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
+			found, app = 1, a
+		}
+	}
+	return app, found == 1
 }
 
 // chatBody is POST /chat-messages and /workflows/run.
@@ -287,25 +307,25 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	if !chatApp(s.opts.App) {
+func (s *Server) chat(w http.ResponseWriter, r *http.Request, app string) {
+	if !chatApp(app) {
 		difyError(w, http.StatusBadRequest, "not_chat_app", "Please check if your app mode matches the right API route.")
 		return
 	}
-	s.run(w, r, true)
+	s.run(w, r, true, app)
 }
 
-func (s *Server) workflow(w http.ResponseWriter, r *http.Request) {
-	if chatApp(s.opts.App) {
+func (s *Server) workflow(w http.ResponseWriter, r *http.Request, app string) {
+	if chatApp(app) {
 		difyError(w, http.StatusBadRequest, "not_workflow_app", "Please check if your app mode matches the right API route.")
 		return
 	}
-	s.run(w, r, false)
+	s.run(w, r, false, app)
 }
 
 // run checks a chat-messages or workflows/run body as Dify does (a query
 // for chat, a user, a response mode) and serves the call.
-func (s *Server) run(w http.ResponseWriter, r *http.Request, chat bool) {
+func (s *Server) run(w http.ResponseWriter, r *http.Request, chat bool, app string) {
 	var b chatBody
 	if !decode(w, r, &b) {
 		return
@@ -325,7 +345,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, chat bool) {
 	if chat {
 		conv = b.ConversationID
 	}
-	s.serve(w, r, b.ResponseMode == "blocking", b.Query, conv, b.User)
+	s.serve(w, r, app, b.ResponseMode == "blocking", b.Query, conv, b.User)
 }
 
 // serve runs one model call and writes what Dify writes as it goes, one
@@ -333,8 +353,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, chat bool) {
 // out with the first one when the app is slow to start), the workflow's
 // opening events at the model's first byte, each answer chunk as the model
 // generates it (an llm call) and the rest when the call ends.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, blocking bool, query, conv, user string) {
-	scenario := s.opts.App
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, app string, blocking bool, query, conv, user string) {
+	scenario := app
 	if scenario == AppWorkflow {
 		scenario = "workflow"
 	}
@@ -353,7 +373,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, blocking bool, qu
 			broken = true // the client went away; the request's context ends too
 		}
 	}
-	st := newStream(s.opts.App, query, conv, user, s.pieces, send)
+	st := newStream(app, query, conv, user, s.pieces, send)
 	open := false // status and headers sent
 	begin := func() {
 		if open {
@@ -444,7 +464,7 @@ type retrieveBody struct {
 	} `json:"retrieval_model"`
 }
 
-func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) retrieve(w http.ResponseWriter, r *http.Request, _ string) {
 	var b retrieveBody
 	if !decode(w, r, &b) {
 		return

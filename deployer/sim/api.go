@@ -16,7 +16,8 @@ type apiPod struct {
 	slots    int        // requests (or tasks) one process takes at once
 	backlog  []*request // accepted by the kernel, not yet by a process
 	inflight int
-	reqMiB   float64 // memory an in-flight request or task holds
+	held     float64 // memory the in-flight requests or tasks hold, MiB
+	reqMiB   float64 // memory an in-flight task holds (a worker pod)
 	baseMiB  float64 // the pod without its processes
 	procMiB  float64 // one process after imports
 
@@ -70,7 +71,17 @@ func (p *apiPod) start(procs, poolSize, overflow int) {
 // rss is the pod's resident memory now: base, processes and in-flight
 // requests (effect 7).
 func (p *apiPod) rss() float64 {
-	return p.baseMiB + float64(len(p.procs))*p.procMiB + float64(p.inflight)*p.reqMiB
+	return p.baseMiB + float64(len(p.procs))*p.procMiB + p.held
+}
+
+// reqMem is the memory q holds in p while it is in flight: its scenario's
+// per request in an api pod (a mixed load holds each scenario's own), the
+// task's in a worker.
+func (p *apiPod) reqMem(q *request) float64 {
+	if p.worker {
+		return p.reqMiB
+	}
+	return q.sc.reqMiB
 }
 
 // throttleEfficiency is the share of the CFS quota that turns into useful
@@ -136,7 +147,7 @@ func (p *apiPod) accrue() {
 func (p *apiPod) gc() {
 	rss := p.rss()
 	pressure := math.Max(0, rss/p.memLimit-0.5)
-	heap := p.procMiB + float64(p.inflight)*p.reqMiB/float64(len(p.procs))
+	heap := p.procMiB + p.held/float64(len(p.procs))
 	d := p.r.k.GCStallPerGiB.Seconds() * heap / 1024 * (1 + gcPressureGain*pressure)
 	until := p.r.e.now + p.r.e.work(d)
 	if until <= p.stalledUntil {
@@ -168,6 +179,7 @@ func (p *apiPod) admit(q *request) {
 	}
 	best.slots++
 	p.inflight++
+	p.held += p.reqMem(q)
 	q.proc = best
 	if need := p.rss(); need > p.memLimit {
 		p.r.oom(p.service, need, p.memLimit)
@@ -176,11 +188,12 @@ func (p *apiPod) admit(q *request) {
 	q.next()
 }
 
-// leave frees q's slot, lets the backlog in and counts toward the next
-// full collection.
-func (p *apiPod) leave(pr *apiProc) {
+// leave frees q's slot in pr, lets the backlog in and counts toward the
+// next full collection.
+func (p *apiPod) leave(pr *apiProc, q *request) {
 	pr.slots--
 	p.inflight--
+	p.held -= p.reqMem(q)
 	if p.r.e.rng.Float64() < 1.0/gcEveryRequests {
 		p.gc()
 	}

@@ -30,14 +30,21 @@ func allocOf(rd *reader, name string) (alloc, error) {
 	return alloc{a.Replicas, a.CPU.Cores(), float64(a.Memory)}, nil
 }
 
-// newRun builds the stations of sys and schedules the users of w.
+// newRun builds the stations of sys and schedules the users of w. In a
+// mixed load each user runs one part's scenario for all its requests, the
+// users split by weight in spawn order (spaces.Split).
 func newRun(seed int64, sys spaces.System, w spaces.Workload, k Constants) (*run, error) {
 	r, users, spawn, err := build(seed, sys, w, k, &reader{sys: sys})
 	if err != nil || r.stopped {
 		return r, err
 	}
+	split := spaces.NewSplit(w.Parts())
 	for i := range users {
-		u := &user{r: r}
+		part := split.Of(i)
+		u := &user{r: r, part: part, sc: r.scs[part]}
+		if r.parts != nil {
+			r.parts[part].users++
+		}
 		r.e.at(float64(i)/spawn, u.send)
 	}
 	return r, nil
@@ -52,9 +59,16 @@ func build(seed int64, sys spaces.System, w spaces.Workload, k Constants, rd *re
 		return nil, 0, 0, err
 	}
 	topo := topologyOf(sys.Dify)
-	sc, ok := scenariosOf(topo)[w.Scenario]
-	if !ok {
-		return nil, 0, 0, fmt.Errorf("%w: unknown scenario %q (want one of %s)", ErrBadSystem, w.Scenario, strings.Join(spaces.Scenarios, ", "))
+	var scs []*scenario
+	for _, p := range w.Parts() {
+		sc, ok := scenariosOf(topo)[p.Scenario]
+		if !ok {
+			return nil, 0, 0, fmt.Errorf("%w: unknown scenario %q (want one of %s)", ErrBadSystem, p.Scenario, strings.Join(spaces.Scenarios, ", "))
+		}
+		if p.Weight < 1 {
+			return nil, 0, 0, fmt.Errorf("%w: scenario %s weighs %d (want ≥ 1)", ErrBadSystem, p.Scenario, p.Weight)
+		}
+		scs = append(scs, &sc)
 	}
 	users, spawn, dur := w.Users, w.SpawnRate, w.Duration.Seconds()
 	if users == 0 {
@@ -77,8 +91,13 @@ func build(seed int64, sys spaces.System, w spaces.Workload, k Constants, rd *re
 	}
 
 	r = &run{
-		e: newEngine(seed, sys, w), sc: &sc, k: k, topo: topo, llm: llm, thinkMin: tmin, thinkMax: tmax,
+		e: newEngine(seed, sys, w), sc: scs[0], scs: scs, k: k, topo: topo, llm: llm, thinkMin: tmin, thinkMax: tmax,
 		total: newHist(), ttfb: newHist(), errs: map[string]int{}, timeout: -1,
+	}
+	if len(scs) > 1 {
+		for _, sc := range scs {
+			r.parts = append(r.parts, &partStats{name: sc.name, total: newHist(), ttfb: newHist()})
+		}
 	}
 	r.e.rtt, r.e.speed = k.RTT.Seconds(), k.CPUSpeed
 	ramp := float64(users) / spawn
@@ -157,9 +176,7 @@ func build(seed int64, sys spaces.System, w spaces.Workload, k Constants, rd *re
 	r.reserved = newPS(e, math.Max(0.05, resCores-reservedBGCores), math.Inf(1))
 
 	for range api.replicas {
-		p := newAPIPod(r, api.cores, api.mib, workers, slots, poolSize, overflow)
-		p.reqMiB = sc.reqMiB
-		r.pods = append(r.pods, p)
+		r.pods = append(r.pods, newAPIPod(r, api.cores, api.mib, workers, slots, poolSize, overflow))
 	}
 	r.pg = &postgres{r: r, cpu: newPS(e, pgA.cores, 1), limit: maxConns - pgSuperuserReserved,
 		memLimit: pgA.mib, fsyncMean: fsync[0], fsyncSigma: fsync[1]}

@@ -8,6 +8,10 @@
 //
 // Model.Evaluate is deterministic in (Seed, System, Workload) and computes
 // every figure from the mechanisms; nothing is looked up by configuration.
+// A mixed load (Workload.Mix) splits the users among its scenarios by
+// weight (spaces.Split), every request of a user its scenario's, all on
+// the same stations; its figures are over all requests, each scenario's in
+// Measurement.Scenarios.
 //
 // Two topologies, chosen by System.Dify: before Dify 1.13 the api runs
 // workflows; from 1.13 Celery workers do, the api relaying their events

@@ -56,7 +56,9 @@ var ErrBadSystem = errors.New("sim: bad system or workload")
 // run is the state of one evaluation.
 type run struct {
 	e       engine
-	sc      *scenario
+	sc      *scenario    // the first part's scenario (Live's app)
+	scs     []*scenario  // each part's, in the order of Workload.Parts
+	parts   []*partStats // each part's figures; nil unless the load is mixed
 	k       Constants
 	topo    topology
 	llm     spaces.LLM // the provider the llm scenario's LLM node streams from
@@ -189,26 +191,46 @@ func (r *run) utilisation(start usage) map[string]float64 {
 	return util
 }
 
-// record counts a finished request that ended inside the measured window.
+// partStats are one part's figures in a mixed load.
+type partStats struct {
+	name              string
+	users             int
+	total, ttfb       *hdrhistogram.Histogram
+	completed, failed int
+}
+
+// record counts a finished request that ended inside the measured window,
+// in the whole and, in a mixed load, in its user's part.
 func (r *run) record(q *request, kind string) {
 	if r.e.now < r.t0 || r.e.now > r.t1 {
 		return
 	}
+	var part *partStats
+	if r.parts != nil && q.u != nil {
+		part = r.parts[q.u.part]
+	}
 	if kind != "" {
 		r.failed++
 		r.errs[kind]++
+		if part != nil {
+			part.failed++
+		}
 		return
 	}
+	total, ttfb := int64((r.e.now-q.start)*1e6), int64(q.ttfb*1e6)
 	r.completed++
-	_ = r.total.RecordValue(int64((r.e.now - q.start) * 1e6))
-	_ = r.ttfb.RecordValue(int64(q.ttfb * 1e6))
+	_ = r.total.RecordValue(total)
+	_ = r.ttfb.RecordValue(ttfb)
+	if part != nil {
+		part.completed++
+		_ = part.total.RecordValue(total)
+		_ = part.ttfb.RecordValue(ttfb)
+	}
 }
 
 func (r *run) measurement() results.Measurement {
-	ms := func(h *hdrhistogram.Histogram, p float64) float64 {
-		return float64(h.ValueAtQuantile(p)) / 1000
-	}
 	m := results.Measurement{
+		Metrics:     r.metrics(r.completed, r.failed, r.total, r.ttfb),
 		Completed:   r.completed,
 		Failed:      r.failed,
 		Utilisation: r.util,
@@ -216,15 +238,32 @@ func (r *run) measurement() results.Measurement {
 	if len(r.errs) > 0 {
 		m.Errors = r.errs
 	}
-	m.Metrics.TPS = float64(r.completed) / (r.t1 - r.t0)
-	if r.completed > 0 {
-		m.Metrics.P50 = ms(r.total, 50)
-		m.Metrics.P95 = ms(r.total, 95)
-		m.Metrics.P99 = ms(r.total, 99)
-		m.Metrics.TTFBP95 = ms(r.ttfb, 95)
+	if r.parts != nil {
+		m.Scenarios = map[string]results.Part{}
+		for _, p := range r.parts {
+			m.Scenarios[p.name] = results.Part{Users: p.users, Completed: p.completed, Failed: p.failed,
+				Metrics: r.metrics(p.completed, p.failed, p.total, p.ttfb)}
+		}
 	}
-	if n := r.completed + r.failed; n > 0 {
-		m.Metrics.ErrorRate = float64(r.failed) / float64(n)
+	return m
+}
+
+// metrics are the figures of completed and failed requests in the
+// measured window, with total and ttfb the completed ones' times.
+func (r *run) metrics(completed, failed int, total, ttfb *hdrhistogram.Histogram) results.Metrics {
+	ms := func(h *hdrhistogram.Histogram, p float64) float64 {
+		return float64(h.ValueAtQuantile(p)) / 1000
+	}
+	var m results.Metrics
+	m.TPS = float64(completed) / (r.t1 - r.t0)
+	if completed > 0 {
+		m.P50 = ms(total, 50)
+		m.P95 = ms(total, 95)
+		m.P99 = ms(total, 99)
+		m.TTFBP95 = ms(ttfb, 95)
+	}
+	if n := completed + failed; n > 0 {
+		m.ErrorRate = float64(failed) / float64(n)
 	}
 	return m
 }
@@ -250,8 +289,34 @@ func seedFor(seed int64, sys spaces.System, w spaces.Workload) (uint64, uint64) 
 	for _, k := range keys {
 		fmt.Fprintf(h, "%s=%v;", k, sys.Settings[k])
 	}
-	fmt.Fprintf(h, "%+v|%+v|%+v", sys.Reserved, sys.Budget, w)
+	key := noiseKeyOf(w)
+	if parts := w.Parts(); len(parts) == 1 {
+		key.Scenario = parts[0].Scenario // a mix of one scenario is that scenario
+	}
+	fmt.Fprintf(h, "%+v|%+v|%+v", sys.Reserved, sys.Budget, key)
+	if len(w.Parts()) > 1 {
+		fmt.Fprintf(h, "|mix=%s", w.Mix)
+	}
 	return uint64(seed), h.Sum64()
+}
+
+// noiseKey is the part of a Workload the noise is seeded with, printed
+// exactly as Workload printed before it had a mix, so a single-scenario
+// trial meets the noise it always met (the recorded optima's fingerprints
+// depend on it). A field added to Workload that changes the load belongs
+// here too.
+type noiseKey struct {
+	Scenario                     string
+	Users                        int
+	SpawnRate                    float64
+	Duration, ThinkMin, ThinkMax time.Duration
+	LLM                          spaces.LLM
+	Note                         string
+}
+
+func noiseKeyOf(w spaces.Workload) noiseKey {
+	return noiseKey{Scenario: w.Scenario, Users: w.Users, SpawnRate: w.SpawnRate, Duration: w.Duration,
+		ThinkMin: w.ThinkMin, ThinkMax: w.ThinkMax, LLM: w.LLM, Note: w.Note}
 }
 
 func newHist() *hdrhistogram.Histogram {

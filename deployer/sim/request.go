@@ -495,7 +495,7 @@ func (q *request) finish(kind string) {
 			q.proc.pool.release()
 		}
 		if q.proc != nil {
-			q.proc.pod.leave(q.proc)
+			q.proc.pod.leave(q.proc, q)
 		}
 	}
 	if kind != "" && kind != "timeout" && q.session {
@@ -518,9 +518,12 @@ func (q *request) finish(kind string) {
 	q.u.think()
 }
 
-// user is one closed-loop virtual user: request, think, repeat.
+// user is one closed-loop virtual user: request, think, repeat, always
+// its part's scenario (in a mixed load, one app's user).
 type user struct {
-	r *run
+	r    *run
+	sc   *scenario
+	part int // index in run.scs
 }
 
 func (u *user) think() {
@@ -534,7 +537,7 @@ func (u *user) send() {
 	if r.stopped {
 		return
 	}
-	q := &request{r: r, u: u, sc: r.sc, i: -1, start: r.e.now}
+	q := &request{r: r, u: u, sc: u.sc, i: -1, start: r.e.now}
 	q.nextFn, q.contFn = q.next, q.cont
 	r.watch(q)
 	q.next()

@@ -36,6 +36,7 @@ func (r *run) dispatch() {
 		p := best.pod
 		best.slots++
 		p.inflight++
+		p.held += p.reqMem(q)
 		q.wproc = best
 		if need := p.rss(); need > p.memLimit {
 			r.oom(p.service, need, p.memLimit)
@@ -54,7 +55,7 @@ func (q *request) endTask() {
 	if q.wproc != nil {
 		pr := q.wproc
 		q.wproc = nil
-		pr.pod.leave(pr)
+		pr.pod.leave(pr, q)
 	}
 }
 
