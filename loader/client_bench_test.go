@@ -158,8 +158,11 @@ func TestNoAllocationPerEvent(t *testing.T) {
 		}
 		return n
 	}
+	// One allocation of slack: under the race detector sync.Pool drops
+	// some of what it is given, so the counts wobble; an allocation per
+	// event would add 380.
 	few, many := allocs(20), allocs(400)
-	if many > few {
+	if many > few+1 {
 		t.Errorf("allocations per stream: %.0f with 21 events, %.0f with 401: something allocates per event", few, many)
 	}
 }
