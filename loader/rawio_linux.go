@@ -1,4 +1,4 @@
-//go:build !race
+//go:build !race && !tune_netconn
 
 package loader
 
@@ -29,6 +29,8 @@ import (
 // Under the race detector the connection stays net.Conn's: its system
 // calls tell the detector that what one side wrote before sending happened
 // before what the other side does after receiving, and raw calls would not.
+// Built with -tags tune_netconn it stays net.Conn's too: make bench-load's
+// row that shows what raw calls save.
 type rawConn struct {
 	*net.TCPConn
 	rc syscall.RawConn

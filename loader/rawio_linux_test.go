@@ -1,4 +1,4 @@
-//go:build !race
+//go:build !race && !tune_netconn
 
 package loader
 

@@ -1,8 +1,10 @@
 // Command benchload is make bench-load: completed SSE streams per second
 // of the client process's own CPU time (user + system, from its rusage,
 // its start-up before the first request left out) for tune load and, in
-// the same run, for Debian's Locust (FastHttpUser and HttpUser) and for a
-// floor client (the cheapest the kernel allows: raw epoll, no parsing),
+// the same run, for Debian's Locust (FastHttpUser and HttpUser), for tune
+// load built with -tags tune_netconn (its connections net.Conn's, not raw
+// system calls) and for a floor client (the cheapest the kernel allows:
+// raw epoll, no parsing),
 // against a one-core server sending a Dify chatflow stream of 21 events,
 // each written on its own as Dify flushes them; then how close tune load's
 // p50 total time is to the server's own timing of streams whose events are
@@ -87,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // whether subprocesses are pinned.
 type env struct {
 	dir, self, tune string
+	tuneNet         string // tune built with -tags tune_netconn
 	stderr          io.Writer
 	dur             time.Duration // of each throughput and accuracy run
 	users, nproc    int
@@ -95,11 +98,15 @@ type env struct {
 }
 
 func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
-	e.tune = filepath.Join(e.dir, "tune")
+	// tune, and tune whose connections stay net.Conn's (the loader's raw
+	// system calls built out), to show what those save.
+	e.tune, e.tuneNet = filepath.Join(e.dir, "tune"), filepath.Join(e.dir, "tune-netconn")
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(bctx, "go", "build", "-o", e.tune, "github.com/tune-dify/tune/cmd/tune").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/tune: %v\n%s", err, out)
+	for bin, tags := range map[string]string{e.tune: "", e.tuneNet: "tune_netconn"} {
+		if out, err := exec.CommandContext(bctx, "go", "build", "-tags", tags, "-o", bin, "github.com/tune-dify/tune/cmd/tune").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build -tags %q ./cmd/tune: %v\n%s", tags, err, out)
+		}
 	}
 	cores := 1 // the client's cores
 	if !e.pinned {
@@ -161,7 +168,7 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	rows := []row{{client: "tune load", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}}
 	var sum *loader.Summary
 	err := measure(&rows[0], func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
-		sum, ps, err = e.tuneLoad(ctx, srv.url, e.users, 0, onStart)
+		sum, ps, err = e.tuneLoad(ctx, e.tune, srv.url, e.users, 0, onStart)
 		return ps, err
 	})
 	if err != nil {
@@ -170,6 +177,16 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	rows[0].rate, rows[0].streams = float64(sum.Completed)/sum.Duration/float64(cores), sum.Completed
 	if sum.Failed > 0 {
 		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
+	}
+	tn := row{client: "tune load, net.Conn", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}
+	var tnSum *loader.Summary
+	if err := measure(&tn, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+		tnSum, ps, err = e.tuneLoad(ctx, e.tuneNet, srv.url, e.users, 0, onStart)
+		return ps, err
+	}); err != nil {
+		tn.note = err.Error()
+	} else if tn.rate, tn.streams = float64(tnSum.Completed)/tnSum.Duration/float64(cores), tnSum.Completed; tnSum.Failed > 0 {
+		tn.note = fmt.Sprintf("%d failed %v", tnSum.Failed, tnSum.Errors)
 	}
 	fl := row{client: "floor (raw epoll)", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}
 	var fc floorCounts
@@ -201,7 +218,7 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		}
 		rows = append(rows, r)
 	}
-	rows = append(rows, fl)
+	rows = append(rows, tn, fl)
 
 	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s, load average %s\n", e.nproc, pinNote,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx), loadAverage())
@@ -241,7 +258,11 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 			float64(fc.reads)/float64(fc.streams), float64(fc.waits)/float64(fc.streams), fl.cpu/float64(fc.reads)*1e6, pct(fl.sys/fl.cpu))
 	}
 	if t, f := perCPU(rows[0]), perCPU(fl); t > 0 && f > 0 {
-		fmt.Fprintf(w, "  tune load: %.0f%% of the floor's streams per CPU-second\n", 100*t/f)
+		fmt.Fprintf(w, "  tune load: %.0f%% of the floor's streams per CPU-second", 100*t/f)
+		if n := perCPU(tn); n > 0 {
+			fmt.Fprintf(w, ", %.2f× its figure with net.Conn's reads and writes (-tags tune_netconn)", t/n)
+		}
+		fmt.Fprintln(w)
 	}
 	var starts []string
 	for _, r := range rows {
@@ -318,13 +339,13 @@ func exitCode(err error) int {
 
 // tuneLoad runs the built tune load pinned to core 1 and returns its JSON
 // summary and its process state; onStart (if set) gets its process id.
-func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, *os.ProcessState, error) {
-	out := filepath.Join(e.dir, fmt.Sprintf("tune-%d.json", users))
-	name, args := e.pin(1, e.tune, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
+func (e *env) tuneLoad(ctx context.Context, bin, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, *os.ProcessState, error) {
+	out := filepath.Join(e.dir, fmt.Sprintf("%s-%d.json", filepath.Base(bin), users))
+	name, args := e.pin(1, bin, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
 		"--think-time", "0s", "--duration", e.dur.String(), "--warm-up", warmUp.String(),
 		"--request-timeout", "30s", "--json", out)
 	// Exit code 1 means some requests failed; the summary says which.
-	ps, err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
+	ps, err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("%s-%d", filepath.Base(bin), users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
 	if err != nil && exitCode(err) != 1 {
 		return nil, nil, err
 	}
@@ -376,7 +397,7 @@ func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tu
 	}
 	defer srv.stop()
 	cpu := busy(srv.cmd.Process.Pid, e.dur)
-	sum, _, err := e.tuneLoad(ctx, srv.url, users, warmUp, nil)
+	sum, _, err := e.tuneLoad(ctx, e.tune, srv.url, users, warmUp, nil)
 	serverBusy = <-cpu
 	if err != nil {
 		return 0, 0, 0, 0, err
