@@ -35,8 +35,8 @@ e2e: e2e-build ## every test, plus those tagged e2e against a real control plane
 	$(GO) vet -tags e2e ./...
 	TUNE_E2E_BIN=$$(e2e/build.sh --print-bin-dir) $(GO) test -count=1 -tags e2e -p 1 -timeout 30m $(E2E_PKGS)
 
-bench: ## search benchmark: trials and load-seconds to 95% of each case's true optimum, 5 samplers, 10 seeds (an hour; searches missing optima first)
-	$(GO) run ./tools/benchsearch -json tune-out/bench-search.json
+bench: ## search benchmark: trials, load-seconds and cluster time to 95% of each case's true optimum, every case and its perturbed variants, 5 samplers, 10 seeds, 60 trials: about 3 h on a shared 2-core machine (0.23 s a trial at -jobs 2), plus ~10 min per case without a recorded optimum; BENCH_ARGS='-seeds 20' doubles it
+	$(GO) run ./tools/benchsearch -json tune-out/bench-search.json $(BENCH_ARGS)
 
 bench-quick: ## the search benchmark CI-sized: 3 cases, guided (with and without screening) vs random, 5 seeds, 40 trials (a few minutes)
 	$(GO) run ./tools/benchsearch -quick -json tune-out/bench-search-quick.json

@@ -29,6 +29,9 @@ const (
 type StudyFile struct {
 	Study string `json:"study"`
 	StudyMeta
+	// WallTime is what the study cost, or would cost, on a cluster, as of
+	// its last run's end (SetWallTime).
+	WallTime *WallTime `json:"wall_time,omitempty"`
 }
 
 // Folder is an open study output folder: its store and trials.jsonl, kept
@@ -121,6 +124,16 @@ func (f *Folder) writeStudy(space []byte) error {
 }
 
 func (f *Folder) path(name string) string { return filepath.Join(f.Dir, name) }
+
+// SetWallTime records the study's wall time on a cluster in study.json.
+func (f *Folder) SetWallTime(w WallTime) error {
+	f.Study.WallTime = &w
+	b, err := json.MarshalIndent(f.Study, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(f.path(StudyJSON), append(b, '\n'))
+}
 
 // Close closes the store.
 func (f *Folder) Close() error { return f.store.Close() }

@@ -19,6 +19,9 @@ type Measurement struct {
 	Failed      int                `json:"failed"`
 	Errors      map[string]int     `json:"errors,omitempty"` // error kind → count
 	Utilisation map[string]float64 `json:"utilisation,omitempty"`
+	// Timings, from a target that deploys, is where the trial's time
+	// went; the trial record keeps it.
+	Timings *Timings `json:"timings,omitempty"`
 	// Scenarios, for a mixed load where the target can tell them apart,
 	// are each scenario's own figures; Metrics are over all requests.
 	Scenarios map[string]Part `json:"scenarios,omitempty"`

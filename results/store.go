@@ -14,7 +14,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. A file with a newer
 // version was written by a newer tune and is refused rather than misread.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // busyTimeout is how long a writer waits for another process holding the
 // database (a second tune, or sqlite3 reading it) before failing.
@@ -53,8 +53,15 @@ CREATE TABLE IF NOT EXISTS trials (
 	started     TEXT NOT NULL,
 	finished    TEXT NOT NULL,
 	duration_s  REAL NOT NULL,
+	timings     TEXT,
 	PRIMARY KEY (study_id, number)
 );`
+
+// upgrades bring a file of an older version to schemaVersion: upgrades[v-1]
+// takes version v to v+1. Version 2 records the trials' timings.
+var upgrades = []string{
+	`ALTER TABLE trials ADD COLUMN timings TEXT`,
+}
 
 // StudyID identifies a study within one Store.
 type StudyID int64
@@ -165,6 +172,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if v > schemaVersion {
 		return fmt.Errorf("schema version %d is newer than this tune understands (%d)", v, schemaVersion)
+	}
+	if v > 0 {
+		for _, up := range upgrades[v-1:] {
+			if _, err := tx.ExecContext(ctx, up); err != nil {
+				return fmt.Errorf("upgrade schema from version %d: %w", v, err)
+			}
+		}
 	}
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return err
@@ -292,6 +306,14 @@ func (s *Store) Add(ctx context.Context, study StudyID, t Trial) error {
 	if err != nil {
 		return fmt.Errorf("add trial %d: errors: %w", t.Number, err)
 	}
+	var timings any // NULL when the target records none
+	if t.Timings != nil {
+		b, err := json.Marshal(t.Timings)
+		if err != nil {
+			return fmt.Errorf("add trial %d: timings: %w", t.Number, err)
+		}
+		timings = string(b)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("add trial %d: %w", t.Number, err)
@@ -316,12 +338,12 @@ func (s *Store) Add(ctx context.Context, study StudyID, t Trial) error {
 	_, err = tx.ExecContext(ctx, `INSERT INTO trials
 		(study_id, number, state, origin, params, cpu_cores, memory_mib,
 		 tps, p50_ms, p95_ms, p99_ms, ttfb_p95_ms, error_rate, error,
-		 utilisation, errors, started, finished, duration_s)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 utilisation, errors, started, finished, duration_s, timings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		study, t.Number, string(t.State), string(t.Origin), string(params),
 		t.Resources.CPUCores, t.Resources.MemoryMiB,
 		m.TPS, m.P50, m.P95, m.P99, m.TTFBP95, m.ErrorRate, t.Error,
-		util, errs, formatTime(t.Started), formatTime(t.Finished), t.DurationS)
+		util, errs, formatTime(t.Started), formatTime(t.Finished), t.DurationS, timings)
 	if err != nil {
 		return fmt.Errorf("add trial %d: %w", t.Number, err)
 	}
@@ -335,7 +357,7 @@ func (s *Store) Add(ctx context.Context, study StudyID, t Trial) error {
 func (s *Store) Trials(ctx context.Context, study StudyID) ([]Trial, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT number, state, origin, params, cpu_cores, memory_mib,
 		tps, p50_ms, p95_ms, p99_ms, ttfb_p95_ms, error_rate, error,
-		utilisation, errors, started, finished, duration_s
+		utilisation, errors, started, finished, duration_s, timings
 		FROM trials WHERE study_id = ? ORDER BY number`, study)
 	if err != nil {
 		return nil, fmt.Errorf("trials: %w", err)
@@ -348,12 +370,13 @@ func (s *Store) Trials(ctx context.Context, study StudyID) ([]Trial, error) {
 			state, origin     string
 			params            string
 			util, errs        sql.NullString
+			timings           sql.NullString
 			started, finished string
 		)
 		m := &t.Metrics
 		err := rows.Scan(&t.Number, &state, &origin, &params, &t.Resources.CPUCores, &t.Resources.MemoryMiB,
 			&m.TPS, &m.P50, &m.P95, &m.P99, &m.TTFBP95, &m.ErrorRate, &t.Error,
-			&util, &errs, &started, &finished, &t.DurationS)
+			&util, &errs, &started, &finished, &t.DurationS, &timings)
 		if err != nil {
 			return nil, fmt.Errorf("trials: %w", err)
 		}
@@ -369,6 +392,12 @@ func (s *Store) Trials(ctx context.Context, study StudyID) ([]Trial, error) {
 		if errs.Valid {
 			if err := json.Unmarshal([]byte(errs.String), &t.Errors); err != nil {
 				return nil, fmt.Errorf("trial %d: errors: %w", t.Number, err)
+			}
+		}
+		if timings.Valid {
+			t.Timings = new(Timings)
+			if err := json.Unmarshal([]byte(timings.String), t.Timings); err != nil {
+				return nil, fmt.Errorf("trial %d: timings: %w", t.Number, err)
 			}
 		}
 		if t.Started, err = parseTime(started); err != nil {

@@ -67,6 +67,10 @@ type Trial struct {
 	Started     time.Time          `json:"started"`
 	Finished    time.Time          `json:"finished"`
 	DurationS   float64            `json:"duration_s"` // wall-clock seconds, deploy + load
+	// Timings is where a cluster trial's time went (rollout, settle,
+	// load); nil where the target has no rollout (the model, a failed
+	// deploy).
+	Timings *Timings `json:"timings,omitempty"`
 }
 
 // Validate reports what makes t unfit to store, every problem at once.
@@ -105,6 +109,11 @@ func (t Trial) Validate() error {
 			errs = append(errs, fmt.Errorf("utilisation.%s is %v", svc, u))
 		}
 	}
+	if t.Timings != nil {
+		if err := t.Timings.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -123,6 +132,7 @@ type wire struct {
 	Started     time.Time          `json:"started"`
 	Finished    time.Time          `json:"finished"`
 	DurationS   float64            `json:"duration_s"`
+	Timings     *Timings           `json:"timings,omitempty"`
 }
 
 // MarshalJSON writes t as one trials.jsonl object. A float64 param with an
@@ -136,7 +146,7 @@ func (t Trial) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wire{
 		Number: t.Number, State: t.State, Params: p, Resources: t.Resources,
 		Metrics: t.Metrics, Error: t.Error, Utilisation: t.Utilisation, Errors: t.Errors,
-		Origin: t.Origin, Started: t.Started, Finished: t.Finished, DurationS: t.DurationS,
+		Origin: t.Origin, Started: t.Started, Finished: t.Finished, DurationS: t.DurationS, Timings: t.Timings,
 	})
 }
 
@@ -155,7 +165,7 @@ func (t *Trial) UnmarshalJSON(b []byte) error {
 	*t = Trial{
 		Number: w.Number, State: w.State, Params: params, Resources: w.Resources,
 		Metrics: w.Metrics, Error: w.Error, Utilisation: w.Utilisation, Errors: w.Errors,
-		Origin: w.Origin, Started: w.Started, Finished: w.Finished, DurationS: w.DurationS,
+		Origin: w.Origin, Started: w.Started, Finished: w.Finished, DurationS: w.DurationS, Timings: w.Timings,
 	}
 	return nil
 }

@@ -98,6 +98,7 @@ func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner,
 	}
 	full, err := s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
 	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
+	full.Timings = results.AddTimings(t.Timings, full.Timings)
 	return full, err
 }
 

@@ -359,6 +359,7 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 	t.Metrics = m.Metrics
 	t.Utilisation = m.Utilisation
 	t.Errors = m.Errors
+	t.Timings = m.Timings
 	return t, nil
 }
 

@@ -133,6 +133,11 @@ func (o *studyOpts) run(ctx context.Context, stdout, stderr io.Writer, argv []st
 		in.evaluator = ht
 	}
 	trials, stopped, runErr := o.search(ctx, text, disp, in, presets, folder)
+	wall := o.wallTime(in, trials)
+	fmt.Fprintln(text, wall)
+	if err := folder.SetWallTime(wall); err != nil {
+		fmt.Fprintf(stderr, "tune: %v\n", err)
+	}
 	var base map[string]any
 	if ht != nil {
 		if base, err = ht.BaseValues(); err != nil {
@@ -276,6 +281,19 @@ func (o *studyOpts) confirmTop(ctx context.Context, stdout io.Writer, s *search.
 			c.Trial, c.Mean(), lo, hi, c.Feasible, len(c.TPS))
 	}
 	return cs[0].Trial, nil
+}
+
+// wallTime is the study's wall time on a cluster: measured on one, else
+// estimated from the loads its trials ran.
+func (o *studyOpts) wallTime(in *inputs, trials []results.Trial) results.WallTime {
+	if o.target == "helm" {
+		return results.MeasuredWallTime(trials, o.trials)
+	}
+	screen := in.workload
+	if o.screen > 0 && o.screen < screen.Duration {
+		screen.Duration = o.screen
+	}
+	return release.EstimatedWallTime(in.space, trials, o.trials, search.LoadSeconds(in.workload), search.LoadSeconds(screen))
 }
 
 // spaceName is the space's metadata name, or its file name without extension.

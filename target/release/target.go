@@ -2,7 +2,9 @@
 // baseline, then per trial apply the configuration through deployer/helm,
 // read it back, drive the load (at the user's endpoint, or on the emulator
 // configured from what the API server holds), observe the pods, and at the
-// end restore the baseline or keep what the user asked for.
+// end restore the baseline or keep what the user asked for. Each trial
+// records how long its rollout, settle and load took (results.Timings);
+// for a study on the model, walltime.go says what it would cost here.
 //
 // The deployer is behind the small interface this package declares, so the
 // cycle is unit-tested without a cluster.
@@ -104,6 +106,8 @@ type Options struct {
 	Emulate bool
 	Seed    int64
 	Log     io.Writer // progress lines; nil discards them
+	// Now is the clock the load is timed with; nil is time.Now.
+	Now func() time.Time
 }
 
 // Target is the study's evaluator for a Helm release.
@@ -115,6 +119,11 @@ type Target struct {
 	base    helm.Baseline
 	store   BaselineStore
 	applied int // trials deployed, for the summary
+	// live is the configuration the release runs, warm from a load that
+	// ended well ("" when unknown): a trial of the same configuration (the
+	// full load after a passed screen, a re-measurement) runs on it
+	// without a redeploy, a settle and a health check.
+	live string
 }
 
 // New is the trial cycle of d's release for a space and budget.
@@ -124,6 +133,9 @@ func New(d Deployer, sp *spaces.Space, b spaces.Budget, o Options) (*Target, err
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	o.Endpoint = strings.TrimRight(o.Endpoint, "/")
 	return &Target{d: d, space: sp, budget: b, opts: o}, nil
@@ -212,23 +224,37 @@ func (t *Target) abort(ctx context.Context, err error) error {
 // that a rerun resumes once it is back.
 func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
 	cfg := t.space.ConfigOf(sys)
-	overlay, err := t.d.Overlay(cfg)
-	if err != nil {
-		return results.Measurement{}, t.abort(ctx, err)
+	key := fmt.Sprint(cfg) // fmt prints a map's keys sorted
+	warm := key == t.live
+	t.live = ""
+	applied := &helm.Applied{}
+	if warm {
+		fmt.Fprintln(t.opts.Log, "  the release already runs this configuration, warm from the last load: no redeploy")
+	} else {
+		overlay, err := t.d.Overlay(cfg)
+		if err != nil {
+			return results.Measurement{}, t.abort(ctx, err)
+		}
+		if applied, err = t.d.Apply(ctx, overlay); err != nil {
+			return results.Measurement{}, t.abort(ctx, err)
+		}
+		t.applied++
+		fmt.Fprintf(t.opts.Log, "  deployed revision %d: ready in %.1fs (%.1fs with settle and health check)\n",
+			applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 	}
-	applied, err := t.d.Apply(ctx, overlay)
-	if err != nil {
-		return results.Measurement{}, t.abort(ctx, err)
-	}
-	t.applied++
-	fmt.Fprintf(t.opts.Log, "  deployed revision %d: ready in %.1fs (%.1fs with settle and health check)\n",
-		applied.Revision, applied.Deploy.Seconds(), applied.Total.Seconds())
 
 	obs := t.d.Observe(ctx, 0)
+	loadStart := t.opts.Now()
 	m, err := t.load(ctx, cfg, w)
+	loadS := t.opts.Now().Sub(loadStart).Seconds()
 	seen := obs.Stop()
 	if err != nil {
 		return results.Measurement{}, err
+	}
+	m.Timings = &results.Timings{
+		RolloutS: applied.Deploy.Seconds(),
+		SettleS:  (applied.Total - applied.Deploy).Seconds(),
+		LoadS:    loadS,
 	}
 	if seen.Err != nil {
 		if err := t.abort(ctx, seen.Err); errors.As(err, new(stop)) {
@@ -244,6 +270,7 @@ func (t *Target) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workl
 	if r := kills(seen.Restarts); r != "" {
 		fmt.Fprintf(t.opts.Log, "  restarts during the load: %s\n", r)
 	}
+	t.live = key
 	return m, nil
 }
 
@@ -309,6 +336,7 @@ func kills(m map[string]int) string {
 func (t *Target) End(keep Keep, best *results.Trial) error {
 	ctx, cancel := context.WithTimeout(context.Background(), t.d.Timeouts().Rollout+time.Minute)
 	defer cancel()
+	t.live = "" // whatever End leaves deployed is not a trial's warm release
 	log := t.opts.Log
 	fmt.Fprintf(log, "helm: %d trial deployments of release %s in namespace %s\n", t.applied, t.d.Release(), t.d.Namespace())
 	var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,8 @@ type fake struct {
 	systematic bool
 	// renderFails makes every Apply fail in the chart's render.
 	renderFails bool
+	// deploy and total are what each Apply reports it took.
+	deploy, total time.Duration
 }
 
 var errRollout = errors.New("rollout of api: 0 of 1 ready: ImagePullBackOff")
@@ -69,7 +72,7 @@ func (f *fake) Apply(ctx context.Context, overlay map[string]any) (*helm.Applied
 	if f.drift != nil {
 		f.drift(f.held)
 	}
-	return &helm.Applied{Revision: f.applies + 1}, nil
+	return &helm.Applied{Revision: f.applies + 1, Deploy: f.deploy, Total: f.total}, nil
 }
 
 func (f *fake) Status(ctx context.Context) (helm.Baseline, error) {
@@ -349,5 +352,49 @@ func TestReleaseTheSpaceDoesNotDescribe(t *testing.T) {
 	var stop interface{ StopsStudy() bool }
 	if !errors.As(err, &stop) || !errors.Is(err, helm.ErrSystematic) || !strings.Contains(err.Error(), "pluginDaemon") {
 		t.Errorf("err %v: want a study stop naming the missing workload", err)
+	}
+}
+
+// A trial of the configuration the release already runs, warm from a load
+// that ended well (the full load after a passed screen, a re-measurement),
+// is not redeployed; one that follows a failed load, another configuration
+// or the end of the study is.
+func TestSameConfigurationRunsWarm(t *testing.T) {
+	f, tg, folder, w := setup(t)
+	if _, err := tg.Begin(context.Background(), folder); err != nil {
+		t.Fatal(err)
+	}
+	base := baselineSystem(t, f)
+	other := base
+	other.Settings = maps.Clone(base.Settings)
+	other.Settings["api.workers"] = int64(2)
+	evaluate := func(sys spaces.System) results.Measurement {
+		t.Helper()
+		m, err := tg.Evaluate(context.Background(), sys, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	evaluate(base)
+	m := evaluate(base)
+	if f.applies != 1 || m.Timings == nil || m.Timings.RolloutS != 0 || m.Timings.SettleS != 0 || m.Completed == 0 {
+		t.Errorf("%d applies, timings %+v, %d completed: want the second load on the warm release, no rollout", f.applies, m.Timings, m.Completed)
+	}
+	evaluate(other)
+	if f.applies != 2 {
+		t.Errorf("%d applies after another configuration, want 2", f.applies)
+	}
+	f.oom = map[string]int{"api": 1}
+	if _, err := tg.Evaluate(context.Background(), base, w); err == nil {
+		t.Fatal("an OOM kill during the load did not fail the trial")
+	}
+	f.oom = nil
+	evaluate(base)
+	if f.applies != 4 {
+		t.Errorf("%d applies: a trial after a failed load of the same configuration must redeploy (want 4)", f.applies)
+	}
+	if err := tg.End(release.KeepBaseline, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
@@ -25,13 +24,20 @@ type benchCase struct {
 	// Tuning cases choose the sampler's defaults; the others are held out
 	// and only reported.
 	Tuning bool `json:"tuning"`
+	// Variant, when set, is a perturbed model of the case (variants.go):
+	// its name and the constants that replace the calibrated ones.
+	Variant *variant `json:"-"`
 }
 
 func (c benchCase) Name() string {
 	sp := strings.TrimSuffix(c.Space[strings.LastIndex(c.Space, "/")+1:], ".yaml")
 	// A mix's commas would split -cases: chatflow=60,agent=30 is named
 	// chatflow60+agent30.
-	return fmt.Sprintf("%s/%s/%s", sp, c.Budget, strings.NewReplacer("=", "", ",", "+").Replace(c.Scenario))
+	name := fmt.Sprintf("%s/%s/%s", sp, c.Budget, strings.NewReplacer("=", "", ",", "+").Replace(c.Scenario))
+	if c.Variant != nil {
+		name += "~" + c.Variant.Name
+	}
+	return name
 }
 
 // suite is every case: the case study's space (the old topology) at two
@@ -100,15 +106,16 @@ func load(c benchCase) (*problem, error) {
 // re-measurement is another run (Remeasure).
 type noisyModel struct {
 	salt uint64
+	p    *problem // the case, for its model's constants
 }
 
 func (m noisyModel) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
-	return sim.New(m.seed(sys)).Evaluate(ctx, sys, w)
+	return m.p.model(m.seed(sys)).Evaluate(ctx, sys, w)
 }
 
 // Remeasure implements search.Remeasurer.
 func (m noisyModel) Remeasure(i int) search.Evaluator {
-	return noisyModel{salt: m.salt*1_000_003 + uint64(i)}
+	return noisyModel{salt: m.salt*1_000_003 + uint64(i), p: m.p}
 }
 
 func (m noisyModel) seed(sys spaces.System) int64 {

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/tune-dify/tune/search"
+	"github.com/tune-dify/tune/target/release"
 )
 
 func main() {
@@ -63,6 +64,12 @@ type options struct {
 	confirmRep int
 	trace      bool
 	starts     string
+	// variants is variants.yaml ("": no perturbed models), variantSeed
+	// the seed its variants are drawn with, variantOptima where their
+	// optima are recorded.
+	variants      string
+	variantSeed   uint64
+	variantOptima string
 }
 
 // samplerNames are the bench's samplers: a search.Samplers name, or one
@@ -77,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cases := fs.String("cases", "all", "comma-separated case names (space/budget/scenario), or all")
 	samplers := fs.String("samplers", "guided,guided+prune,tpe,tpe-pure,random", "comma-separated samplers: "+samplerHelp)
 	quick := fs.Bool("quick", false, "CI-sized run: 3 cases with recorded optima, guided, guided+prune and random, 5 seeds, 40 trials")
-	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler")
+	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler, each its own seed (1..N); the medians and p90 are over them")
 	fs.IntVar(&o.maxTrials, "max-trials", 60, "trials per study; one that never gets within 5% counts as more")
 	fs.StringVar(&o.optimaFile, "optima", "tools/benchsearch/optima.json", "recorded true optima (read; written for cases searched)")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the table as JSON to this file")
@@ -91,6 +98,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.confirmRep, "confirm-repeats", 2, "guided+prune: re-measurements per candidate")
 	fs.BoolVar(&o.trace, "trace", false, "print every trial of every study to stderr")
 	fs.StringVar(&o.starts, "starts", "", "comma-separated earlier -json reports: their beaten trials start the optimum search's climbs")
+	fs.StringVar(&o.variants, "variants", "tools/benchsearch/variants.yaml", "perturbed models: the declared ranges of the model's constants and the base cases that get variants (\"\": none)")
+	fs.Uint64Var(&o.variantSeed, "variant-seed", 1, "seed the variants' constants are drawn with")
+	fs.StringVar(&o.variantOptima, "optima-variants", "tools/benchsearch/optima-variants.json", "recorded optima of the variants (read; written for variants searched)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errBadInput, err)
 	}
@@ -109,8 +119,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.seeds < 1 || o.maxTrials < 1 || o.jobs < 1 {
 		return fmt.Errorf("%w: -seeds, -max-trials and -jobs must be positive", errBadInput)
 	}
+	all := suite()
+	if o.variants != "" {
+		vr, err := readVariants(o.variants)
+		if err != nil {
+			return err
+		}
+		vcs, err := variantCases(vr, all, o.variantSeed)
+		if err != nil {
+			return err
+		}
+		if *cases == "all" && !*quick {
+			for _, c := range vcs {
+				o.cases = append(o.cases, c.Name())
+			}
+		}
+		all = append(all, vcs...)
+	}
 	byName := map[string]benchCase{}
-	for _, c := range suite() {
+	for _, c := range all {
 		byName[c.Name()] = c
 	}
 	var chosen []benchCase
@@ -130,6 +157,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	optima, err := readOptima(o.optimaFile)
 	if err != nil {
 		return err
+	}
+	vOptima, err := readVariantOptima(o.variantOptima)
+	if err != nil {
+		return err
+	}
+	for name, vo := range vOptima {
+		if c, ok := byName[name]; ok && c.Variant != nil && c.Variant.Overrides == vo.Overrides {
+			optima[name] = vo.optimum // a variant drawn otherwise since is searched again
+		}
 	}
 	starts, err := readStarts(strings.Split(o.starts, ","))
 	if err != nil {
@@ -157,14 +193,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 		logf("%s: optimum %.1f TPS (noise sd %.2f) in %d evaluations, %s", c.Name(), opt.TPS, opt.NoiseSD, opt.Evaluations, time.Since(start).Round(time.Second))
 		optima[c.Name()] = opt
 		// Written case by case: an optimum costs minutes.
-		if err := writeOptima(o.optimaFile, optima); err != nil {
+		if c.Variant != nil {
+			vOptima[c.Name()] = variantOptimum{optimum: opt, Overrides: c.Variant.Overrides}
+			err = writeVariantOptima(o.variantOptima, vOptima)
+		} else {
+			err = writeOptima(o.optimaFile, baseOptima(optima))
+		}
+		if err != nil {
 			return err
 		}
 	}
 
-	fmt.Fprintf(stdout, "trials (and load-seconds) until the best SLO-feasible TPS is within 5%% of the recorded optimum,\n%d seeds per case and sampler, %d-trial cap; best@N is the median best TPS after N trials as %% of the optimum\n\n", o.seeds, o.maxTrials)
-	fmt.Fprintf(stdout, "%-24s %-13s %8s %6s %6s %8s %7s %8s %8s %8s %8s\n",
-		"case", "sampler", "optimum", "median", "p90", "load-s", "reached", "best@15", "best@25", "best@40", "wall")
+	fmt.Fprintf(stdout, "trials (and load-seconds) until the best SLO-feasible TPS is within 5%% of the recorded optimum,\n"+
+		"%d seeds per case and sampler, %d-trial cap; best@N is the median best TPS after N trials as %% of the optimum;\n"+
+		"cluster is the median wall time to 95%% on a cluster (each trial: its load, %s); wall is this run's time\n\n",
+		o.seeds, o.maxTrials, release.Assumption(probs[0].sp))
+	fmt.Fprintf(stdout, "%-28s %-13s %8s %6s %6s %8s %8s %7s %8s %8s %8s %8s\n",
+		"case", "sampler", "optimum", "median", "p90", "load-s", "cluster", "reached", "best@15", "best@25", "best@40", "wall")
 	var rows []row
 	var beaten []beatenTrial
 	for _, p := range probs {
@@ -182,13 +227,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	printConfirmations(stdout, rows)
+	vrows := variantRows(probs, optima)
+	printVariants(stdout, vrows, o.variantSeed)
 	if o.jsonFile != "" {
 		for i := range rows {
 			if v := rows[i].MedianLoadS; !math.IsInf(v, 0) {
 				rows[i].MedianLoadSJSON = &v
 			}
+			if v := rows[i].MedianClusterS; !math.IsInf(v, 0) {
+				rows[i].MedianClusterSJSON = &v
+			}
 		}
-		b, err := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten}, "", "  ")
+		b, err := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten,
+			VariantSeed: o.variantSeed, Variants: vrows}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("-json: %w", err)
 		}
@@ -208,12 +259,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// baseOptima are the optima of the base cases (variants' names carry "~"):
+// optima.json holds only those.
+func baseOptima(optima map[string]optimum) map[string]optimum {
+	out := map[string]optimum{}
+	for name, o := range optima {
+		if !strings.Contains(name, "~") {
+			out[name] = o
+		}
+	}
+	return out
+}
+
 // report is the JSON the bench writes.
 type report struct {
 	Seeds     int           `json:"seeds"`
 	MaxTrials int           `json:"max_trials"`
 	Rows      []row         `json:"rows"`
 	Beaten    []beatenTrial `json:"beaten,omitempty"`
+	// The perturbed models among the cases, drawn with VariantSeed.
+	VariantSeed uint64       `json:"variant_seed,omitempty"`
+	Variants    []variantRow `json:"variants,omitempty"`
 }
 
 // row is one case and sampler. Trial counts above MaxTrials mean "never
@@ -239,6 +305,16 @@ type row struct {
 	WithinSpread    int      `json:"recommended_within_spread,omitempty"`
 	MedianSpreadP   float64  `json:"median_interval_half_width_percent,omitempty"`
 	Wall            float64  `json:"wall_seconds"`
+
+	// MedianClusterS is the median wall time to 95% on a cluster: per
+	// trial an assumed rollout and the space's settle plus the trial's
+	// load (release.AssumedTimings, as tune's summary estimates a study);
+	// +Inf, null in JSON, when the median seed never reaches it.
+	MedianClusterS     float64  `json:"-"`
+	MedianClusterSJSON *float64 `json:"median_cluster_seconds_to_95"`
+	// ClusterCapS is the median cluster time of a whole study (the
+	// trial cap): what "not within the cap" costs at least.
+	ClusterCapS float64 `json:"median_cluster_seconds_at_cap"`
 }
 
 func (r row) line(cap int) string {
@@ -251,8 +327,15 @@ func (r row) line(cap int) string {
 	if r.Tuning {
 		name += "*"
 	}
-	return fmt.Sprintf("%-24s %-13s %8.1f %6s %6s %8s %4d/%-2d %8s %8s %8s %7.0fs",
-		name, r.Sampler, r.Optimum, show(r.MedianTrials, cap), show(r.P90Trials, cap), load, r.Reached, r.Seeds,
+	minutes := func(s float64) string {
+		return strings.TrimSuffix((time.Duration(math.Round(s/60)) * time.Minute).String(), "0s")
+	}
+	cluster := ">" + minutes(r.ClusterCapS)
+	if !math.IsInf(r.MedianClusterS, 1) {
+		cluster = minutes(r.MedianClusterS)
+	}
+	return fmt.Sprintf("%-28s %-13s %8.1f %6s %6s %8s %8s %4d/%-2d %8s %8s %8s %7.0fs",
+		name, r.Sampler, r.Optimum, show(r.MedianTrials, cap), show(r.P90Trials, cap), load, cluster, r.Reached, r.Seeds,
 		pct(r.Best15), pct(r.Best25), pct(r.Best40), r.Wall)
 }
 
@@ -264,10 +347,10 @@ func printConfirmations(w io.Writer, rows []row) {
 		}
 		if !head {
 			fmt.Fprintf(w, "\n* a case the guide's defaults were chosen on; the others are held out\n\nscreening and confirmation (guided+prune): share of sampler trials pruned, load-seconds spent confirming,\nrecommended trials whose independent re-measurement fell within the reported 95%% prediction interval,\nthe interval's median half-width\n")
-			fmt.Fprintf(w, "%-24s %-13s %7s %10s %8s %8s\n", "case", "sampler", "pruned", "confirm-s", "within", "±")
+			fmt.Fprintf(w, "%-28s %-13s %7s %10s %8s %8s\n", "case", "sampler", "pruned", "confirm-s", "within", "±")
 			head = true
 		}
-		fmt.Fprintf(w, "%-24s %-13s %6.0f%% %10.0f %5d/%-2d %7.1f%%\n", r.Case, r.Sampler, 100*r.Pruned, r.ConfirmLoadS, r.WithinSpread, r.Seeds, r.MedianSpreadP)
+		fmt.Fprintf(w, "%-28s %-13s %6.0f%% %10.0f %5d/%-2d %7.1f%%\n", r.Case, r.Sampler, 100*r.Pruned, r.ConfirmLoadS, r.WithinSpread, r.Seeds, r.MedianSpreadP)
 	}
 }
 

@@ -8,18 +8,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tune-dify/tune/target/release"
 )
 
 func TestBadFlags(t *testing.T) {
+	chdirRoot(t)
 	for _, args := range [][]string{
 		{"-cases", "seed/1c1g/chatflow"},
 		{"-samplers", "annealing"},
 		{"-seeds", "0"},
 		{"-nope"},
+		{"-variants", "tools/benchsearch/missing.yaml"},
 	} {
 		var out, errb bytes.Buffer
-		if err := run(args, &out, &errb); !errors.Is(err, errBadInput) {
-			t.Errorf("%v: err %v, want bad input", args, err)
+		if err := run(args, &out, &errb); !errors.Is(err, errBadInput) || !strings.Contains(err.Error()+errb.String(), args[0]) {
+			t.Errorf("%v: err %v, want bad input naming %s", args, err, args[0])
 		}
 	}
 }
@@ -63,6 +67,15 @@ func TestBeatenOptimumFails(t *testing.T) {
 	if r := rep.Rows[0]; r.MedianTrials > 8 || r.Reached != 1 {
 		t.Errorf("row %+v: a 30 TPS optimum is reached within 8 trials", r)
 	}
+	// On a cluster each trial to 95% adds the assumed rollout and the
+	// space's settle to its load, as tune's own summary counts it.
+	if r := rep.Rows[0]; r.MedianLoadSJSON == nil || r.MedianClusterSJSON == nil ||
+		*r.MedianClusterSJSON != *r.MedianLoadSJSON+float64(r.MedianTrials)*(release.AssumedRollout.Seconds()+30) {
+		t.Errorf("row %+v: cluster seconds to 95%% are not trials × (rollout + settle) + load-seconds", r)
+	}
+	if !strings.Contains(stdout.String(), "cluster is the median wall time to 95% on a cluster") {
+		t.Errorf("the table does not say what its cluster column is:\n%s", stdout.String())
+	}
 }
 
 // TestReportJSONWhenNeverReached: a sampler that never reaches 95% still
@@ -103,5 +116,10 @@ func TestReportJSONWhenNeverReached(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), ">2") {
 		t.Errorf("table does not show the cap:\n%s", stdout.String())
+	}
+	// Two whole trials on a cluster, 60 s rollout + 30 s settle + 190 s
+	// load each, are the least the cluster column can say: ">9m".
+	if !strings.Contains(stdout.String(), " >9m ") {
+		t.Errorf("the cluster column does not show what the capped study cost:\n%s", stdout.String())
 	}
 }

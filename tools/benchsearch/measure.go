@@ -13,17 +13,20 @@ import (
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
+	"github.com/tune-dify/tune/target/release"
 )
 
 // trajectory is one study: after each trial, the best SLO-feasible TPS so
-// far and the load-seconds spent so far.
+// far, the load-seconds spent so far and the wall seconds the study would
+// have taken on a cluster so far (release.AssumedTimings per trial: the
+// formula of tune's own summary).
 type trajectory struct {
-	best, loadS []float64
-	pruned      int
-	sampled     int
-	confirm     []search.Confirmation
-	confirmS    float64
-	recheck     float64 // the recommended configuration measured once more
+	best, loadS, clusterS []float64
+	pruned                int
+	sampled               int
+	confirm               []search.Confirmation
+	confirmS              float64
+	recheck               float64 // the recommended configuration measured once more
 }
 
 // measureSampler runs o.seeds studies of one sampler on p and sums them up.
@@ -38,7 +41,7 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 	var beaten []beatenTrial
 	err = parallel(o.seeds, o.jobs, func(i int) error {
 		seed := int64(i + 1)
-		ev := noisyModel{salt: uint64(seed)}
+		ev := noisyModel{salt: uint64(seed), p: p}
 		s := &search.Study{
 			Space: p.sp, Budget: p.b, Workload: p.w, Objective: p.sp.Objective,
 			Sampler: sampler, Trials: o.maxTrials, Seed: seed, Baseline: true, LocalMoves: moves,
@@ -50,14 +53,15 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 			screenW.Duration = o.screen
 		}
 		tr := &trajs[i]
-		spent := 0.0
+		spent, cluster := 0.0, 0.0
 		s.OnTrial = func(t results.Trial, best *results.Trial) {
+			load := search.LoadSeconds(p.w)
 			if t.State == results.StatePruned {
-				spent += search.LoadSeconds(screenW)
+				load = search.LoadSeconds(screenW)
 				tr.pruned++
-			} else {
-				spent += search.LoadSeconds(p.w)
 			}
+			spent += load
+			cluster += release.AssumedTimings(p.sp, load).Total()
 			if t.Origin == results.OriginSampler {
 				tr.sampled++
 			}
@@ -65,7 +69,7 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 			if best != nil {
 				v = best.Metrics.TPS
 			}
-			tr.best, tr.loadS = append(tr.best, v), append(tr.loadS, spent)
+			tr.best, tr.loadS, tr.clusterS = append(tr.best, v), append(tr.loadS, spent), append(tr.clusterS, cluster)
 			if o.trace {
 				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f best %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, t.State,
 					t.Metrics.TPS, t.Metrics.P95, v, utilText(t.Utilisation), configText(p, t.Params))
@@ -111,21 +115,24 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 	target := 0.95 * opt.TPS
 	r := row{Case: p.Name(), Tuning: p.Tuning, Sampler: name, Optimum: opt.TPS, Seeds: o.seeds}
 	var ns []int
-	var loads, b15, b25, b40, spreads []float64
+	var loads, clusters, whole, b15, b25, b40, spreads []float64
 	pruned, sampled := 0, 0
 	for _, tr := range trajs {
 		n := len(tr.best) + 1
-		load := math.Inf(1)
+		load, cluster := math.Inf(1), math.Inf(1)
 		for j, v := range tr.best {
 			if v >= target {
-				n, load = j+1, tr.loadS[j]
+				n, load, cluster = j+1, tr.loadS[j], tr.clusterS[j]
 				break
 			}
 		}
 		if n <= o.maxTrials {
 			r.Reached++
 		}
-		ns, loads = append(ns, n), append(loads, load)
+		ns, loads, clusters = append(ns, n), append(loads, load), append(clusters, cluster)
+		if len(tr.clusterS) > 0 {
+			whole = append(whole, tr.clusterS[len(tr.clusterS)-1])
+		}
 		b15, b25, b40 = append(b15, at(tr.best, 15)), append(b25, at(tr.best, 25)), append(b40, at(tr.best, 40))
 		pruned, sampled = pruned+tr.pruned, sampled+tr.sampled
 		r.ConfirmLoadS += tr.confirmS / float64(o.seeds)
@@ -138,7 +145,7 @@ func measureSampler(p *problem, opt optimum, name string, o options) (row, []bea
 		}
 	}
 	r.MedianTrials, r.P90Trials = quantile(ns, 0.5), quantile(ns, 0.9)
-	r.MedianLoadS = median(loads)
+	r.MedianLoadS, r.MedianClusterS, r.ClusterCapS = median(loads), median(clusters), median(whole)
 	r.Best15, r.Best25, r.Best40 = median(b15), median(b25), median(b40)
 	if prune && sampled > 0 {
 		r.Pruned = float64(pruned) / float64(sampled)

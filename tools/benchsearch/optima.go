@@ -15,7 +15,6 @@ import (
 
 	"github.com/c-bata/goptuna"
 
-	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
 )
@@ -45,7 +44,7 @@ func fingerprint(p *problem) float64 {
 	if err != nil {
 		return 0
 	}
-	m, err := sim.New(optimumSeed).Evaluate(context.Background(), sys, p.w)
+	m, err := p.model(optimumSeed).Evaluate(context.Background(), sys, p.w)
 	if err != nil {
 		return 0
 	}
@@ -114,7 +113,7 @@ func (o *oracle) eval(cfgs []spaces.Config) []point {
 			defer wg.Done()
 			defer func() { <-sem }()
 			pt := point{cfg: c, score: -1}
-			m, err := sim.New(optimumSeed).Evaluate(context.Background(), sys, o.p.w)
+			m, err := o.p.model(optimumSeed).Evaluate(context.Background(), sys, o.p.w)
 			if err == nil {
 				pt.tps, pt.p95, pt.util = m.Metrics.TPS, m.Metrics.P95, m.Utilisation
 				if search.Feasible(m.Metrics, o.p.sp.Objective) {
@@ -259,7 +258,7 @@ func findOptimum(p *problem, jobs, pilots, climbs, kicks int, beaten []map[strin
 	sys, _ := p.sp.Resolve(p.b, opt.cfg)
 	var tps []float64
 	for _, s := range seeds {
-		m, err := sim.New(s).Evaluate(context.Background(), sys, p.w)
+		m, err := p.model(s).Evaluate(context.Background(), sys, p.w)
 		if err != nil {
 			return optimum{}, fmt.Errorf("%s: optimum fails with seed %d: %w", p.Name(), s, err)
 		}
