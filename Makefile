@@ -22,6 +22,7 @@ deps: ## install what the tests need beyond Go when it is missing (Chromium, Loc
 test: deps ## run every test with the race detector (the README's test command)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -count=1 ./loader/...  # the raw socket path tune load ships with (off under -race)
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

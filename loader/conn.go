@@ -91,6 +91,7 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	nc = fastIO(nc)
 	if d.tls != nil {
 		tc := tls.Client(nc, d.tls)
 		hctx, cancel := context.WithTimeout(ctx, d.hs)

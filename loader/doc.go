@@ -15,7 +15,12 @@
 // Each virtual user keeps one HTTP/1.1 connection (HTTP/2 and proxies
 // are not used: Dify is served over HTTP/1.1 and a browser fleet opens a
 // connection per tab) and does its own request and response on it, so the
-// client's cost per stream is the stream's, not a connection pool's.
+// client's cost per stream is the stream's, not a connection pool's. On
+// Linux its reads and writes are raw system calls on the non-blocking
+// socket, waiting on Go's netpoller as net.Conn does but unseen by the
+// scheduler, whose bookkeeping (waking its monitor thread after each idle
+// spell, handing off a P) cost more CPU than the reads themselves against
+// a server that flushes every event.
 //
 // Measurement choices: times are taken with the monotonic clock and
 // recorded in microseconds (HdrHistogram, 1 µs to 10 min, 3 significant

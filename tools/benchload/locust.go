@@ -74,22 +74,23 @@ func (e *env) findLocust(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("not installed, and no apt-get")
 	}
 	fmt.Fprintln(e.stderr, "locust missing: apt-get install -y python3-locust")
-	if err := e.runLogged(ctx, 5*time.Minute, "apt-update", nil, nil, "apt-get", "update"); err != nil {
+	if _, err := e.runLogged(ctx, 5*time.Minute, "apt-update", nil, nil, "apt-get", "update"); err != nil {
 		return "", err
 	}
 	env := []string{"DEBIAN_FRONTEND=noninteractive"}
-	if err := e.runLogged(ctx, 5*time.Minute, "apt-install", env, nil, "apt-get", "install", "-y", "python3-locust"); err != nil {
+	if _, err := e.runLogged(ctx, 5*time.Minute, "apt-install", env, nil, "apt-get", "install", "-y", "python3-locust"); err != nil {
 		return "", err
 	}
 	return exec.LookPath("locust")
 }
 
 // runLocust runs one user class headless for e.dur against url and returns
-// the streams read to message_end and the failed ones, from its CSV.
-func (e *env) runLocust(ctx context.Context, locust, class, body, url string, users int, onStart func(int)) (ok, failed int64, err error) {
+// the streams read to message_end and the failed ones, from its CSV, and
+// its process state.
+func (e *env) runLocust(ctx context.Context, locust, class, body, url string, users int, onStart func(int)) (ok, failed int64, ps *os.ProcessState, err error) {
 	file := filepath.Join(e.dir, strings.ToLower(class)+".py")
 	if err := os.WriteFile(file, []byte(fmt.Sprintf(locustCommon, class)+body), 0o644); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	prefix := filepath.Join(e.dir, strings.ToLower(class))
 	n := strconv.Itoa(users)
@@ -98,17 +99,18 @@ func (e *env) runLocust(ctx context.Context, locust, class, body, url string, us
 		"--csv", prefix, "--only-summary", "--loglevel", "WARNING"}
 	name, args := e.pin(1, locust, args...)
 	// Exit code 1 means some requests failed; the CSV says how many.
-	if err := e.runLogged(ctx, e.dur+60*time.Second, strings.ToLower(class), nil, onStart, name, args...); err != nil && exitCode(err) != 1 {
-		return 0, 0, err
+	ps, err = e.runLogged(ctx, e.dur+60*time.Second, strings.ToLower(class), nil, onStart, name, args...)
+	if err != nil && exitCode(err) != 1 {
+		return 0, 0, ps, err
 	}
 	f, err := os.Open(prefix + "_stats.csv")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, ps, err
 	}
 	defer func() { _ = f.Close() }()
 	rows, err := csv.NewReader(f).ReadAll()
 	if err != nil || len(rows) < 2 {
-		return 0, 0, fmt.Errorf("%s_stats.csv: %v", prefix, err)
+		return 0, 0, ps, fmt.Errorf("%s_stats.csv: %v", prefix, err)
 	}
 	col := map[string]int{}
 	for i, h := range rows[0] {
@@ -121,9 +123,9 @@ func (e *env) runLocust(ctx context.Context, locust, class, body, url string, us
 		reqs, err1 := strconv.ParseInt(r[col["Request Count"]], 10, 64)
 		fails, err2 := strconv.ParseInt(r[col["Failure Count"]], 10, 64)
 		if err1 != nil || err2 != nil {
-			return 0, 0, fmt.Errorf("%s_stats.csv: bad counts %q", prefix, r)
+			return 0, 0, ps, fmt.Errorf("%s_stats.csv: bad counts %q", prefix, r)
 		}
-		return reqs - fails, fails, nil
+		return reqs - fails, fails, ps, nil
 	}
-	return 0, 0, fmt.Errorf("%s_stats.csv: no STREAM row: no stream finished", prefix)
+	return 0, 0, ps, fmt.Errorf("%s_stats.csv: no STREAM row: no stream finished", prefix)
 }

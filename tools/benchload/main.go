@@ -1,14 +1,18 @@
 // Command benchload is make bench-load: completed SSE streams per second
-// per client core, and per second of the client process's own CPU time,
-// for tune load and, in the same run, for Debian's Locust (FastHttpUser and
-// HttpUser), against a one-core server sending a Dify chatflow stream of
-// 21 events, each flushed on its own as Dify does; then how close tune
-// load's p50 total time is to the server's own timing of streams whose
-// events are 10 ms apart. It prints figures; it asserts nothing.
+// of the client process's own CPU time (user + system, from its rusage,
+// its start-up before the first request left out) for tune load and, in
+// the same run, for Debian's Locust (FastHttpUser and HttpUser), for tune
+// load built with -tags tune_netconn (its connections net.Conn's, not raw
+// system calls) and for a floor client (the cheapest the kernel allows:
+// raw epoll, no parsing),
+// against a one-core server sending a Dify chatflow stream of 21 events,
+// each written on its own as Dify flushes them; then how close tune load's
+// p50 total time is to the server's own timing of streams whose events are
+// 10 ms apart. It prints figures; it asserts nothing.
 //
-// The server is this program re-executed in serve mode, pinned to core 0
-// with GOMAXPROCS=1; each client is pinned to core 1, so a client's
-// streams per second is also its streams per second per core.
+// The server is this program re-executed in serve mode, a fresh one for
+// each client, pinned to core 0 with GOMAXPROCS=1; it sends pre-rendered
+// bytes, so its cost is its writes. Each client is pinned to core 1.
 package main
 
 import (
@@ -47,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "floor" {
+		return floor(ctx, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	users := fs.Int("users", 100, "closed-loop users of each client in the throughput runs")
@@ -82,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // whether subprocesses are pinned.
 type env struct {
 	dir, self, tune string
+	tuneNet         string // tune built with -tags tune_netconn
 	stderr          io.Writer
 	dur             time.Duration // of each throughput and accuracy run
 	users, nproc    int
@@ -90,56 +98,119 @@ type env struct {
 }
 
 func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
-	e.tune = filepath.Join(e.dir, "tune")
+	// tune, and tune whose connections stay net.Conn's (the loader's raw
+	// system calls built out), to show what those save.
+	e.tune, e.tuneNet = filepath.Join(e.dir, "tune"), filepath.Join(e.dir, "tune-netconn")
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(bctx, "go", "build", "-o", e.tune, "github.com/tune-dify/tune/cmd/tune").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/tune: %v\n%s", err, out)
+	for bin, tags := range map[string]string{e.tune: "", e.tuneNet: "tune_netconn"} {
+		if out, err := exec.CommandContext(bctx, "go", "build", "-tags", tags, "-o", bin, "github.com/tune-dify/tune/cmd/tune").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build -tags %q ./cmd/tune: %v\n%s", tags, err, out)
+		}
 	}
 	cores := 1 // the client's cores
 	if !e.pinned {
 		cores = e.nproc
 	}
 
-	// Throughput: every client against the same server, one after another.
-	srv, err := e.startServer(ctx, 0, "", 0)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
+	// Throughput: each client against a fresh server, one after another.
 	type row struct {
 		client     string
-		rate, busy float64 // streams/s per core, the server's CPU share mid-run; < 0: unknown
+		rate       float64 // streams/s per client core; < 0: unknown
+		busy       float64 // the server's CPU share mid-run; < 0: unknown
 		client1    float64 // the client process's CPU share mid-run; < 0: unknown
+		cpu, start float64 // the client's CPU seconds from its first request to its exit, and before; < 0: unknown
+		sys        float64 // the system (kernel) part of cpu
+		streams    int64
 		note       string
 	}
-	// The client's CPU is its own process's (user + system time), not its
-	// core's: other work on the machine then does not count against it.
-	var ccpu <-chan float64
-	clientBusy := func(pid int) { ccpu = busy(pid, e.dur) }
-	cpu := busy(srv.cmd.Process.Pid, e.dur)
-	sum, err := e.tuneLoad(ctx, srv.url, e.users, 0, clientBusy)
+	perCPU := func(r row) float64 {
+		if r.rate < 0 || r.cpu <= 0 {
+			return -1
+		}
+		return float64(r.streams) / r.cpu
+	}
+	measure := func(r *row, client func(srv *server, onStart func(int)) (*os.ProcessState, error)) error {
+		srv, err := e.startServer(ctx, 0, "", 0)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		srvCPU := busy(srv.cmd.Process.Pid, e.dur)
+		var cliCPU <-chan float64
+		startCPU := make(chan [2]float64, 1)
+		ps, err := client(srv, func(pid int) {
+			cliCPU = busy(pid, e.dur)
+			go func() {
+				select {
+				case <-srv.first: // the client's start-up is over
+					u, s := cpuTimes(pid)
+					startCPU <- [2]float64{u, s}
+				case <-ctx.Done():
+					startCPU <- [2]float64{-1, -1}
+				}
+			}()
+		})
+		r.busy = <-srvCPU
+		if cliCPU != nil {
+			r.client1 = <-cliCPU
+			us := <-startCPU
+			if us[0] >= 0 {
+				r.start = us[0] + us[1]
+				if ps != nil {
+					r.sys = ps.SystemTime().Seconds() - us[1]
+					r.cpu = ps.UserTime().Seconds() - us[0] + r.sys
+				}
+			}
+		}
+		return err
+	}
+	rows := []row{{client: "tune load", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}}
+	var sum *loader.Summary
+	err := measure(&rows[0], func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+		sum, ps, err = e.tuneLoad(ctx, e.tune, srv.url, e.users, 0, onStart)
+		return ps, err
+	})
 	if err != nil {
 		return err
 	}
-	rows := []row{{"tune load", float64(sum.Completed) / sum.Duration / float64(cores), <-cpu, <-ccpu, ""}}
+	rows[0].rate, rows[0].streams = float64(sum.Completed)/sum.Duration/float64(cores), sum.Completed
 	if sum.Failed > 0 {
 		rows[0].note = fmt.Sprintf("%d failed %v", sum.Failed, sum.Errors)
 	}
+	tn := row{client: "tune load, net.Conn", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}
+	var tnSum *loader.Summary
+	if err := measure(&tn, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+		tnSum, ps, err = e.tuneLoad(ctx, e.tuneNet, srv.url, e.users, 0, onStart)
+		return ps, err
+	}); err != nil {
+		tn.note = err.Error()
+	} else if tn.rate, tn.streams = float64(tnSum.Completed)/tnSum.Duration/float64(cores), tnSum.Completed; tnSum.Failed > 0 {
+		tn.note = fmt.Sprintf("%d failed %v", tnSum.Failed, tnSum.Errors)
+	}
+	fl := row{client: "floor (raw epoll)", rate: -1, busy: -1, client1: -1, cpu: -1, start: -1}
+	var fc floorCounts
+	if err := measure(&fl, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+		fc, ps, err = e.runFloor(ctx, srv.url, e.users, onStart)
+		return ps, err
+	}); err != nil {
+		fl.note = "floor: " + err.Error()
+	} else {
+		fl.rate, fl.streams = float64(fc.streams)/e.dur.Seconds()/float64(cores), fc.streams
+	}
 	locust, lerr := e.findLocust(ctx)
 	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
-		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, note: "locust: not available"}
+		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, cpu: -1, start: -1, note: "locust: not available"}
 		if lerr == nil {
-			cpu := busy(srv.cmd.Process.Pid, e.dur)
-			ccpu = nil
-			ok, failed, err := e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users, clientBusy)
-			r.busy, r.note = <-cpu, ""
-			if ccpu != nil {
-				r.client1 = <-ccpu
-			}
+			r.note = ""
+			var ok, failed int64
+			err := measure(&r, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
+				ok, failed, ps, err = e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users, onStart)
+				return ps, err
+			})
 			if err != nil {
 				r.note = "locust: failed: " + err.Error()
-			} else if r.rate = float64(ok) / e.dur.Seconds() / float64(cores); failed > 0 {
+			} else if r.rate, r.streams = float64(ok)/e.dur.Seconds()/float64(cores), ok; failed > 0 {
 				r.note = fmt.Sprintf("%d failed", failed)
 			}
 		} else if r.client == "Locust FastHttpUser" {
@@ -147,43 +218,59 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		}
 		rows = append(rows, r)
 	}
-	_ = srv.stop()
+	rows = append(rows, tn, fl)
 
 	fmt.Fprintf(w, "\nmachine: nproc %d, %s, %s %s/%s, locust %s, load average %s\n", e.nproc, pinNote,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, locustVersion(ctx), loadAverage())
-	flushing := "flushed event by event, as Dify does"
+	flushing := "each event its own write (a TCP segment), as Dify flushes them"
 	if !e.flushEach {
-		flushing = "flushed as the server's buffer fills (-flush-each=false)"
+		flushing = "the whole response in one write (-flush-each=false)"
 	}
-	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v; 21 events a stream %s; streams read to message_end / s / client core (%d)\n\n",
-		e.users, e.dur, flushing, cores)
-	fmt.Fprintf(w, "%-22s | %5s | %18s | %15s | %16s | %16s | %s\n", "client", "users", "streams/s per core",
-		"vs FastHttpUser", "server core busy", "client CPU", "streams per client CPU-second")
-	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 23), strings.Repeat("-", 7), strings.Repeat("-", 20),
-		strings.Repeat("-", 17), strings.Repeat("-", 18), strings.Repeat("-", 18), strings.Repeat("-", 30))
+	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v, a fresh one-core server each; 21 events a stream, %s;\n", e.users, e.dur, flushing)
+	fmt.Fprintf(w, "streams read to message_end; client CPU is the client process's user+system time (rusage) from its first request to its exit\n\n")
+	fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %11s | %17s | %s\n", "client", "streams/s", "server busy",
+		"client busy", "client CPU-s", "kernel part", "streams per CPU-s", "vs FastHttpUser")
+	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 21), strings.Repeat("-", 11), strings.Repeat("-", 13),
+		strings.Repeat("-", 13), strings.Repeat("-", 14), strings.Repeat("-", 13), strings.Repeat("-", 19), strings.Repeat("-", 16))
+	anchor := perCPU(rows[1])
 	for _, r := range rows {
-		rate, vs, perCPU := "n/a", "n/a", "n/a"
+		rate, cpuS, kern, pc, vs := "n/a", "n/a", "n/a", "n/a", "n/a"
 		if r.rate >= 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
-		if r.rate >= 0 && rows[1].rate > 0 {
-			vs = fmt.Sprintf("%.2f×", r.rate/rows[1].rate)
+		if r.cpu > 0 {
+			cpuS, kern = fmt.Sprintf("%.2f", r.cpu), pct(r.sys/r.cpu)
 		}
-		if r.rate >= 0 && r.client1 > 0 {
-			perCPU = fmt.Sprintf("%.0f", r.rate/r.client1)
+		if f := perCPU(r); f > 0 {
+			pc = fmt.Sprintf("%.0f", f)
+			if anchor > 0 {
+				vs = fmt.Sprintf("%.2f×", f/anchor)
+			}
 		}
-		fmt.Fprintf(w, "%-22s | %5d | %18s | %15s | %16s | %16s | %s\n", r.client, e.users, rate, vs, pct(r.busy), pct(r.client1), perCPU)
+		fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %11s | %17s | %s\n", r.client, rate, pct(r.busy), pct(r.client1), cpuS, kern, pc, vs)
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
 	}
-	if rows[0].client1 >= 0 && rows[0].client1 < 0.8 {
-		// A saturated client reads several events per wake-up; one left
-		// waiting (by a slow server or by other work on its core) pays a
-		// wake-up per event, so its CPU per stream is not its cost at load.
-		fmt.Fprintf(w, "  note: tune load ran below saturation (%s of its core): other work on the machine or a slow server; "+
-			"per-CPU-second figures then include a wake-up per event. Rerun on an idle machine.\n", pct(rows[0].client1))
+	if fl.cpu > 0 && fc.reads > 0 {
+		fmt.Fprintf(w, "  floor: the cheapest client this kernel allows (one thread, raw epoll, parses nothing): %.1f reads and %.1f epoll waits a stream, "+
+			"%.1f µs of CPU a read, %s of it in the kernel\n",
+			float64(fc.reads)/float64(fc.streams), float64(fc.waits)/float64(fc.streams), fl.cpu/float64(fc.reads)*1e6, pct(fl.sys/fl.cpu))
 	}
+	if t, f := perCPU(rows[0]), perCPU(fl); t > 0 && f > 0 {
+		fmt.Fprintf(w, "  tune load: %.0f%% of the floor's streams per CPU-second", 100*t/f)
+		if n := perCPU(tn); n > 0 {
+			fmt.Fprintf(w, ", %.2f× its figure with net.Conn's reads and writes (-tags tune_netconn)", t/n)
+		}
+		fmt.Fprintln(w)
+	}
+	var starts []string
+	for _, r := range rows {
+		if r.start >= 0 {
+			starts = append(starts, fmt.Sprintf("%s %.2f s", r.client, r.start))
+		}
+	}
+	fmt.Fprintf(w, "  start-up CPU left out (before the first request): %s\n", strings.Join(starts, ", "))
 
 	// Accuracy: tune's p50 total against the server's own p50; the first
 	// warmUp of each run is left out on both sides.
@@ -211,14 +298,15 @@ func (e *env) pin(core int, name string, args ...string) (string, []string) {
 
 // runLogged runs a command with a timeout, its output to a log in e.dir;
 // a failure's error carries the log's tail.
-// onStart, if set, is given the started process's id.
-func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, onStart func(pid int), name string, args ...string) error {
+// onStart, if set, is given the started process's id. The process's state
+// (its rusage) comes back whenever it ran to its end.
+func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName string, env []string, onStart func(pid int), name string, args ...string) (*os.ProcessState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	path := filepath.Join(e.dir, logName+".log")
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { _ = f.Close() }()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -236,9 +324,9 @@ func (e *env) runLogged(ctx context.Context, timeout time.Duration, logName stri
 		if len(out) > 600 {
 			out = out[len(out)-600:]
 		}
-		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
+		return cmd.ProcessState, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return cmd.ProcessState, nil
 }
 
 func exitCode(err error) int {
@@ -250,29 +338,52 @@ func exitCode(err error) int {
 }
 
 // tuneLoad runs the built tune load pinned to core 1 and returns its JSON
-// summary; onStart (if set) gets its process id.
-func (e *env) tuneLoad(ctx context.Context, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, error) {
-	out := filepath.Join(e.dir, fmt.Sprintf("tune-%d.json", users))
-	name, args := e.pin(1, e.tune, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
+// summary and its process state; onStart (if set) gets its process id.
+func (e *env) tuneLoad(ctx context.Context, bin, url string, users int, warmUp time.Duration, onStart func(int)) (*loader.Summary, *os.ProcessState, error) {
+	out := filepath.Join(e.dir, fmt.Sprintf("%s-%d.json", filepath.Base(bin), users))
+	name, args := e.pin(1, bin, "load", "--url", url+"/v1", "--users", strconv.Itoa(users), "--spawn-rate", "0",
 		"--think-time", "0s", "--duration", e.dur.String(), "--warm-up", warmUp.String(),
 		"--request-timeout", "30s", "--json", out)
 	// Exit code 1 means some requests failed; the summary says which.
-	err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("tune-%d", users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
+	ps, err := e.runLogged(ctx, e.dur+60*time.Second, fmt.Sprintf("%s-%d", filepath.Base(bin), users), []string{"DIFY_API_KEY=app-bench"}, onStart, name, args...)
 	if err != nil && exitCode(err) != 1 {
-		return nil, err
+		return nil, nil, err
 	}
 	b, rerr := os.ReadFile(out)
 	if rerr != nil {
-		return nil, errors.Join(err, rerr)
+		return nil, nil, errors.Join(err, rerr)
 	}
 	var s loader.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", out, err)
+		return nil, nil, fmt.Errorf("%s: %w", out, err)
 	}
 	if s.Duration <= 0 {
-		return nil, fmt.Errorf("%s: no measured window", out)
+		return nil, nil, fmt.Errorf("%s: no measured window", out)
 	}
-	return &s, nil
+	return &s, ps, nil
+}
+
+// floorCounts is what the floor client did.
+type floorCounts struct{ streams, reads, waits int64 }
+
+// runFloor runs the floor client pinned to core 1 and returns its counts
+// and its process state.
+func (e *env) runFloor(ctx context.Context, url string, users int, onStart func(int)) (floorCounts, *os.ProcessState, error) {
+	var fc floorCounts
+	name, args := e.pin(1, e.self, "floor", "-addr", strings.TrimPrefix(url, "http://"), "-users", strconv.Itoa(users),
+		"-duration", e.dur.String())
+	ps, err := e.runLogged(ctx, e.dur+60*time.Second, "floor", nil, onStart, name, args...)
+	if err != nil {
+		return fc, ps, err
+	}
+	out, err := os.ReadFile(filepath.Join(e.dir, "floor.log"))
+	if err != nil {
+		return fc, ps, err
+	}
+	if _, err := fmt.Sscan(string(out), &fc.streams, &fc.reads, &fc.waits); err != nil || fc.streams <= 0 {
+		return fc, ps, fmt.Errorf("floor printed %q", out)
+	}
+	return fc, ps, nil
 }
 
 // accuracy runs tune load with users against a server spacing events 10 ms
@@ -286,7 +397,7 @@ func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tu
 	}
 	defer srv.stop()
 	cpu := busy(srv.cmd.Process.Pid, e.dur)
-	sum, err := e.tuneLoad(ctx, srv.url, users, warmUp, nil)
+	sum, _, err := e.tuneLoad(ctx, e.tune, srv.url, users, warmUp, nil)
 	serverBusy = <-cpu
 	if err != nil {
 		return 0, 0, 0, 0, err
@@ -320,10 +431,11 @@ func (e *env) accuracy(ctx context.Context, users int, warmUp time.Duration) (tu
 
 // server is a running serve-mode child.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
-	err  error
+	cmd   *exec.Cmd
+	url   string
+	first chan struct{} // closed when it reads its first request
+	done  chan error
+	err   error
 }
 
 // startServer re-executes this program in serve mode, pinned to core 0,
@@ -344,11 +456,16 @@ func (e *env) startServer(ctx context.Context, gap time.Duration, log string, sk
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, first: make(chan struct{}), done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
+		br := bufio.NewReader(out)
+		line, _ := br.ReadString('\n')
 		addr <- strings.TrimSpace(line)
+		if line, _ = br.ReadString('\n'); strings.TrimSpace(line) == "first" {
+			close(s.first)
+		}
+		_, _ = io.Copy(io.Discard, br)
 		s.done <- cmd.Wait()
 	}()
 	select {
@@ -422,25 +539,34 @@ func midRun(dur time.Duration, seconds func() float64) <-chan float64 {
 	return ch
 }
 
-// cpuSeconds is pid's user plus system CPU time so far, from
-// /proc/pid/stat fields 14 and 15 in USER_HZ ticks (100 a second on
-// Linux); -1 if unreadable.
+// cpuSeconds is pid's user plus system CPU time so far; -1 if unreadable.
 func cpuSeconds(pid int) float64 {
+	u, s := cpuTimes(pid)
+	if u < 0 {
+		return -1
+	}
+	return u + s
+}
+
+// cpuTimes is pid's user and system CPU time so far, from /proc/pid/stat
+// fields 14 and 15 in USER_HZ ticks (100 a second on Linux); -1s if
+// unreadable.
+func cpuTimes(pid int) (user, sys float64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	i := strings.LastIndexByte(string(b), ')')
 	if err != nil || i < 0 {
-		return -1
+		return -1, -1
 	}
 	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
 	if len(f) < 13 {
-		return -1
+		return -1, -1
 	}
 	u, err1 := strconv.ParseFloat(f[11], 64)
 	s, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
-		return -1
+		return -1, -1
 	}
-	return (u + s) / 100
+	return u / 100, s / 100
 }
 
 func pct(f float64) string {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,29 +34,54 @@ var (
 
 const messages = 20
 
-// sseServer serves POST /v1/chat-messages. With flushEach (the default)
-// every event is its own write and flush, as Dify's generator yields and
-// its server flushes them, so a client reads the stream as it would read
-// Dify's; without, the events go out as the response writer's 4 KB buffer
-// fills (21 events in two writes), which spares the clients most of their
-// reads. With a gap, each event is flushed gap after the previous one.
+// The response as bytes on the wire, rendered once: the status line and
+// headers, each event as one HTTP/1.1 chunk, and the last chunk that ends
+// the body. Every response is the same, so a request costs the server its
+// reads and writes and nothing else.
+var (
+	streamHead = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n" +
+		"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+	messageChunk    = chunk(messageEvent)
+	messageEndChunk = chunk(messageEndEvent)
+	lastChunk       = []byte("0\r\n\r\n")
+	notFound        = []byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+	badRequest      = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+)
+
+func chunk(b []byte) []byte { return fmt.Appendf(nil, "%x\r\n%s\r\n", len(b), b) }
+
+// maxHead bounds a request's line and headers.
+const maxHead = 16 << 10
+
+// sseServer serves POST /v1/chat-messages over raw HTTP/1.1 keep-alive
+// connections, from the pre-rendered bytes above, so that a one-core
+// server outpaces the client it measures. With flushEach (the default)
+// every event is its own write, a TCP segment of its own, as Dify's
+// generator yields each event and its server flushes it; the first goes
+// with the headers and the last chunk alone after message_end, as Go's
+// net/http and Dify's gevent server write them. Without, the whole
+// response is one write, which spares the clients most of their reads.
+// With a gap, each message event is written gap after the previous one.
 type sseServer struct {
 	gap       time.Duration
 	flushEach bool
+	first     chan struct{} // closed at the first request
+	once      sync.Once
 
 	mu    sync.Mutex
 	log   bool
 	skip  time.Duration   // log only streams starting this long after the first
-	first time.Time       // the first stream's start
-	took  []time.Duration // handler start → message_end flushed, of the logged streams
+	start time.Time       // the first stream's start
+	took  []time.Duration // request read → message_end written, of the logged streams
 }
 
-// serve is the server mode: it prints its address, serves until ctx ends,
+// serve is the server mode: it prints its address, then "first" at the
+// first request (the client's start-up is over), serves until ctx ends,
 // then writes its stream durations to -log, in nanoseconds, one a line.
 func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	gap := fs.Duration("gap", 0, "pause before each message event")
-	flushEach := fs.Bool("flush-each", true, "flush every event, as Dify does (false: only as the buffer fills and at the end)")
+	flushEach := fs.Bool("flush-each", true, "write every event on its own, as Dify flushes them (false: the whole response in one write)")
 	logPath := fs.String("log", "", "on exit, write each completed stream's duration here")
 	skip := fs.Duration("skip", 0, "log only streams starting this long after the first (a warm-up)")
 	if err := fs.Parse(args); err != nil {
@@ -63,17 +91,16 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &sseServer{gap: *gap, flushEach: *flushEach || *gap > 0, log: *logPath != "", skip: *skip}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	s := newSSEServer(*gap, *flushEach, *logPath != "", *skip)
 	fmt.Fprintln(stdout, ln.Addr())
-	select {
-	case <-ctx.Done():
-	case err := <-done:
-		return err
-	}
-	_ = srv.Close()
+	go func() {
+		select {
+		case <-s.first:
+			fmt.Fprintln(stdout, "first")
+		case <-ctx.Done():
+		}
+	}()
+	s.run(ctx, ln)
 	if *logPath == "" {
 		return nil
 	}
@@ -86,58 +113,174 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	return os.WriteFile(*logPath, []byte(b.String()), 0o644)
 }
 
-func (s *sseServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat-messages" {
-		http.NotFound(w, r)
-		return
-	}
-	start := time.Now()
-	if s.log {
-		s.mu.Lock()
-		if s.first.IsZero() {
-			s.first = start
-		}
-		s.mu.Unlock()
-	}
-	if _, err := io.Copy(io.Discard, r.Body); err != nil {
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	var tm *time.Timer
-	if s.gap > 0 {
-		tm = time.NewTimer(s.gap)
-		defer tm.Stop()
-	}
-	for i := range messages {
-		if tm != nil {
-			if i > 0 {
-				tm.Reset(s.gap)
-			}
-			select {
-			case <-tm.C:
-			case <-r.Context().Done():
+func newSSEServer(gap time.Duration, flushEach, log bool, skip time.Duration) *sseServer {
+	return &sseServer{gap: gap, flushEach: flushEach || gap > 0, log: log, skip: skip, first: make(chan struct{})}
+}
+
+// run serves ln until ctx ends, then closes it and every connection and
+// returns once their goroutines have.
+func (s *sseServer) run(ctx context.Context, ln net.Listener) {
+	var conns sync.WaitGroup
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	conns.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
 				return
 			}
+			mu.Lock()
+			open[c] = true
+			mu.Unlock()
+			conns.Go(func() {
+				s.conn(ctx, c)
+				mu.Lock()
+				delete(open, c)
+				mu.Unlock()
+				_ = c.Close()
+			})
 		}
-		if _, err := w.Write(messageEvent); err != nil {
+	})
+	<-ctx.Done()
+	_ = ln.Close()
+	mu.Lock()
+	for c := range open {
+		_ = c.Close()
+	}
+	mu.Unlock()
+	conns.Wait()
+}
+
+// conn serves one connection's requests until the client closes it.
+func (s *sseServer) conn(ctx context.Context, c net.Conn) {
+	br := bufio.NewReaderSize(c, 4<<10)
+	var tm *time.Timer
+	if s.gap > 0 {
+		tm = time.NewTimer(time.Hour)
+		defer tm.Stop()
+	}
+	var whole []byte // the response in one piece, without flushEach
+	if !s.flushEach {
+		whole = bytes.Join([][]byte{streamHead, bytes.Repeat(messageChunk, messages), messageEndChunk, lastChunk}, nil)
+	}
+	for {
+		path, keep, err := readRequest(br)
+		if err != nil {
+			if errors.Is(err, errBadRequest) {
+				_, _ = c.Write(badRequest)
+			}
 			return
 		}
-		if s.flushEach && rc.Flush() != nil {
+		s.once.Do(func() { close(s.first) })
+		if path != "/v1/chat-messages" {
+			if _, err := c.Write(notFound); err != nil {
+				return
+			}
+			continue
+		}
+		start := time.Now()
+		if whole != nil {
+			if _, err := c.Write(whole); err != nil {
+				return
+			}
+		} else if !s.stream(ctx, c, tm) {
+			return
+		}
+		if s.log {
+			s.record(start, time.Since(start))
+		}
+		if !keep {
 			return
 		}
 	}
-	if _, err := w.Write(messageEndEvent); err != nil || rc.Flush() != nil {
-		return
-	}
-	took := time.Since(start)
-	if s.log {
-		s.mu.Lock()
-		if start.Sub(s.first) >= s.skip {
-			s.took = append(s.took, took)
+}
+
+// stream writes one response event by event.
+func (s *sseServer) stream(ctx context.Context, c net.Conn, tm *time.Timer) bool {
+	var buf [1 << 10]byte
+	for i := range messages {
+		if tm != nil {
+			tm.Reset(s.gap)
+			select {
+			case <-tm.C:
+			case <-ctx.Done():
+				return false
+			}
 		}
-		s.mu.Unlock()
+		b := messageChunk
+		if i == 0 {
+			b = append(append(buf[:0], streamHead...), messageChunk...)
+		}
+		if _, err := c.Write(b); err != nil {
+			return false
+		}
 	}
+	if _, err := c.Write(messageEndChunk); err != nil {
+		return false
+	}
+	_, err := c.Write(lastChunk)
+	return err == nil
+}
+
+func (s *sseServer) record(start time.Time, took time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.start.IsZero() {
+		s.start = start
+	}
+	if start.Sub(s.start) >= s.skip {
+		s.took = append(s.took, took)
+	}
+}
+
+var errBadRequest = errors.New("bad request")
+
+// readRequest reads one request's line and headers and discards its body
+// (Content-Length only: the clients measured send no chunked bodies). It
+// returns the path and whether the connection stays open.
+func readRequest(br *bufio.Reader) (path string, keep bool, err error) {
+	n, length, keep := 0, int64(0), true
+	for i := 0; ; i++ {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if i > 0 || !errors.Is(err, io.EOF) {
+				err = errors.Join(errBadRequest, err)
+			}
+			return "", false, err
+		}
+		if n += len(line); n > maxHead {
+			return "", false, errBadRequest
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if i == 0 {
+			f := bytes.Fields(line)
+			if len(f) != 3 || string(f[0]) != "POST" && string(f[0]) != "GET" {
+				return "", false, errBadRequest
+			}
+			path, keep = string(f[1]), string(f[2]) == "HTTP/1.1"
+			continue
+		}
+		if len(line) == 0 {
+			break
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return "", false, errBadRequest
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("content-length")):
+			if length, err = strconv.ParseInt(string(v), 10, 64); err != nil || length < 0 {
+				return "", false, errBadRequest
+			}
+		case bytes.EqualFold(k, []byte("transfer-encoding")):
+			return "", false, errBadRequest
+		case bytes.EqualFold(k, []byte("connection")):
+			keep = !bytes.EqualFold(v, []byte("close"))
+		}
+	}
+	if _, err := br.Discard(int(length)); err != nil {
+		return "", false, err
+	}
+	return path, keep, nil
 }

@@ -154,11 +154,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	optima, err := readOptima(o.optimaFile)
+	optima, err := readRecords[optimum](o.optimaFile)
 	if err != nil {
 		return err
 	}
-	vOptima, err := readVariantOptima(o.variantOptima)
+	vOptima, err := readRecords[variantOptimum](o.variantOptima)
 	if err != nil {
 		return err
 	}
@@ -195,9 +195,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// Written case by case: an optimum costs minutes.
 		if c.Variant != nil {
 			vOptima[c.Name()] = variantOptimum{optimum: opt, Overrides: c.Variant.Overrides}
-			err = writeVariantOptima(o.variantOptima, vOptima)
+			err = writeRecords(o.variantOptima, vOptima)
 		} else {
-			err = writeOptima(o.optimaFile, baseOptima(optima))
+			err = writeRecords(o.optimaFile, baseOptima(optima))
 		}
 		if err != nil {
 			return err

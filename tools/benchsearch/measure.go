@@ -204,8 +204,14 @@ func parallel(n, jobs int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-func readOptima(file string) (map[string]optimum, error) {
-	out := map[string]optimum{}
+// recorded is a record of optima.json or optima-variants.json: a case's.
+type recorded interface{ caseName() string }
+
+func (o optimum) caseName() string { return o.Case }
+
+// readRecords reads a JSON list of records by case (missing file: none).
+func readRecords[T recorded](file string) (map[string]T, error) {
+	out := map[string]T{}
 	b, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil
@@ -213,22 +219,24 @@ func readOptima(file string) (map[string]optimum, error) {
 	if err != nil {
 		return nil, err
 	}
-	var list []optimum
+	var list []T
 	if err := json.Unmarshal(b, &list); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", errBadInput, file, err)
 	}
 	for _, o := range list {
-		out[o.Case] = o
+		out[o.caseName()] = o
 	}
 	return out, nil
 }
 
-func writeOptima(file string, optima map[string]optimum) error {
-	var list []optimum
-	for _, o := range optima {
+// writeRecords writes the records as a JSON list sorted by case, so a
+// re-recorded optimum shows as a small diff.
+func writeRecords[T recorded](file string, records map[string]T) error {
+	list := make([]T, 0, len(records))
+	for _, o := range records {
 		list = append(list, o)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Case < list[j].Case })
+	sort.Slice(list, func(i, j int) bool { return list[i].caseName() < list[j].caseName() })
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -435,39 +433,6 @@ func (v *variant) ratios() string {
 type variantOptimum struct {
 	optimum
 	Overrides string `json:"overrides"`
-}
-
-// readVariantOptima reads optima-variants.json (missing: none recorded).
-func readVariantOptima(file string) (map[string]variantOptimum, error) {
-	out := map[string]variantOptimum{}
-	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var list []variantOptimum
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errBadInput, file, err)
-	}
-	for _, o := range list {
-		out[o.Case] = o
-	}
-	return out, nil
-}
-
-func writeVariantOptima(file string, optima map[string]variantOptimum) error {
-	list := make([]variantOptimum, 0, len(optima))
-	for _, o := range optima {
-		list = append(list, o)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Case < list[j].Case })
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, append(b, '\n'), 0o644)
 }
 
 // variantRow is one perturbed case in the report: what was drawn, and how

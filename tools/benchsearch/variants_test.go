@@ -179,14 +179,14 @@ func TestVariantChangesTheModel(t *testing.T) {
 // configuration; and it was found on the variant the file draws today.
 func TestVariantOptimaMoved(t *testing.T) {
 	chdirRoot(t)
-	recorded, err := readVariantOptima("tools/benchsearch/optima-variants.json")
+	recorded, err := readRecords[variantOptimum]("tools/benchsearch/optima-variants.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recorded) == 0 {
 		t.Fatal("no variant optima recorded")
 	}
-	base, err := readOptima("tools/benchsearch/optima.json")
+	base, err := readRecords[optimum]("tools/benchsearch/optima.json")
 	if err != nil {
 		t.Fatal(err)
 	}
