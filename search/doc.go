@@ -6,9 +6,13 @@
 //
 // Samplers: goptuna's TPE (with local moves), random, CMA-ES and Sobol, and
 // "guided", which reads each trial's per-service utilisation the way an
-// engineer reads a dashboard: idle services down to what they use, the freed
-// cores to the bottleneck, its pods reshaped, then one setting at a time
-// (guide.go); TPE takes over when it has nothing left to try.
+// engineer reads a dashboard (guide.go): while the SLO is missed and no
+// service is saturated, requests wait for a slot, not a core, so every limit
+// is raised at once and again while it pays; then the cores are split in
+// proportion to what each service used, idle ones at their minimum, the
+// freed cores to the bottleneck, its pods reshaped, its processes raised,
+// another regime (storage, pooling), CPU shifted between services, then
+// one number at a time. TPE takes over when it has nothing left to try.
 //
 // Multi-fidelity: with Study.Screen each sampler trial first runs a short
 // load; one that already breaks the SLO or cannot beat the best is pruned

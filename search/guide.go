@@ -28,7 +28,13 @@ import (
 type guide struct {
 	sp  *spaces.Space
 	b   spaces.Budget
+	obj spaces.Objective
 	rng *rand.Rand
+	// prev and last are the leaders before and after the guide's last
+	// change of leader: the step between them is taken again while it pays
+	// (a pattern search's extrapolation), so doubling a limit that helped
+	// goes on doubling it without a trial per candidate in between.
+	prev, last *results.Trial
 }
 
 // The utilisation thresholds of the guide. A service below idleBelow gives
@@ -43,14 +49,21 @@ const (
 	busyAbove = 0.75
 )
 
-func newGuide(sp *spaces.Space, b spaces.Budget, seed int64) *guide {
-	return &guide{sp: sp, b: b, rng: rand.New(rand.NewSource(seed ^ 0x6a1de))}
+func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int64) *guide {
+	return &guide{sp: sp, b: b, obj: obj, rng: rand.New(rand.NewSource(seed ^ 0x6a1de))}
 }
 
 // propose returns the first candidate around inc that no trial has tried
 // and that fits the budget, or nil when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
-	for _, c := range g.candidates(inc) {
+	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
+		g.prev, g.last = g.last, &inc
+	}
+	var cands []spaces.Config
+	if g.prev != nil && inc.Metrics.TPS > g.prev.Metrics.TPS && g.unsaturated(inc) {
+		cands = append(cands, g.again(inc, *g.prev))
+	}
+	for _, c := range append(cands, g.candidates(inc)...) {
 		if c == nil || triedBefore(c, tried) {
 			continue
 		}
@@ -67,10 +80,32 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	base := g.sp.Complete(spaces.Config(inc.Params))
 	util := inc.Utilisation
 	var out []spaces.Config
+	// 0. Nothing saturated while the SLO is missed: requests wait for a
+	// slot somewhere (a connection, a greenlet, a task slot), not for a
+	// core, and more cores change nothing. Every limit raised at once, then
+	// (while everything idles) each alone, busiest service's first.
+	if g.unsaturated(inc) {
+		out = append(out, g.raiseAll(base))
+		// Each limit alone only while every service idles: with busy
+		// services that narrowly miss the SLO the split comes first.
+		if g.idle(util) {
+			out = append(out, g.scaledSettings(base, inc, 2)...)
+		}
+	}
 	// 1. Rebalance: idle services to what they use, the freed cores to
 	// the bottleneck, as more pods of the same size or as bigger pods.
 	if len(util) > 0 {
-		out = append(out, g.rebalance(base, util, true), g.rebalance(base, util, false))
+		out = append(out, g.proportional(base, util), g.rebalance(base, util, true), g.rebalance(base, util, false))
+	}
+	// A pod whose processes each use about a core is bound by its process
+	// count, whatever its quota says: one more process per pod.
+	out = append(out, g.moreProcesses(base, util)...)
+	// Within the SLO with no service saturated, the users' think time
+	// bounds TPS and only latency is left to cut: another regime (storage,
+	// pooling, placement) before reshaping pods.
+	settings := g.settingMoves(base, inc)
+	if idle := len(util) > 0 && !g.saturated(util); idle && Feasible(inc.Metrics, g.obj) {
+		out = append(out, g.regimeMoves(settings, base)...)
 	}
 	// 2. Reshape: the bottleneck's pods merged or split at the same cores
 	// (a pod's processes need their cores; several small pods beat one big).
@@ -78,14 +113,22 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	for _, s := range busy[:min(2, len(busy))] {
 		out = append(out, g.reshape(base, util, s, -1), g.reshape(base, util, s, +1))
 	}
-	// 3. The settings: choices and switches first, those of the busiest
-	// services first.
-	out = append(out, g.settingMoves(base, inc)...)
-	// 4. Shift: a step of CPU between each pair of services, from the least
-	// used to the most.
+	// 3. The settings' choices and switches (another regime), those of the
+	// busiest services first.
+	regimes := g.regimeMoves(settings, base)
+	out = append(out, regimes...)
+	// 4. Shift: a step of CPU between each pair of services, from the less
+	// used to the more: the refinement a split needs once its bottleneck
+	// is fed, before numbers that move TPS by less than the noise.
 	for i := len(busy) - 1; i >= 0; i-- {
 		for j := 0; j < i; j++ {
 			out = append(out, g.shift(base, busy[i], busy[j]))
+		}
+	}
+	// 5. The numeric settings, then CPU from the busiest to each other.
+	for _, c := range settings {
+		if !slices.ContainsFunc(regimes, func(r spaces.Config) bool { return sameParams(r, c) }) {
+			out = append(out, c)
 		}
 	}
 	for j := len(busy) - 1; j > 0; j-- {
@@ -121,8 +164,11 @@ func (g *guide) rebalance(base spaces.Config, util map[string]float64, morePods 
 			continue
 		}
 		r, cpu := replicas(c, s), cores(c, s)
-		if u < idleAt {
+		if u < idleAt && u*cpu*float64(r)*headroom <= s.CPU.Min.Cores() {
 			// A service that does nothing runs its fewest, smallest pods.
+			// (Judged by the cores it uses, not its share of them: a
+			// service given far more than it can use shows a low share
+			// of a sum it needs.)
 			g.setService(c, s, s.Replicas.Min, s.CPU.Min.Cores())
 			continue
 		}
@@ -133,6 +179,78 @@ func (g *guide) rebalance(base spaces.Config, util map[string]float64, morePods 
 	g.fill(c, g.byUtilisation(util), util, morePods)
 	return c
 }
+
+// proportional splits the cores of the services the search can move in
+// proportion to what each used (utilisation × cores), a saturated one
+// counted at saturatedDemand times what it used since its demand is more
+// than it got, scaled up until the budget is spent: the split an engineer
+// computes from a dashboard. Pods keep their number unless a pod would need
+// more than its maximum; a service whose use fits its smallest pod gets
+// that. Where the budget is short of demand the scale is below one and
+// every service gives up in proportion.
+func (g *guide) proportional(base spaces.Config, util map[string]float64) spaces.Config {
+	c := clone(base)
+	demand := map[string]float64{}
+	var moved []spaces.Service
+	for _, s := range g.byUtilisation(util) {
+		u, ok := util[s.Name]
+		if !ok {
+			continue
+		}
+		used := u * cores(c, s) * float64(replicas(c, s))
+		if u >= busyAbove {
+			used *= saturatedDemand
+		}
+		demand[s.Name] = used
+		moved = append(moved, s)
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	shape := func(k float64) spaces.Config {
+		n := clone(c)
+		for _, s := range moved {
+			want := k * demand[s.Name]
+			if want*headroom <= s.CPU.Min.Cores() {
+				g.setService(n, s, s.Replicas.Min, s.CPU.Min.Cores())
+				continue
+			}
+			// Pods of about podCores each, as many as the service allows.
+			r := int64(math.Ceil(want/math.Max(podCores, s.CPU.Min.Cores()) - 1e-9))
+			r = min(s.Replicas.Max, max(s.Replicas.Min, r))
+			g.setService(n, s, r, stepDown(s, want/float64(r)))
+			g.processPerCore(n, s)
+		}
+		return n
+	}
+	if !g.fits(shape(0)) {
+		return nil
+	}
+	lo, hi := 0.0, 1.0
+	for g.fits(shape(hi)) && hi < 1e4 {
+		lo, hi = hi, 2*hi
+	}
+	for range 40 {
+		if mid := (lo + hi) / 2; g.fits(shape(mid)) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	n := shape(lo)
+	g.fill(n, moved, util, false) // what the grid's rounding left
+	return n
+}
+
+// podCores is the pod size proportional aims at for a replicated service:
+// Dify's services are Python processes that each use at most one core (the
+// GIL), so a pod of about a core per process scales, and several small pods
+// beat one big one (GC stalls, throttling).
+const podCores = 1.0
+
+// saturatedDemand is how much more than it used a saturated service is
+// taken to need: its queue hides the rest of its demand.
+const saturatedDemand = 1.5
 
 // fill hands the CPU left in the budget to the services whose utilisation is
 // above busyAbove, busiest first, until the budget is spent.
@@ -189,13 +307,18 @@ func (g *guide) reshape(base spaces.Config, util map[string]float64, s spaces.Se
 // takes all it can of it.
 func (g *guide) shift(base spaces.Config, from, to spaces.Service) spaces.Config {
 	c := clone(base)
-	fr, fc := replicas(c, from), cores(c, from)
-	if fc-step(from) < from.CPU.Min.Cores()-1e-9 {
-		return nil
-	}
-	g.setService(c, from, fr, fc-step(from))
-	if !g.grow(c, to, false) {
-		return nil
+	fr := replicas(c, from)
+	// As many steps from `from` as one step of `to` needs: a pod more, or
+	// a CPU step on each of its pods.
+	for {
+		fc := cores(c, from)
+		if fc-step(from) < from.CPU.Min.Cores()-1e-9 {
+			return nil
+		}
+		g.setService(c, from, fr, fc-step(from))
+		if g.grow(c, to, true) {
+			break
+		}
 	}
 	for g.grow(c, to, false) {
 	}
@@ -304,7 +427,9 @@ func (g *guide) setService(c spaces.Config, s spaces.Service, r int64, cpu float
 		// The count stays (the settings moves tune it) unless the new pod
 		// size puts it outside the space's per-core range.
 		n := toFloat(c[p.Name])
-		n = math.Max(math.Ceil(p.PerCPU.Min*cpu-1e-9), math.Min(math.Floor(p.PerCPU.Max*cpu+1e-9), n))
+		// Rounded as the encoding rounds ratio × cores, so the guide
+		// reaches what TPE does.
+		n = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), n))
 		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
 	}
 	g.fitMemory(c)
@@ -368,3 +493,213 @@ func stepDown(s spaces.Service, want float64) float64 {
 }
 
 func toInt(v any) int64 { return int64(math.Round(toFloat(v))) }
+
+// unsaturated reports whether inc is held back by something other than
+// cores: it misses the SLO while no service it measured uses busyAbove of
+// its CPU. (One that meets the SLO unsaturated is bounded by its users'
+// think time: latency, not a limit, is what to cut.)
+func (g *guide) unsaturated(inc results.Trial) bool {
+	if len(inc.Utilisation) == 0 || inc.State != results.StateComplete || Feasible(inc.Metrics, g.obj) {
+		return false
+	}
+	return !g.saturated(inc.Utilisation)
+}
+
+// idle reports whether every service of the space uses less than idleBelow
+// of its CPU.
+func (g *guide) idle(util map[string]float64) bool {
+	for _, s := range g.sp.Services {
+		if util[s.Name] >= idleBelow {
+			return false
+		}
+	}
+	return true
+}
+
+// saturated reports whether a service of the space uses busyAbove of its
+// CPU.
+func (g *guide) saturated(util map[string]float64) bool {
+	for _, s := range g.sp.Services {
+		if util[s.Name] >= busyAbove {
+			return true
+		}
+	}
+	return false
+}
+
+// regimeMoves are the moves among settingMoves that change a choice or a
+// switch.
+func (g *guide) regimeMoves(moves []spaces.Config, base spaces.Config) []spaces.Config {
+	var out []spaces.Config
+	for _, c := range moves {
+		for _, p := range g.sp.Params {
+			if (p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice) && fmt.Sprint(c[p.Name]) != fmt.Sprint(base[p.Name]) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// raiseAll doubles every integer setting at once (within its range and the
+// pod's per-core range): the limits a request passes through are raised
+// together, and the step is repeated while it pays (again).
+func (g *guide) raiseAll(base spaces.Config) spaces.Config {
+	c := clone(base)
+	for _, p := range g.sp.Params {
+		if p.Type == spaces.TypeInt {
+			c[p.Name] = scaleInt(p, c[p.Name], 2)
+		}
+	}
+	g.settle(c)
+	return c
+}
+
+// scaledSettings multiplies one integer setting at a time by f, the
+// settings of the busiest services first.
+func (g *guide) scaledSettings(base spaces.Config, inc results.Trial, f float64) []spaces.Config {
+	var out []spaces.Config
+	for _, p := range g.settingsByUse(inc) {
+		if p.Type != spaces.TypeInt {
+			continue
+		}
+		c := clone(base)
+		c[p.Name] = scaleInt(p, c[p.Name], f)
+		g.settle(c)
+		out = append(out, c)
+	}
+	return out
+}
+
+// settingsByUse lists the space's settings, those of the busiest services
+// first, then those of no service.
+func (g *guide) settingsByUse(inc results.Trial) []spaces.Param {
+	ps := slices.Clone(g.sp.Params)
+	rank := func(p spaces.Param) float64 {
+		if svc := g.owner(p); svc != "" {
+			return inc.Utilisation[svc]
+		}
+		return -1
+	}
+	slices.SortStableFunc(ps, func(a, b spaces.Param) int { return cmp.Compare(rank(b), rank(a)) })
+	return ps
+}
+
+// owner is the service a setting belongs to ("" for none).
+func (g *guide) owner(p spaces.Param) string {
+	if p.PerCPU != nil {
+		return p.PerCPU.Service
+	}
+	svc, _, _ := strings.Cut(p.Name, ".")
+	for _, s := range g.sp.Services {
+		if s.Name == svc {
+			return svc
+		}
+	}
+	return ""
+}
+
+// scaleInt is v times f on p's grid, within p's range.
+func scaleInt(p spaces.Param, v any, f float64) int64 {
+	st := math.Max(1, p.Step)
+	n := p.Min + math.Round((toFloat(v)*f-p.Min)/st)*st
+	return int64(math.Max(p.Min, math.Min(p.Max, n)))
+}
+
+// settle puts every service's per-core settings back in their range and
+// its memory at its floor or above.
+func (g *guide) settle(c spaces.Config) {
+	for _, s := range g.sp.Services {
+		g.setService(c, s, replicas(c, s), cores(c, s))
+	}
+}
+
+// again takes the step from prev to inc once more: integer settings by the
+// same factor. Resources stay as inc has them: a rebalance already spends
+// the whole budget, and its step repeated overshoots. Nil when the step
+// changed no setting the guide can repeat.
+func (g *guide) again(inc, prev results.Trial) spaces.Config {
+	c := g.sp.Complete(spaces.Config(inc.Params))
+	p := g.sp.Complete(spaces.Config(prev.Params))
+	moved := false
+	for _, q := range g.sp.Params {
+		if q.Type != spaces.TypeInt || q.PerCPU != nil {
+			continue
+		}
+		v, pv := toFloat(c[q.Name]), toFloat(p[q.Name])
+		if v == pv || pv <= 0 {
+			continue
+		}
+		// The factor squared: a pattern search's expansion, so a limit
+		// far too low is found in a few trials (1, 2, 4, 16, 32).
+		n := scaleInt(q, v, (v/pv)*(v/pv))
+		c[q.Name] = n
+		moved = moved || float64(n) != v
+	}
+	if !moved {
+		return nil
+	}
+	g.settle(c)
+	return c
+}
+
+func sameParams(a, b map[string]any) bool {
+	return maps.EqualFunc(a, b, func(x, y any) bool { return fmt.Sprint(x) == fmt.Sprint(y) })
+}
+
+// moreProcesses raises, for each service whose pods' processes (a per-core
+// setting: gunicorn's workers) each use processBound of a core or more, or
+// whose pods are saturated, the process count by one, within its per-core
+// range: a process waiting on I/O leaves its share of the quota unused that
+// another could take.
+func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spaces.Config {
+	var out []spaces.Config
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.Type != spaces.TypeInt {
+			continue
+		}
+		svc, ok := g.service(p.PerCPU.Service)
+		u, measured := util[svc.Name]
+		if !ok || !measured {
+			continue
+		}
+		n, cpu := toFloat(base[p.Name]), cores(base, svc)
+		if n <= 0 || (u*cpu/n < processBound && u < busyAbove) || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
+			continue
+		}
+		c := clone(base)
+		c[p.Name] = int64(n + 1)
+		g.fitMemory(c)
+		out = append(out, c)
+	}
+	return out
+}
+
+// processBound is the share of a core a process uses when it is the limit
+// (a Python process under the GIL never uses more than one).
+const processBound = 0.8
+
+func (g *guide) service(name string) (spaces.Service, bool) {
+	for _, s := range g.sp.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return spaces.Service{}, false
+}
+
+// processPerCore sets s's per-core process counts to one process per core
+// of its pods (the count a Python service under the GIL can use), within
+// the space's per-core range.
+func (g *guide) processPerCore(c spaces.Config, s spaces.Service) {
+	cpu := cores(c, s)
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
+			continue
+		}
+		n := math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), math.Round(cpu)))
+		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
+	}
+	g.fitMemory(c)
+}

@@ -74,7 +74,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.study, "study", "", "study name; rerunning with the same name resumes it (default <space>-<budget>-<scenario>)")
 	f.StringVar(&o.storage, "storage", "", "trial store: a SQLite file or sqlite:PATH (default <out>/trials.db)")
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
-	f.StringVar(&o.sampler, "sampler", "tpe", "search algorithm: "+strings.Join(search.Samplers, ", "))
+	f.StringVar(&o.sampler, "sampler", search.Samplers[0], "search algorithm: "+strings.Join(search.Samplers, ", "))
 	f.Float64Var(&o.moves, "local-moves", 0.25, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
 	f.DurationVar(&o.screen, "screen", 0, "screen each trial with a load this long first (e.g. 1m) and prune it there when it breaks the SLO or cannot beat the best; 0: every trial runs the full load")
 	f.IntVar(&o.confirm, "confirm", 0, "re-measure the N best trials within the SLO before recommending one (the recommendation is the best mean among those that keep the SLO)")

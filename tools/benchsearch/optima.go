@@ -201,6 +201,16 @@ func findOptimum(p *problem, jobs, pilots, climbs, kicks int, beaten []map[strin
 	}
 	sort.SliceStable(busy, func(i, j int) bool { return peak[busy[i].Name] > peak[busy[j].Name] })
 	pb := best(pilot)
+	if pb.score < 0 {
+		// Nothing in the pilot meets the SLO (a tight budget, or limits
+		// such as one task slot that no split of cores lifts): the grid
+		// starts from the pilot's most TPS instead, which is nearest to it.
+		for _, pt := range pilot {
+			if pt.util != nil && pt.tps > pb.tps {
+				pb = pt
+			}
+		}
+	}
 	log("%s: pilot %d points, best %.1f; busiest %s %.2f, %s %.2f", p.Name(), len(pilot), pb.score,
 		busy[0].Name, peak[busy[0].Name], busy[1].Name, peak[busy[1].Name])
 
