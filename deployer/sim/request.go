@@ -68,89 +68,35 @@ func scenariosOf(t topology) map[string]scenario {
 // the step structure follows what Dify's service API does for each call.
 // The llm scenario is the chatflow with one LLM node on the hosted provider.
 var scenarios = map[string]scenario{
-	"chatflow": {name: "chatflow", reqMiB: 4, steps: []step{
-		{kind: stNginx, cpu: 0.0015},
-		{kind: stSlot},
-		{kind: stAPI, cpu: 0.005}, // routing, auth, request parsing
-		{kind: stSession},
-		{kind: stHot, cpu: 0.0005},
-		{kind: stAPI, cpu: 0.004}, // app model
-		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003},     // conversation + message
-		{kind: stRedis, n: 8, lat: 3},                                  // rate limit, stop flag, queue
-		{kind: stAPI, cpu: 0.005},                                      // workflow start
-		{kind: stSessionEnd},                                           // closed before streaming
-		{kind: stFlowStart},                                            // the graph engine's thread
-		{kind: stFirstByte},                                            // workflow_started event
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}, // workflow run record
-		{kind: stAPI, cpu: 0.003},                                      // start node
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}, // node execution
-		{kind: stAPI, cpu: 0.002},                                      // answer node, stream
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}, // node execution
-		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001}, // message answer
-		{kind: stRedis, n: 4, lat: 2},
-		{kind: stAPI, cpu: 0.004}, // message_end, teardown
-		{kind: stTask, cpu: 0.002},
-	}},
-	"agent": {name: "agent", reqMiB: 6, steps: []step{
-		{kind: stNginx, cpu: 0.002},
-		{kind: stSlot},
-		{kind: stAPI, cpu: 0.005},
-		{kind: stSession},
-		{kind: stHot, cpu: 0.0005},
-		{kind: stAPI, cpu: 0.004},
-		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003},
-		{kind: stRedis, n: 8, lat: 3},
-		{kind: stAPI, cpu: 0.005},
-		{kind: stSessionEnd},
-		{kind: stFlowStart},
-		{kind: stFirstByte},
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: 0.003}, // keyword check (if/else)
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: 0.003},
-		{kind: stOllama, cpu: 0.008},             // function-calling decision
-		{kind: stPlugin, cpu: 0.0035},            // current time tool
-		{kind: stPlugin, cpu: 0.0077, lat: 0.25}, // weather plugin and its API
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: 0.003},
-		{kind: stHTTP2, cpu: 0.001, lat: 0.2},
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: 0.005}, // merge, stream
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001},
-		{kind: stRedis, n: 4, lat: 2},
-		{kind: stAPI, cpu: 0.005},
-		{kind: stTask, cpu: 0.002},
-	}},
-	"llm": {name: "llm", reqMiB: 5, steps: []step{
-		{kind: stNginx, cpu: 0.0015},
-		{kind: stSlot},
-		{kind: stAPI, cpu: 0.005},
-		{kind: stSession},
-		{kind: stHot, cpu: 0.0005},
-		{kind: stAPI, cpu: 0.004},
-		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003},
-		{kind: stRedis, n: 8, lat: 3},
-		{kind: stAPI, cpu: 0.005},
-		{kind: stSessionEnd},
-		{kind: stFlowStart}, // held while the LLM streams, as the graph's thread holds it
-		{kind: stFirstByte},
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: 0.003},
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: llmNodeCPU},      // prompt, model instance
-		{kind: stLLM, cpu: pluginInvokeCPU}, // the provider streams the answer
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stAPI, cpu: 0.002},
-		{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001},
-		{kind: stFlowEnd},
-		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001},
-		{kind: stRedis, n: 4, lat: 2},
-		{kind: stAPI, cpu: 0.004},
-		{kind: stTask, cpu: 0.002},
-	}},
+	"chatflow": {name: "chatflow", reqMiB: 4, steps: chatSteps(0.0015, 0.004,
+		step{kind: stAPI, cpu: 0.003}, // start node
+		nodeRecord,
+		step{kind: stAPI, cpu: 0.002}, // answer node, stream
+		nodeRecord,
+	)},
+	"agent": {name: "agent", reqMiB: 6, steps: chatSteps(0.002, 0.005,
+		step{kind: stAPI, cpu: 0.003}, // keyword check (if/else)
+		nodeRecord,
+		step{kind: stAPI, cpu: 0.003},
+		step{kind: stOllama, cpu: 0.008},             // function-calling decision
+		step{kind: stPlugin, cpu: 0.0035},            // current time tool
+		step{kind: stPlugin, cpu: 0.0077, lat: 0.25}, // weather plugin and its API
+		nodeRecord,
+		step{kind: stAPI, cpu: 0.003},
+		step{kind: stHTTP2, cpu: 0.001, lat: 0.2},
+		nodeRecord,
+		step{kind: stAPI, cpu: 0.005}, // merge, stream
+		nodeRecord,
+	)},
+	"llm": {name: "llm", reqMiB: 5, steps: chatSteps(0.0015, 0.004,
+		step{kind: stAPI, cpu: 0.003},
+		nodeRecord,
+		step{kind: stAPI, cpu: llmNodeCPU},      // prompt, model instance
+		step{kind: stLLM, cpu: pluginInvokeCPU}, // the provider streams the answer
+		nodeRecord,
+		step{kind: stAPI, cpu: 0.002},
+		nodeRecord,
+	)},
 	"retrieval": {name: "retrieval", reqMiB: 5, steps: []step{
 		{kind: stNginx, cpu: 0.0012},
 		{kind: stSlot},
@@ -166,6 +112,41 @@ var scenarios = map[string]scenario{
 		{kind: stTxn, n: 1, cpu: 0.0005, commit: true},
 		{kind: stFirstByte}, // a plain JSON response
 	}},
+}
+
+// nodeRecord is a node execution's record, written beside the graph's
+// thread (the pre-1.13 api's side session).
+var nodeRecord = step{kind: stSideTxn, n: 2, cpu: 0.0013, commit: true, api: 0.001}
+
+// chatSteps is a chat app's request on the pre-1.13 api: the same head
+// (route, authenticate, write the conversation and message, start the
+// graph's thread, workflow_started and its run record), the graph's nodes,
+// then the same tail (save the answer, clear the stop flags, message_end
+// costing endAPI, the post-run task). nginxCPU is the proxy's share.
+func chatSteps(nginxCPU, endAPI float64, nodes ...step) []step {
+	head := []step{
+		{kind: stNginx, cpu: nginxCPU},
+		{kind: stSlot},
+		{kind: stAPI, cpu: 0.005}, // routing, auth, request parsing
+		{kind: stSession},
+		{kind: stHot, cpu: 0.0005},
+		{kind: stAPI, cpu: 0.004}, // app model
+		{kind: stTxn, n: 3, cpu: 0.0026, commit: true, api: 0.003}, // conversation + message
+		{kind: stRedis, n: 8, lat: 3},                              // rate limit, stop flag, queue
+		{kind: stAPI, cpu: 0.005},                                  // workflow start
+		{kind: stSessionEnd},                                       // closed before streaming
+		{kind: stFlowStart},                                        // the graph engine's thread, held while an LLM streams
+		{kind: stFirstByte},                                        // workflow_started event
+		nodeRecord,                                                 // workflow run record
+	}
+	tail := []step{
+		{kind: stFlowEnd},
+		{kind: stShortTxn, n: 2, cpu: 0.00165, commit: true, api: 0.001}, // message answer
+		{kind: stRedis, n: 4, lat: 2},
+		{kind: stAPI, cpu: endAPI}, // message_end, teardown
+		{kind: stTask, cpu: 0.002},
+	}
+	return joinSteps(head, nodes, tail)
 }
 
 // apiHead is what the api does for a workflow-based app since 1.13
