@@ -5,50 +5,20 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
 )
 
-var (
-	todayOnce sync.Once
-	today     *spaces.Space
-	todayErr  error
-)
-
 // todaySpace is spaces/default.yaml: Dify 1.14.2 on the community chart.
-func todaySpace(t testing.TB) *spaces.Space {
-	t.Helper()
-	todayOnce.Do(func() { today, todayErr = spaces.Load(filepath.Join("..", "..", "spaces", "default.yaml")) })
-	if todayErr != nil {
-		t.Fatalf("load today's space: %v", todayErr)
-	}
-	return today
-}
+func todaySpace(t testing.TB) *spaces.Space { return repoSpace(t, "default.yaml") }
 
 // eePreset resolves spaces/presets/<id>.yaml on today's space, completed
 // from the space's current values as tune eval completes it.
 func eePreset(t testing.TB, id string) spaces.System {
 	t.Helper()
-	s := todaySpace(t)
-	b, err := spaces.ParseBudget(eeBudget)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := spaces.LoadConfig(filepath.Join("..", "..", "spaces", "presets", id+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys, err := s.Resolve(b, s.Complete(c))
-	if err != nil {
-		t.Fatalf("%s: %v", id, err)
-	}
-	if err := s.Check(sys); err != nil {
-		t.Fatalf("%s does not fit %s: %v", id, eeBudget, err)
-	}
-	return sys
+	return presetOn(t, todaySpace(t), id, eeBudget, true)
 }
 
 const eeBudget = "16c32g"

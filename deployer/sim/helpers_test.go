@@ -10,26 +10,38 @@ import (
 	"github.com/tune-dify/tune/spaces"
 )
 
-var (
-	spaceOnce sync.Once
-	space     *spaces.Space
-	spaceErr  error
-)
+// loaded caches the repository's spaces by file name, each loaded once.
+var loaded sync.Map // file → func() (*spaces.Space, error)
 
-func defaultSpace(t testing.TB) *spaces.Space {
+// repoSpace is spaces/<file> of the repository.
+func repoSpace(t testing.TB, file string) *spaces.Space {
 	t.Helper()
-	spaceOnce.Do(func() { space, spaceErr = spaces.Load(filepath.Join("..", "..", "spaces", "seed.yaml")) })
-	if spaceErr != nil {
-		t.Fatalf("load default space: %v", spaceErr)
+	load, _ := loaded.LoadOrStore(file, sync.OnceValues(func() (*spaces.Space, error) {
+		return spaces.Load(filepath.Join("..", "..", "spaces", file))
+	}))
+	s, err := load.(func() (*spaces.Space, error))()
+	if err != nil {
+		t.Fatalf("load %s: %v", file, err)
 	}
-	return space
+	return s
 }
 
-// preset resolves spaces/presets/<id>.yaml against the default space and
-// budget, failing the test if it is not a complete, feasible config.
+// defaultSpace is the case study's space, the one the s8-* and s16-*
+// presets are written for.
+func defaultSpace(t testing.TB) *spaces.Space { return repoSpace(t, "seed.yaml") }
+
+// preset resolves spaces/presets/<id>.yaml against the case study's space
+// and budget, failing the test if it is not a complete, feasible config.
 func preset(t testing.TB, id, budget string) spaces.System {
 	t.Helper()
-	s := defaultSpace(t)
+	return presetOn(t, defaultSpace(t), id, budget, false)
+}
+
+// presetOn resolves spaces/presets/<id>.yaml on s at budget, failing the
+// test if it does not fit; complete fills what the preset leaves out from
+// the space's current values, as tune eval does.
+func presetOn(t testing.TB, s *spaces.Space, id, budget string, complete bool) spaces.System {
+	t.Helper()
 	b, err := spaces.ParseBudget(budget)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +49,9 @@ func preset(t testing.TB, id, budget string) spaces.System {
 	c, err := spaces.LoadConfig(filepath.Join("..", "..", "spaces", "presets", id+".yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if complete {
+		c = s.Complete(c)
 	}
 	sys, err := s.Resolve(b, c)
 	if err != nil {
