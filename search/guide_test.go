@@ -94,20 +94,26 @@ func TestGuideNeverRepeats(t *testing.T) {
 // sampler finds, within 12 trials, a feasible split with twice the
 // baseline's TPS (the seed's engineer needed six rounds for 2.6×).
 func TestGuidedStudyClimbs(t *testing.T) {
-	sp := loadSeed(t)
+	best, base := guidedStudy(t, loadSeed(t), "8c16g", 12)
+	if best == nil || best.Metrics.TPS < 2*base.Metrics.TPS {
+		t.Fatalf("best %v after 12 trials, want feasible and twice the baseline's %.1f TPS", best, base.Metrics.TPS)
+	}
+}
+
+// guidedStudy runs a guided study of trials 30-second trials on the model
+// and returns its best SLO-feasible trial (nil: none) and its baseline.
+func guidedStudy(t *testing.T, sp *spaces.Space, b string, trials int) (best *results.Trial, baseline results.Trial) {
+	t.Helper()
 	w := sp.Load
 	w.Duration = 30 * time.Second
-	s := &Study{Space: sp, Budget: budget(t, "8c16g"), Workload: w, Objective: sp.Objective,
-		Sampler: "guided", Trials: 12, Seed: 1, Baseline: true, Evaluator: sim.New(1), Store: &MemoryStore{}}
-	var best *results.Trial
+	s := &Study{Space: sp, Budget: budget(t, b), Workload: w, Objective: sp.Objective,
+		Sampler: "guided", Trials: trials, Seed: 1, Baseline: true, Evaluator: sim.New(1), Store: &MemoryStore{}}
 	s.OnTrial = func(_ results.Trial, b *results.Trial) { best = b }
 	ts, err := s.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if best == nil || best.Metrics.TPS < 2*ts[0].Metrics.TPS {
-		t.Fatalf("best %v after 12 trials, want feasible and twice the baseline's %.1f TPS", best, ts[0].Metrics.TPS)
-	}
+	return best, ts[0]
 }
 
 // TestGuideRaisesLimitsWhenNothingIsSaturated: today's topology at its
@@ -164,18 +170,8 @@ func TestGuideRaisesLimitsWhenNothingIsSaturated(t *testing.T) {
 // times the baseline's TPS (before, 15-trial guided studies met the SLO with
 // nothing).
 func TestGuidedStudyMeetsTheSLOOnTodaysTopology(t *testing.T) {
-	sp := loadDefault(t)
-	w := sp.Load
-	w.Duration = 30 * time.Second
-	s := &Study{Space: sp, Budget: budget(t, "16c32g"), Workload: w, Objective: sp.Objective,
-		Sampler: "guided", Trials: 10, Seed: 1, Baseline: true, Evaluator: sim.New(1), Store: &MemoryStore{}}
-	var best *results.Trial
-	s.OnTrial = func(_ results.Trial, b *results.Trial) { best = b }
-	ts, err := s.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if best == nil || best.Metrics.TPS < 10*ts[0].Metrics.TPS {
-		t.Fatalf("best %v after 10 trials, want feasible and ten times the baseline's %.1f TPS", best, ts[0].Metrics.TPS)
+	best, base := guidedStudy(t, loadDefault(t), "16c32g", 10)
+	if best == nil || best.Metrics.TPS < 10*base.Metrics.TPS {
+		t.Fatalf("best %v after 10 trials, want feasible and ten times the baseline's %.1f TPS", best, base.Metrics.TPS)
 	}
 }
