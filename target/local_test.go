@@ -14,6 +14,7 @@ import (
 	"github.com/tune-dify/tune/deployer/sim"
 	"github.com/tune-dify/tune/internal/leakcheck"
 	"github.com/tune-dify/tune/loader"
+	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
 	"github.com/tune-dify/tune/target"
 )
@@ -49,14 +50,7 @@ func TestLocalMatchesModel(t *testing.T) {
 	leakcheck.Check(t)
 	_, sys, w := preset(t, "s8-final", "8c16g")
 	w.Users, w.SpawnRate, w.Duration = 20, 10, 10*time.Second
-	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := (&target.Local{Seed: 1}).Evaluate(context.Background(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	virtual, real := modelAndLocal(t, sys, w)
 	tol := 0.30
 	if s := os.Getenv("TUNE_EMULATE_TOLERANCE"); s != "" {
 		if _, err := fmt.Sscan(s, &tol); err != nil {
@@ -159,14 +153,7 @@ func TestLocalMixedLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Users, w.SpawnRate, w.Duration = 20, 20, 6*time.Second
-	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := (&target.Local{Seed: 1}).Evaluate(context.Background(), sys, w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	virtual, real := modelAndLocal(t, sys, w)
 	diff := real.Metrics.TPS/virtual.Metrics.TPS - 1
 	t.Logf("model %.1f TPS P95 %.0f ms; emulator over HTTP %.1f TPS P95 %.0f ms (%+.1f%%); utilisation %v",
 		virtual.Metrics.TPS, virtual.Metrics.P95, real.Metrics.TPS, real.Metrics.P95, 100*diff, real.Utilisation)
@@ -200,4 +187,19 @@ func TestMixedLoadConfigNeedsEveryAppsKey(t *testing.T) {
 	if !ok || len(m.Parts()) != 2 || m.Parts()[1].Key != "dataset-y" || m.Parts()[0].Weight != 3 {
 		t.Errorf("scenario %#v", cfg.Scenario)
 	}
+}
+
+// modelAndLocal measures sys under w on the model in virtual time and on
+// the emulator over HTTP in real time.
+func modelAndLocal(t *testing.T, sys spaces.System, w spaces.Workload) (virtual, real results.Measurement) {
+	t.Helper()
+	virtual, err := sim.New(1).Evaluate(context.Background(), sys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err = (&target.Local{Seed: 1}).Evaluate(context.Background(), sys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return virtual, real
 }
