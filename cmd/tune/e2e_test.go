@@ -44,10 +44,10 @@ func studyArgs(ns, out string, trials int, extra ...string) []string {
 		"--settle", "0s", "--rollout-timeout", "60s", "--recreate-volumes", "--out", out}, extra...)
 }
 
-// chartDefaults installs the community chart with its own defaults, as a
-// user's `helm install dify dify/dify -n ns` does (no container bounded,
-// claims with no storage class, passwords generated), and waits for it.
-func chartDefaults(t *testing.T, ns string) (*helm.Deployer, *spaces.Space) {
+// helmInputs readies a Helm test: the cluster's nodes up, Helm's cache and
+// config in the test's own folders, the default space and the vendored
+// chart's absolute path.
+func helmInputs(t *testing.T) (*spaces.Space, string) {
 	t.Helper()
 	waitNodes(t)
 	t.Setenv("HELM_CACHE_HOME", t.TempDir())
@@ -56,7 +56,19 @@ func chartDefaults(t *testing.T, ns string) (*helm.Deployer, *spaces.Space) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chart, _ := filepath.Abs(testChart)
+	chart, err := filepath.Abs(testChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp, chart
+}
+
+// chartDefaults installs the community chart with its own defaults, as a
+// user's `helm install dify dify/dify -n ns` does (no container bounded,
+// claims with no storage class, passwords generated), and waits for it.
+func chartDefaults(t *testing.T, ns string) (*helm.Deployer, *spaces.Space) {
+	t.Helper()
+	sp, chart := helmInputs(t)
 	ch, err := loader.Load(chart)
 	if err != nil {
 		t.Fatal(err)
@@ -111,21 +123,16 @@ func watchPGBouncer(t *testing.T, ns string, stop <-chan struct{}) <-chan bool {
 	return seen
 }
 
-// claimUIDs are the namespace's volume claims by name; a claim deleted and
-// made again has a new UID.
+// claimUIDs are the namespace's volume claims by name, with their UIDs.
 func claimUIDs(t *testing.T, ns string) map[string]string {
 	t.Helper()
 	kc, err := helmtest.Client(cluster.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := kc.CoreV1().PersistentVolumeClaims(ns).List(context.Background(), metav1.ListOptions{})
+	out, err := helmtest.ClaimUIDs(context.Background(), kc, ns)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, c := range list.Items {
-		out[c.Name] = string(c.UID)
 	}
 	return out
 }
@@ -134,14 +141,7 @@ func claimUIDs(t *testing.T, ns string) map[string]string {
 // study starts from, and returns a deployer to inspect it with.
 func baseline(t *testing.T, ns string) (*helm.Deployer, *spaces.Space, int) {
 	t.Helper()
-	waitNodes(t)
-	t.Setenv("HELM_CACHE_HOME", t.TempDir())
-	t.Setenv("HELM_CONFIG_HOME", t.TempDir())
-	sp, err := spaces.Load(space)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chart, _ := filepath.Abs(testChart)
+	sp, chart := helmInputs(t)
 	d, err := helm.New(context.Background(), sp, helm.Options{Kubeconfig: cluster.Kubeconfig, Namespace: ns,
 		Chart: &spaces.Chart{Path: chart}, Timeouts: spaces.HelmTimeouts{Rollout: time.Minute, Settle: -1}})
 	if err != nil {

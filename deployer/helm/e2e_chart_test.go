@@ -12,6 +12,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tune-dify/tune/deployer/helm/helmtest"
 	"github.com/tune-dify/tune/spaces"
 )
 
@@ -41,21 +42,16 @@ func installDefaults(t *testing.T, d *Deployer) {
 	}
 }
 
-// claims are the namespace's volume claims by name, with their UIDs: a
-// claim deleted and made again has a new UID.
+// claims are the release namespace's volume claims by name, with their UIDs.
 func claims(t *testing.T, d *Deployer) map[string]string {
 	t.Helper()
 	kc, err := d.clients()
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := kc.CoreV1().PersistentVolumeClaims(d.namespace).List(ctxFor(t, time.Minute), metav1.ListOptions{})
+	out, err := helmtest.ClaimUIDs(ctxFor(t, time.Minute), kc, d.namespace)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, c := range list.Items {
-		out[c.Name] = string(c.UID)
 	}
 	return out
 }

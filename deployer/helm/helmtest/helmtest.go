@@ -124,3 +124,18 @@ func provision(ctx context.Context, kc kubernetes.Interface) {
 		}
 	}
 }
+
+// ClaimUIDs are the namespace's volume claims by name, with their UIDs: a
+// claim deleted and made again has a new UID, so two calls show whether a
+// volume (and its data) survived what happened between them.
+func ClaimUIDs(ctx context.Context, kc kubernetes.Interface, ns string) (map[string]string, error) {
+	list, err := kc.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(list.Items))
+	for _, c := range list.Items {
+		out[c.Name] = string(c.UID)
+	}
+	return out, nil
+}
