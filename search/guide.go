@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand"
 	"slices"
-	"strings"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
@@ -325,95 +324,6 @@ func (g *guide) shift(base spaces.Config, from, to spaces.Service) spaces.Config
 	return c
 }
 
-// settingMoves changes one setting of base at a time: a bool flipped, every
-// other choice, an int a step or two either way. Settings of the busiest
-// services come first, then the settings of no service (a pooler, say),
-// then the rest; a trial with errors puts the settings of no service first.
-// Each moved configuration is rebalanced by the incumbent's utilisation.
-func (g *guide) settingMoves(base spaces.Config, inc results.Trial) []spaces.Config {
-	type move struct {
-		c    spaces.Config
-		rank float64
-	}
-	owner := map[string]bool{}
-	for _, s := range g.sp.Services {
-		owner[s.Name] = true
-	}
-	var moves []move
-	for _, p := range g.sp.Params {
-		svc, _, _ := strings.Cut(p.Name, ".")
-		if p.PerCPU != nil {
-			svc = p.PerCPU.Service
-		}
-		rank := 0.5 // a setting of no service (a pooler, say)
-		if owner[svc] {
-			rank = inc.Utilisation[svc]
-		}
-		if len(inc.Errors) > 0 && !owner[svc] {
-			rank = 1
-		}
-		if p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice {
-			rank++ // another regime (storage, pooling) before fine-tuning a number
-		}
-		rank += g.rng.Float64() * 1e-3 // ties in the seed's order
-		for _, v := range paramNeighbours(p, base[p.Name]) {
-			c := clone(base)
-			c[p.Name] = v
-			if p.PerCPU != nil {
-				g.fitMemory(c)
-			}
-			moves = append(moves, move{c, rank})
-		}
-	}
-	slices.SortStableFunc(moves, func(a, b move) int { return cmp.Compare(b.rank, a.rank) })
-	out := make([]spaces.Config, len(moves))
-	for i, m := range moves {
-		out[i] = m.c
-	}
-	return out
-}
-
-// paramNeighbours are the values one move away from v.
-func paramNeighbours(p spaces.Param, v any) []any {
-	switch p.Type {
-	case spaces.TypeBool:
-		b, _ := v.(bool)
-		return []any{!b}
-	case spaces.TypeChoice:
-		var out []any
-		for _, ch := range p.Choices {
-			if ch != fmt.Sprint(v) {
-				out = append(out, ch)
-			}
-		}
-		return out
-	case spaces.TypeInt:
-		n := int64(toFloat(v))
-		st := int64(math.Max(1, p.Step))
-		var out []any
-		for _, d := range []int64{st, -st} {
-			if m := n + d; float64(m) >= p.Min && float64(m) <= p.Max {
-				out = append(out, m)
-			}
-		}
-		return out
-	case spaces.TypeFloat:
-		f := toFloat(v)
-		st := p.Step
-		if st <= 0 {
-			st = (p.Max - p.Min) / 8
-		}
-		var out []any
-		for _, d := range []float64{st, -st} {
-			if m := f + d; m >= p.Min && m <= p.Max {
-				out = append(out, m)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 // setService sets s's replicas and per-pod CPU, keeps its per-core settings
 // within their ratios, and raises its memory to its floor.
 func (g *guide) setService(c spaces.Config, s spaces.Service, r int64, cpu float64) {
@@ -525,86 +435,6 @@ func (g *guide) saturated(util map[string]float64) bool {
 		}
 	}
 	return false
-}
-
-// regimeMoves are the moves among settingMoves that change a choice or a
-// switch.
-func (g *guide) regimeMoves(moves []spaces.Config, base spaces.Config) []spaces.Config {
-	var out []spaces.Config
-	for _, c := range moves {
-		for _, p := range g.sp.Params {
-			if (p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice) && fmt.Sprint(c[p.Name]) != fmt.Sprint(base[p.Name]) {
-				out = append(out, c)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// raiseAll doubles every integer setting at once (within its range and the
-// pod's per-core range): the limits a request passes through are raised
-// together, and the step is repeated while it pays (again).
-func (g *guide) raiseAll(base spaces.Config) spaces.Config {
-	c := clone(base)
-	for _, p := range g.sp.Params {
-		if p.Type == spaces.TypeInt {
-			c[p.Name] = scaleInt(p, c[p.Name], 2)
-		}
-	}
-	g.settle(c)
-	return c
-}
-
-// scaledSettings multiplies one integer setting at a time by f, the
-// settings of the busiest services first.
-func (g *guide) scaledSettings(base spaces.Config, inc results.Trial, f float64) []spaces.Config {
-	var out []spaces.Config
-	for _, p := range g.settingsByUse(inc) {
-		if p.Type != spaces.TypeInt {
-			continue
-		}
-		c := clone(base)
-		c[p.Name] = scaleInt(p, c[p.Name], f)
-		g.settle(c)
-		out = append(out, c)
-	}
-	return out
-}
-
-// settingsByUse lists the space's settings, those of the busiest services
-// first, then those of no service.
-func (g *guide) settingsByUse(inc results.Trial) []spaces.Param {
-	ps := slices.Clone(g.sp.Params)
-	rank := func(p spaces.Param) float64 {
-		if svc := g.owner(p); svc != "" {
-			return inc.Utilisation[svc]
-		}
-		return -1
-	}
-	slices.SortStableFunc(ps, func(a, b spaces.Param) int { return cmp.Compare(rank(b), rank(a)) })
-	return ps
-}
-
-// owner is the service a setting belongs to ("" for none).
-func (g *guide) owner(p spaces.Param) string {
-	if p.PerCPU != nil {
-		return p.PerCPU.Service
-	}
-	svc, _, _ := strings.Cut(p.Name, ".")
-	for _, s := range g.sp.Services {
-		if s.Name == svc {
-			return svc
-		}
-	}
-	return ""
-}
-
-// scaleInt is v times f on p's grid, within p's range.
-func scaleInt(p spaces.Param, v any, f float64) int64 {
-	st := math.Max(1, p.Step)
-	n := p.Min + math.Round((toFloat(v)*f-p.Min)/st)*st
-	return int64(math.Max(p.Min, math.Min(p.Max, n)))
 }
 
 // settle puts every service's per-core settings back in their range and
