@@ -124,7 +124,7 @@ func (l *load) do(u *user, start time.Time) {
 			return
 		}
 		l.finish(u, resp)
-		fail(httpError(resp.StatusCode, body, l.cfg.APIKey))
+		fail(httpError(resp.StatusCode, body, l.rec.keys...))
 		return
 	}
 	u.dec.Reset(resp.Body)

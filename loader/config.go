@@ -108,6 +108,18 @@ func (c Config) defaults() Config {
 }
 
 // rampTime is how long the first stage's users take to spawn.
+// keys are every key the run sends: its own and a mix's apps', all to be
+// kept out of what it reports.
+func (c Config) keys() []Secret {
+	keys := []Secret{c.APIKey}
+	if m, ok := c.Scenario.(*Mix); ok {
+		for _, p := range m.parts {
+			keys = append(keys, p.Key)
+		}
+	}
+	return keys
+}
+
 func (c Config) rampTime() time.Duration {
 	if c.Rate > 0 || c.SpawnRate <= 0 || len(c.Stages) == 0 {
 		return 0

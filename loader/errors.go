@@ -57,13 +57,15 @@ type difyError struct {
 }
 
 // httpError classifies a non-200 response from its status and body. A code
-// that contains the key (a server echoing it) is not used as a kind.
-func httpError(status int, body []byte, key Secret) *Error {
+// that contains a key (a server echoing it) is not used as a kind.
+func httpError(status int, body []byte, keys ...Secret) *Error {
 	e := &Error{Kind: "http_" + strconv.Itoa(status), Status: status}
 	var d difyError
 	if json.Unmarshal(body, &d) == nil && d.Code != "" {
-		if key != "" && strings.Contains(d.Code, string(key)) {
-			d.Code = "redacted"
+		for _, key := range keys {
+			if key != "" && strings.Contains(d.Code, string(key)) {
+				d.Code = "redacted"
+			}
 		}
 		e.Code = d.Code
 		if c := kindSafe(d.Code); c != "" {
@@ -126,12 +128,14 @@ func ended(ctx context.Context) bool {
 	return ok && !time.Now().Before(d)
 }
 
-// redact removes the key from s and bounds it to maxExample bytes of valid
-// UTF-8. The key could only get there if a server echoed it, but a load
+// redact removes the keys from s and bounds it to maxExample bytes of valid
+// UTF-8. A key could only get there if a server echoed it, but a load
 // tester's output gets pasted into tickets.
-func redact(s string, key Secret) string {
-	if key != "" {
-		s = strings.ReplaceAll(s, string(key), redacted)
+func redact(s string, keys ...Secret) string {
+	for _, key := range keys {
+		if key != "" {
+			s = strings.ReplaceAll(s, string(key), redacted)
+		}
 	}
 	if len(s) > maxExample {
 		s = s[:maxExample]

@@ -141,3 +141,41 @@ func TestNewMixRefuses(t *testing.T) {
 		t.Errorf("a retrieval part without a knowledge base: %v", err)
 	}
 }
+
+// A server that echoes the key it was sent, in its error body and code,
+// shows none of a mix's keys in the run's error examples or kinds: each
+// app's key is as secret as the run's own.
+func TestMixKeysNeverInTheSummary(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"code": "bad_%s", "message": "invalid key %s", "status": 401}`, key, key)
+	}))
+	t.Cleanup(srv.Close)
+	m, err := loader.NewMix([]loader.MixPart{
+		{Name: "chatflow", Weight: 1, Scenario: &loader.Chat{}},
+		{Name: "agent", Weight: 1, Scenario: &loader.Chat{}, Key: agentKey},
+		{Name: "retrieval", Weight: 1, Scenario: &loader.Retrieval{DatasetID: "kb"}, Key: datasetKey},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := loader.Run(context.Background(), loader.Config{BaseURL: srv.URL + "/v1", APIKey: chatKey, Scenario: m,
+		Users: 3, Duration: 300 * time.Millisecond, ThinkMin: 10 * time.Millisecond, ThinkMax: 20 * time.Millisecond, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed == 0 {
+		t.Fatal("no failure recorded")
+	}
+	out, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{chatKey, agentKey, datasetKey} {
+		if strings.Contains(string(out), key) {
+			t.Errorf("the summary shows key %s:\n%s", key, out)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		base:   trimBase(cfg.BaseURL),
 		auth:   "Bearer " + string(cfg.APIKey),
 		dialer: d,
-		rec:    newRecorder(start, cfg.rampTime()+cfg.WarmUp, cfg.Duration, cfg.APIKey),
+		rec:    newRecorder(start, cfg.rampTime()+cfg.WarmUp, cfg.Duration, cfg.keys()...),
 		runCtx: runCtx,
 	}
 	var wg sync.WaitGroup

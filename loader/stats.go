@@ -103,7 +103,7 @@ func (s *Summary) Measurement() results.Measurement {
 type recorder struct {
 	start  time.Time
 	t0, t1 time.Duration // measured window, from start
-	key    Secret
+	keys   []Secret      // redacted from error examples
 
 	mu                      sync.Mutex
 	ttfb, ttft, total, evs  *hdrhistogram.Histogram
@@ -118,11 +118,11 @@ type recorder struct {
 	sampled                 atomic.Int64 // the last second sampled, -1 before the first
 }
 
-func newRecorder(start time.Time, t0, t1 time.Duration, key Secret) *recorder {
+func newRecorder(start time.Time, t0, t1 time.Duration, keys ...Secret) *recorder {
 	n := int(t1/time.Second) + 2
 	lat := func() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyUS, sigFigs) }
 	r := &recorder{
-		start: start, t0: t0, t1: t1, key: key,
+		start: start, t0: t0, t1: t1, keys: keys,
 		ttfb: lat(), ttft: lat(), total: lat(),
 		evs:          hdrhistogram.New(1, maxEvents, sigFigs),
 		errs:         map[string]int64{},
@@ -205,7 +205,7 @@ func (r *recorder) failure(e *Error, end time.Time) {
 	r.failed++
 	r.errs[kind]++
 	if _, ok := r.examples[kind]; !ok {
-		r.examples[kind] = redact(e.Error(), r.key)
+		r.examples[kind] = redact(e.Error(), r.keys...)
 	}
 }
 
