@@ -49,6 +49,28 @@ type page struct {
 	loadMs   float64  // navigation start → load event
 }
 
+// profileDir is a fresh Chromium profile folder. Chromium's helper
+// processes can still write into it for a moment after the browser has
+// exited, which fails t.TempDir's own cleanup ("directory not empty"), so
+// it is removed with a few retries; a leftover is logged, not a failure.
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tune-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 50 {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("Chromium's profile %s left behind: %v", dir, err)
+	})
+	return dir
+}
+
 // browse opens file in headless Chromium with the flags this machine needs
 // (no sandbox as root, no background networking against a closed network,
 // a fresh profile), records every console error, exception and request
@@ -63,7 +85,7 @@ func browse(t *testing.T, file, shot string, check func(ctx context.Context) err
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.WindowSize(1300, 1000),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second) // a bound, not an assertion
