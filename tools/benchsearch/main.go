@@ -246,6 +246,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			beaten = append(beaten, bad...)
 			fmt.Fprintln(stdout, r.line(o.maxTrials))
 		}
+		logf("%s: %d configurations measured with every noise seed (%d runs)", p.Name(), len(ms.by), ms.evaluations)
 	}
 	printConfirmations(stdout, rows)
 	vrows := variantRows(probs, optima)
