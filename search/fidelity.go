@@ -32,6 +32,12 @@ type Remeasurer interface {
 //     varies by 8-11% (one standard deviation) around the full load's on
 //     the model, twenty seconds' by 12-13%;
 //   - an error rate above screenErrorSlack times the limit;
+//   - nothing at all when the screen's P95 is above screenCensor of its
+//     length: requests about as slow as the window rarely complete in it,
+//     so such a screen understates latency and misstates TPS (an llm
+//     load's baseline: P95 54 s over 3 minutes, 25 s over a 20 s screen,
+//     at twice the TPS). It runs on to the full load, whose figures the
+//     sampler then learns from;
 //   - a TPS whose upper bound is below the best trial's. The bound is the
 //     screen's TPS plus screenZ standard errors of a count of n completions
 //     (n = TPS × the screen's length), which is screenBurst/√n relative:
@@ -51,6 +57,7 @@ const (
 	screenZ          = 2.0
 	screenBurst      = 1.5
 	screenMargin     = 0.03
+	screenCensor     = 0.5
 )
 
 // Prunable reports whether a trial whose screening load of length screen
@@ -58,6 +65,9 @@ const (
 // screen's noise, or cannot beat best even at the top of the screen's noise
 // (best nil: no feasible trial yet, so only the constraints prune).
 func Prunable(m results.Metrics, screen time.Duration, o spaces.Objective, best *results.Trial) bool {
+	if m.P95 > screenCensor*float64(screen.Milliseconds()) {
+		return false
+	}
 	if slo := float64(o.SLOP95.Milliseconds()); slo > 0 && m.P95 > slo*screenSLOSlack {
 		return true
 	}
