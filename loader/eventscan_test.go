@@ -89,7 +89,7 @@ func TestFastEventDeclines(t *testing.T) {
 		`{"evenſ":"message_end"}`,                         // Unicode folding
 		`{"\u0065vent":"message_end"}`,                    // an escaped key
 		`{"event":null}`, `{"event":"message","answer":null}`, `{"event":"x","data":null}`,
-		`{"event":"message_\u0065nd"}`,                                       // an escaped name
+		`{"event":"message_\u0065nd"}`,                                          // an escaped name
 		`{"event":"workflow_finished","data":{"status":"failed","error":"\n"}}`, // an escaped error
 		`{"event":"message_end"} x`, `{"event":"message_end",}`, `{"event":"message_end"`, `[]`, `null`, ``,
 		`{"event":"message_end","n":01}`, `{"event":"message_end","n":[1,]}`, `{"event":"message_end","s":"\x"}`,
@@ -120,8 +120,8 @@ func FuzzFastEvent(f *testing.F) {
 // BenchmarkParse is the decode of the two events a bench-load stream
 // does not skim, on the fast path and through encoding/json.
 func BenchmarkParse(b *testing.B) {
-	first := memEvents[1][bytes.IndexByte(memEvents[1], '{'):bytes.LastIndexByte(memEvents[1], '}')+1]
-	end := memEvents[21][bytes.IndexByte(memEvents[21], '{'):bytes.LastIndexByte(memEvents[21], '}')+1]
+	first := memEvents[1][bytes.IndexByte(memEvents[1], '{') : bytes.LastIndexByte(memEvents[1], '}')+1]
+	end := memEvents[21][bytes.IndexByte(memEvents[21], '{') : bytes.LastIndexByte(memEvents[21], '}')+1]
 	var p event
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
