@@ -36,8 +36,9 @@ type conn struct {
 	// served counts the responses read whole on it; a reused connection
 	// the server closed while idle fails before the response's first byte.
 	served int
-	// stop ends the watch that unblocks its reads when the request's
-	// context ends.
+	// stop ends the watch that unblocks its reads and writes when the run
+	// ends. A request's own time limit is the connection's deadline, so a
+	// request costs no watch of its own.
 	stop func() bool
 }
 
@@ -110,19 +111,10 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 }
 
 func (c *conn) close() {
-	c.release()
-	_ = c.nc.Close()
-}
-
-// release ends the context watch of the last request; false if it had
-// already fired (the connection's deadline is then in the past).
-func (c *conn) release() bool {
-	if c.stop == nil {
-		return true
+	if c.stop != nil {
+		c.stop()
 	}
-	ok := c.stop()
-	c.stop = nil
-	return ok
+	_ = c.nc.Close()
 }
 
 // errIdleClosed: the server closed a kept-alive connection before
@@ -140,6 +132,8 @@ func (l *load) roundTrip(ctx context.Context, u *user, req *http.Request) (*http
 			if err != nil {
 				return nil, err
 			}
+			nc := c.nc
+			c.stop = context.AfterFunc(l.runCtx, func() { _ = nc.SetDeadline(past) })
 			u.conn = c
 		}
 		resp, err := l.exchange(ctx, u.conn, req)
@@ -161,15 +155,17 @@ func (l *load) roundTrip(ctx context.Context, u *user, req *http.Request) (*http
 // write on the connection at once.
 var past = time.Unix(1, 0)
 
+// exchange writes req on c and reads the response's status and headers.
+// The connection's deadline is the time limit: first for the headers,
+// then, for the body, the request's (ctx's deadline). The run's end is
+// the connection's watch's to enforce.
 func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
-	nc := c.nc
-	c.stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(past) })
 	deadline, hasDeadline := ctx.Deadline()
 	hd := time.Now().Add(l.cfg.HeaderTimeout)
 	if hasDeadline && deadline.Before(hd) {
 		hd = deadline
 	}
-	if err := nc.SetDeadline(hd); err != nil {
+	if err := l.setDeadline(c, hd); err != nil {
 		return nil, err
 	}
 	// On a kept-alive connection, a write that fails or a response that
@@ -199,12 +195,28 @@ func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		return nil, err
 	}
 	c.lim.N = math.MaxInt64
-	// The body is read until the request's context ends (the watch then
-	// unblocks the read), so a read fails only after ctx has.
-	if err := nc.SetDeadline(time.Time{}); err != nil {
+	// The body is read until the request's deadline (or the run's end).
+	if !hasDeadline {
+		deadline = time.Time{}
+	}
+	if err := l.setDeadline(c, deadline); err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// setDeadline sets c's deadline unless the run has ended: the watch may
+// have set it in the past just before, and a later deadline must not undo
+// that.
+func (l *load) setDeadline(c *conn, t time.Time) error {
+	if err := c.nc.SetDeadline(t); err != nil {
+		return err
+	}
+	if err := l.runCtx.Err(); err != nil {
+		_ = c.nc.SetDeadline(past)
+		return err
+	}
+	return nil
 }
 
 // finish reads what is left of resp's body (within drainGrace, at most
@@ -216,9 +228,13 @@ func (l *load) finish(u *user, resp *http.Response) {
 	if c == nil {
 		return
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(drainGrace))
+	if l.setDeadline(c, time.Now().Add(drainGrace)) != nil {
+		c.close()
+		u.conn = nil
+		return
+	}
 	_, err := io.CopyN(io.Discard, resp.Body, maxErrorBody)
-	if !c.release() || err != io.EOF || resp.Close {
+	if err != io.EOF || resp.Close || l.runCtx.Err() != nil {
 		c.close()
 		u.conn = nil
 		return

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -73,8 +74,13 @@ func (s *Stream) End() {
 func (s *Stream) SetConversation(id string) { s.conversation = id }
 
 // expect fails with KindMalformed unless the response has media type want.
+// Dify's own header values are recognised without mime.ParseMediaType,
+// which builds a map of the parameters on every response.
 func (s *Stream) expect(want string) error {
 	ct := s.Resp.Header.Get("Content-Type")
+	if rest, ok := strings.CutPrefix(ct, want); ok && (rest == "" || rest == "; charset=utf-8") {
+		return nil
+	}
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != want {
 		return errorf(KindMalformed, "content type %q, want %s", ct, want)
 	}
