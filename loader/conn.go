@@ -36,6 +36,7 @@ type conn struct {
 	// served counts the responses read whole on it; a reused connection
 	// the server closed while idle fails before the response's first byte.
 	served int
+	h      h1 // the request and response fast path's reused state
 	// stop ends the watch that unblocks its reads and writes when the run
 	// ends. A request's own time limit is the connection's deadline, so a
 	// request costs no watch of its own.
@@ -177,7 +178,7 @@ func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		}
 		return err
 	}
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return nil, idleClosed(err)
 	}
 	if err := c.bw.Flush(); err != nil {
@@ -187,7 +188,7 @@ func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, idleClosed(err)
 	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := c.h.readResponse(c.br, req)
 	if err != nil {
 		if c.lim.N <= 0 {
 			return nil, fmt.Errorf("response headers over %d bytes", maxHeaderBytes)
@@ -240,6 +241,12 @@ func (l *load) finish(u *user, resp *http.Response) {
 		return
 	}
 	c.served++
+}
+
+// isTimeout reports a connection deadline that passed under a read or write.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // isReset reports a connection the peer reset or closed under a read or
