@@ -25,9 +25,10 @@ const readBufferSize = 16 << 10
 // conn is one user's keep-alive HTTP/1.1 connection. Each virtual user
 // owns one, as each browser tab of a fleet does, so the request path needs
 // no pool, no connection goroutines and no hand-offs between them: the
-// user's goroutine writes the request (http.Request.Write) and reads the
-// response (http.ReadResponse) itself. That is the client's whole hot
-// path, and what makes it cheaper per stream than http.Transport.
+// user's goroutine writes the request and reads the response itself (on
+// the fast path of http1.go for Dify's shapes, with http.Request.Write and
+// http.ReadResponse for any other). That is the client's whole hot path,
+// and what makes it cheaper per stream than http.Transport.
 type conn struct {
 	nc  net.Conn
 	lim io.LimitedReader // under br: bounds the headers, unbounded for bodies
