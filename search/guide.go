@@ -409,7 +409,7 @@ func toInt(v any) int64 { return int64(math.Round(toFloat(v))) }
 // its CPU. (One that meets the SLO unsaturated is bounded by its users'
 // think time: latency, not a limit, is what to cut.)
 func (g *guide) unsaturated(inc results.Trial) bool {
-	if len(inc.Utilisation) == 0 || inc.State != results.StateComplete || Feasible(inc.Metrics, g.obj) {
+	if len(inc.Utilisation) == 0 || inc.State == results.StateFailed || Feasible(inc.Metrics, g.obj) { // a pruned trial's screen measured it
 		return false
 	}
 	return !g.saturated(inc.Utilisation)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sort"
@@ -16,20 +17,95 @@ import (
 	"github.com/tune-dify/tune/target/release"
 )
 
-// trajectory is one study: after each trial, the mean TPS over the noise
-// seeds of the configuration the study would recommend then (its incumbent:
-// the best SLO-feasible trial by the study's own measurements, as tune
-// picks; 0 while there is none or when the incumbent misses the SLO on
-// average), the load-seconds spent so far and the wall seconds the study
-// would have taken on a cluster so far (release.AssumedTimings per trial:
-// the formula of tune's own summary).
+// trajectory is one study: after each trial, the configuration the study
+// would recommend then (its incumbent: the best SLO-feasible trial by the
+// study's own measurements, as tune picks; nil while there is none) and that
+// trial's own TPS, the load-seconds spent so far and the wall seconds the
+// study would have taken on a cluster so far (release.AssumedTimings per
+// trial: the formula of tune's own summary).
 type trajectory struct {
-	best, loadS, clusterS []float64
-	pruned                int
-	sampled               int
-	confirm               []search.Confirmation
-	confirmS              float64
-	recheck               float64 // the recommended configuration measured once more
+	inc             []map[string]any
+	incTPS          []float64
+	loadS, clusterS []float64
+	pruned          int
+	sampled         int
+	confirm         []search.Confirmation
+	confirmS        float64
+	recheck         float64 // the recommended configuration measured once more
+	// recommended and last are the means (0: missing the SLO on average)
+	// of the configuration confirmation recommends and of the study's
+	// last incumbent, which it would recommend without confirmation.
+	recommended, last float64
+	// reach is the number of trials until the incumbent's mean first
+	// reached 95% of the optimum's within the SLO (0: never); best holds
+	// the incumbent's mean TPS (0 when it misses the SLO on average) after
+	// the trials bestAt lists.
+	reach int
+	best  map[int]float64
+	// leads counts the trials up to reach (or the cap) that became the
+	// incumbent: each had to run the full load, whatever the screen.
+	leads int
+}
+
+// sameConfig reports whether two trials' parameters are the same.
+func sameConfig(a, b map[string]any) bool {
+	return maps.EqualFunc(a, b, func(x, y any) bool { return x == y })
+}
+
+// bestAt are the trial counts the table reports the incumbent's mean at.
+var bestAt = []int{15, 25, 40}
+
+// meanScreen: an incumbent whose own run is below this share of the 95%
+// target is not measured with every seed to see whether it reached it. Its
+// mean would have to be more than 10% above its run, twenty times the
+// largest noise sd of the suite (0.5-1.5% of the TPS); an incumbent's run
+// is, if anything, above its mean, being its study's best.
+const meanScreen = 0.9
+
+// feasibleMean is the mean TPS of params over the noise seeds, 0 when they
+// miss the SLO on average (or are nil: no configuration).
+func feasibleMean(p *problem, ms *means, params map[string]any) (float64, error) {
+	if params == nil {
+		return 0, nil
+	}
+	m, err := ms.of(params)
+	if err != nil || !m.feasible(p) {
+		return 0, err
+	}
+	return m.TPS, nil
+}
+
+// judge fills in reach and best from the incumbents' means.
+func (tr *trajectory) judge(p *problem, ms *means, target float64) error {
+	value := func(j int) (float64, error) { return feasibleMean(p, ms, tr.inc[j]) }
+	for j := range tr.inc {
+		if tr.inc[j] != nil && (j == 0 || tr.inc[j-1] == nil || !sameConfig(tr.inc[j], tr.inc[j-1])) {
+			tr.leads++
+		}
+		if tr.inc[j] == nil || tr.incTPS[j] < meanScreen*target {
+			continue
+		}
+		v, err := value(j)
+		if err != nil {
+			return err
+		}
+		if v >= target {
+			tr.reach = j + 1
+			break
+		}
+	}
+	tr.best = map[int]float64{}
+	for _, n := range bestAt {
+		if len(tr.inc) == 0 {
+			break
+		}
+		v, err := value(min(n, len(tr.inc)) - 1) // a shorter study: its last
+		if err != nil {
+			return err
+		}
+		tr.best[n] = v
+	}
+	return nil
 }
 
 // measureSampler runs o.seeds studies of one sampler on p and sums them up,
@@ -52,29 +128,32 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		spent, cluster := 0.0, 0.0
 		var failed error // a re-measurement that could not resolve its trial
 		s.OnTrial = func(t results.Trial, best *results.Trial) {
+			// A screened trial that runs on starts the full load from zero
+			// after its screen, on the model and (without a redeploy) on
+			// a cluster alike: it costs both.
 			load := search.LoadSeconds(p.w)
-			if t.State == results.StatePruned {
+			switch {
+			case t.State == results.StatePruned:
 				load = search.LoadSeconds(screenW)
 				tr.pruned++
+			case s.Screen > 0 && t.State == results.StateComplete:
+				load += search.LoadSeconds(screenW)
 			}
 			spent += load
 			cluster += release.AssumedTimings(p.sp, load).Total()
 			if t.Origin == results.OriginSampler {
 				tr.sampled++
 			}
-			v := 0.0
+			var inc map[string]any
+			incTPS := 0.0
 			if best != nil {
-				m, err := ms.of(best.Params)
-				if err != nil {
-					failed = err
-				} else if m.feasible(p) {
-					v = m.TPS
-				}
+				inc, incTPS = best.Params, best.Metrics.TPS
 			}
-			tr.best, tr.loadS, tr.clusterS = append(tr.best, v), append(tr.loadS, spent), append(tr.clusterS, cluster)
+			tr.inc, tr.incTPS = append(tr.inc, inc), append(tr.incTPS, incTPS)
+			tr.loadS, tr.clusterS = append(tr.loadS, spent), append(tr.clusterS, cluster)
 			if o.trace {
-				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent mean %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, t.State,
-					t.Metrics.TPS, t.Metrics.P95, v, utilText(t.Utilisation), configText(p, t.Params))
+				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent's run %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, t.State,
+					t.Metrics.TPS, t.Metrics.P95, incTPS, utilText(t.Utilisation), configText(p, t.Params))
 			}
 			// Only a trial measured above the optimum's mean can plausibly
 			// average above its bound (a run more than three noise sd
@@ -102,6 +181,9 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		if err != nil {
 			return err
 		}
+		if err := tr.judge(p, ms, 0.95*opt.TPS); err != nil {
+			return err
+		}
 		if !prune {
 			return nil
 		}
@@ -122,6 +204,12 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 			if err == nil {
 				tr.recheck = m.Metrics.TPS
 			}
+			if tr.recommended, err = feasibleMean(p, ms, trials[cs[0].Trial].Params); err != nil {
+				return err
+			}
+			if tr.last, err = feasibleMean(p, ms, tr.inc[len(tr.inc)-1]); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -129,31 +217,28 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		return row{}, nil, err
 	}
 
-	target := 0.95 * opt.TPS
 	r := row{Case: p.Name(), Tuning: p.Tuning, Sampler: name, Optimum: opt.TPS, OptimumSeed1: opt.TPSSeed1, Seeds: o.seeds}
-	var ns []int
-	var loads, clusters, whole, b15, b25, b40, spreads []float64
+	var ns, leads []int
+	var loads, clusters, whole, b15, b25, b40, spreads, recs, lasts []float64
 	pruned, sampled := 0, 0
 	for _, tr := range trajs {
-		n := len(tr.best) + 1
+		n := o.maxTrials + 1
 		load, cluster := math.Inf(1), math.Inf(1)
-		for j, v := range tr.best {
-			if v >= target {
-				n, load, cluster = j+1, tr.loadS[j], tr.clusterS[j]
-				break
-			}
+		if tr.reach > 0 {
+			n, load, cluster = tr.reach, tr.loadS[tr.reach-1], tr.clusterS[tr.reach-1]
 		}
 		if n <= o.maxTrials {
 			r.Reached++
 		}
-		ns, loads, clusters = append(ns, n), append(loads, load), append(clusters, cluster)
+		ns, loads, clusters, leads = append(ns, n), append(loads, load), append(clusters, cluster), append(leads, tr.leads)
 		if len(tr.clusterS) > 0 {
 			whole = append(whole, tr.clusterS[len(tr.clusterS)-1])
 		}
-		b15, b25, b40 = append(b15, at(tr.best, 15)), append(b25, at(tr.best, 25)), append(b40, at(tr.best, 40))
+		b15, b25, b40 = append(b15, tr.best[15]), append(b25, tr.best[25]), append(b40, tr.best[40])
 		pruned, sampled = pruned+tr.pruned, sampled+tr.sampled
 		r.ConfirmLoadS += tr.confirmS / float64(o.seeds)
 		if len(tr.confirm) > 0 {
+			recs, lasts = append(recs, tr.recommended), append(lasts, tr.last)
 			lo, hi := tr.confirm[0].Interval()
 			spreads = append(spreads, 100*(hi-lo)/2/tr.confirm[0].Mean())
 			if tr.recheck >= lo && tr.recheck <= hi {
@@ -162,12 +247,14 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		}
 	}
 	r.MedianTrials, r.P90Trials = quantile(ns, 0.5), quantile(ns, 0.9)
+	r.MedianLeads = quantile(leads, 0.5)
 	r.MedianLoadS, r.MedianClusterS, r.ClusterCapS = median(loads), median(clusters), median(whole)
 	r.Best15, r.Best25, r.Best40 = median(b15), median(b25), median(b40)
 	if prune && sampled > 0 {
 		r.Pruned = float64(pruned) / float64(sampled)
 		if len(spreads) > 0 {
 			r.MedianSpreadP = median(spreads)
+			r.Recommended, r.LastIncumbent = median(recs), median(lasts)
 		}
 	}
 	return r, beaten, nil
@@ -186,14 +273,6 @@ func benchStudy(p *problem, sampler string, moves float64, prune bool, seed int6
 		s.Screen = o.screen
 	}
 	return s, ev
-}
-
-// at is the best after n trials (the last one when the study is shorter).
-func at(best []float64, n int) float64 {
-	if len(best) == 0 {
-		return 0
-	}
-	return best[min(n, len(best))-1]
 }
 
 // quantile of integer samples (nearest rank).
