@@ -76,7 +76,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
 	f.StringVar(&o.sampler, "sampler", search.Samplers[0], "search algorithm: "+strings.Join(search.Samplers, ", "))
 	f.Float64Var(&o.moves, "local-moves", 0.25, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
-	f.DurationVar(&o.screen, "screen", 0, "screen each trial with a load this long first (e.g. 1m) and prune it there when it breaks the SLO or cannot beat the best; 0: every trial runs the full load")
+	f.DurationVar(&o.screen, "screen", 0, "screen each trial with a load this long first (e.g. 20s) and prune it there when it breaks the SLO or cannot beat the best beyond its noise; 0: every trial runs the full load")
 	f.IntVar(&o.confirm, "confirm", 0, "re-measure the N best trials within the SLO before recommending one (the recommendation is the best mean among those that keep the SLO)")
 	f.IntVar(&o.repeats, "confirm-repeats", 2, "with --confirm: re-measurements of each candidate")
 	f.StringSliceVar(&o.enqueue, "enqueue", nil, "configurations to evaluate after the baseline: preset ids from <space dir>/presets (e.g. s16-final) or YAML files")
@@ -289,11 +289,13 @@ func (o *studyOpts) wallTime(in *inputs, trials []results.Trial) results.WallTim
 	if o.target == "helm" {
 		return results.MeasuredWallTime(trials, o.trials)
 	}
-	screen := in.workload
-	if o.screen > 0 && o.screen < screen.Duration {
+	screenS := 0.0
+	if o.screen > 0 && o.screen < in.workload.Duration {
+		screen := in.workload
 		screen.Duration = o.screen
+		screenS = search.LoadSeconds(screen)
 	}
-	return release.EstimatedWallTime(in.space, trials, o.trials, search.LoadSeconds(in.workload), search.LoadSeconds(screen))
+	return release.EstimatedWallTime(in.space, trials, o.trials, search.LoadSeconds(in.workload), screenS)
 }
 
 // spaceName is the space's metadata name, or its file name without extension.

@@ -12,8 +12,9 @@ import (
 
 // TestWallTimeOnAClusterStated: a study on the model says what it would
 // have cost on a cluster, and study.json records it: every trial an
-// assumed 60 s rollout and the space's 30 s settle, plus its load (the
-// space's 10 s ramp and 3 minutes; a pruned trial its 1-minute screen).
+// assumed 60 s rollout and the space's 30 s settle, plus its loads (the
+// space's 10 s ramp and a 1-minute screen, then for a trial that passes it
+// the ramp and 3 minutes).
 func TestWallTimeOnAClusterStated(t *testing.T) {
 	out := t.TempDir()
 	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", seedSpace, "--trials", "12", "--seed", "1",
@@ -27,10 +28,14 @@ func TestWallTimeOnAClusterStated(t *testing.T) {
 	}
 	want, pruned := 0.0, 0
 	for _, tr := range trials {
-		want += 60 + 30 + 190
-		if tr.State == results.StatePruned {
-			want -= 190 - 70
+		switch want += 60 + 30; tr.State {
+		case results.StatePruned:
+			want += 70
 			pruned++
+		case results.StateComplete:
+			want += 70 + 190 // the screen, then the full load from zero
+		default:
+			want += 190
 		}
 	}
 	if pruned == 0 {

@@ -46,14 +46,21 @@ func settleOf(sp *spaces.Space) time.Duration {
 }
 
 // EstimatedWallTime is what a study of sp on the model (or the emulator)
-// would cost on a cluster: every trial at AssumedTimings with the load it
-// ran (screenLoadS for a pruned trial, fullLoadS for the others), the rest
-// of the study to planned trials at the mean so far.
+// would cost on a cluster: every trial at AssumedTimings with the loads it
+// ran, the rest of the study to planned trials at the mean so far. With
+// screening (screenLoadS > 0) a pruned trial ran only its screen and a
+// complete one its screen and then the full load from zero (warm: one
+// rollout); without, every trial ran fullLoadS.
 func EstimatedWallTime(sp *spaces.Space, trials []results.Trial, planned int, fullLoadS, screenLoadS float64) results.WallTime {
 	return results.EstimatedWallTime(trials, planned, func(t results.Trial) results.Timings {
-		if t.State == results.StatePruned {
+		switch {
+		case screenLoadS <= 0:
+			return AssumedTimings(sp, fullLoadS)
+		case t.State == results.StatePruned:
 			return AssumedTimings(sp, screenLoadS)
+		case t.State == results.StateComplete:
+			return AssumedTimings(sp, screenLoadS+fullLoadS)
 		}
-		return AssumedTimings(sp, fullLoadS)
+		return AssumedTimings(sp, fullLoadS) // failed: where is not recorded
 	}, Assumption(sp))
 }
