@@ -101,12 +101,17 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	}
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
-	out = append(out, g.moreProcesses(base, util)...)
+	out = append(out, g.moreProcesses(base, util, processBound)...)
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
 	// pooling, placement) before reshaping pods.
 	settings := g.settingMoves(base, inc)
 	if idle := len(util) > 0 && !g.saturated(util); idle && Feasible(inc.Metrics, g.obj) {
+		// A process busy half the time makes a request wait about as long
+		// as it runs (the GIL serves one at a time): another process per
+		// pod cuts that wait, the latency a think-time bound loop turns
+		// into TPS.
+		out = append(out, g.moreProcesses(base, util, latencyProcessBound)...)
 		out = append(out, g.regimeMoves(settings, base)...)
 	}
 	// 2. Reshape: the bottleneck's pods merged or split at the same cores
@@ -481,11 +486,11 @@ func sameParams(a, b map[string]any) bool {
 }
 
 // moreProcesses raises, for each service whose pods' processes (a per-core
-// setting: gunicorn's workers) each use processBound of a core or more, or
+// setting: gunicorn's workers) each use bound of a core or more, or
 // whose pods are saturated, the process count by one, within its per-core
 // range: a process waiting on I/O leaves its share of the quota unused that
 // another could take.
-func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spaces.Config {
+func (g *guide) moreProcesses(base spaces.Config, util map[string]float64, bound float64) []spaces.Config {
 	var out []spaces.Config
 	for _, p := range g.sp.Params {
 		if p.PerCPU == nil || p.Type != spaces.TypeInt {
@@ -497,7 +502,7 @@ func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spa
 			continue
 		}
 		n, cpu := toFloat(base[p.Name]), cores(base, svc)
-		if n <= 0 || (u*cpu/n < processBound && u < busyAbove) || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
+		if n <= 0 || (u*cpu/n < bound && u < busyAbove) || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
 			continue
 		}
 		c := clone(base)
@@ -511,6 +516,10 @@ func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spa
 // processBound is the share of a core a process uses when it is the limit
 // (a Python process under the GIL never uses more than one).
 const processBound = 0.8
+
+// latencyProcessBound is the share of a core above which, once the SLO holds
+// and no service is saturated, a process's queue is worth another process.
+const latencyProcessBound = 0.5
 
 func (g *guide) service(name string) (spaces.Service, bool) {
 	for _, s := range g.sp.Services {
