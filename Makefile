@@ -39,7 +39,7 @@ e2e: e2e-build ## every test, plus those tagged e2e against a real control plane
 bench: ## search benchmark: trials, load-seconds and cluster time to 95% of each case's true optimum, every case and its perturbed variants, 5 samplers, 10 seeds, 60 trials: about 3 h on a shared 2-core machine (0.23 s a trial at -jobs 2), plus ~10 min per case without a recorded optimum; BENCH_ARGS='-seeds 20' doubles it
 	$(GO) run ./tools/benchsearch -json tune-out/bench-search.json $(BENCH_ARGS)
 
-bench-quick: ## the search benchmark CI-sized: 3 cases, guided (with and without screening) vs random, 5 seeds, 40 trials (a few minutes)
+bench-quick: ## the search benchmark CI-sized: 4 cases (one of today's topology), guided (with and without screening) vs random, 5 seeds, 40 trials (a few minutes)
 	$(GO) run ./tools/benchsearch -quick -json tune-out/bench-search-quick.json
 
 bench-load: ## streams per client CPU-second (tune load vs Locust; events flushed one by one as Dify does) and p50 accuracy

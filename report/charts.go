@@ -287,7 +287,7 @@ func convergenceCharts(s *Study, n Numbers) []Chart {
 	byTime.SetGlobalOptions(initOpts("convergence_time", "360px"),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "seconds spent on trials (deploy + load)", NameLocation: "middle", NameGap: 28}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: timeAxis(s), NameLocation: "middle", NameGap: 28}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "TPS"}),
 		charts.WithAnimation(false))
 	byTime.AddSeries("best within the SLO", bestT, stepLine(colFront))
@@ -298,8 +298,24 @@ func convergenceCharts(s *Study, n Numbers) []Chart {
 	}
 	return []Chart{
 		newChart("convergence_trials", "Convergence by trial", "The best TPS among trials that meet the SLO after each trial, over every trial's own TPS."+none, byTrial),
-		newChart("convergence_time", "Convergence by time spent", "The same best TPS against the wall-clock seconds the trials took, deploy and load included."+none, byTime),
+		newChart("convergence_time", "Convergence by time spent", timeCaption(s)+none, byTime),
 	}
+}
+
+// timeAxis names the convergence chart's time axis: a cluster's own
+// seconds, or the model's estimate of them.
+func timeAxis(s *Study) string {
+	if estimated(s.Meta.WallTime) {
+		return "seconds the trials would take on a cluster (estimate)"
+	}
+	return "seconds spent on trials (deploy + load)"
+}
+
+func timeCaption(s *Study) string {
+	if w := s.Meta.WallTime; estimated(w) {
+		return "The same best TPS against the time the trials would take on a cluster: " + w.Assumption + ", and each trial's load."
+	}
+	return "The same best TPS against the wall-clock seconds the trials took, deploy and load included."
 }
 
 // importanceChart: each varied parameter's share of the TPS variance,

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tune-dify/tune/results"
 )
@@ -88,7 +89,7 @@ func Compute(s *Study) Numbers {
 	if chosen != nil {
 		n.After = busiest(chosen.Utilisation)
 	}
-	n.Convergence = convergence(s.Trials, s.SLO)
+	n.Convergence = convergence(s.Trials, s.SLO, s.Meta.WallTime)
 	n.Importance = Importances(s.Trials, s.ParamNames())
 	return n
 }
@@ -128,13 +129,19 @@ func busiest(u map[string]float64) []Busy {
 }
 
 // convergence is the best SLO-feasible TPS after each trial, in number
-// order, with the wall-clock time spent so far.
-func convergence(trials []results.Trial, slo results.SLO) []Step {
+// order, with the time spent so far: each trial's own wall-clock duration,
+// or, for a study on the model (whose trials take no time worth showing),
+// the per-trial cost on a cluster its wall time estimates.
+func convergence(trials []results.Trial, slo results.SLO, w *results.WallTime) []Step {
 	steps := make([]Step, 0, len(trials))
 	var elapsed, best float64
 	var bestN *int
 	for _, t := range trials {
-		elapsed += t.DurationS
+		if estimated(w) {
+			elapsed += w.SpentS / float64(w.Trials)
+		} else {
+			elapsed += t.DurationS
+		}
 		if slo.Meets(t) && t.Metrics.TPS > best {
 			best, bestN = t.Metrics.TPS, ptr(t.Number)
 		}
@@ -188,7 +195,34 @@ func Story(s *Study, n Numbers) []string {
 	if story := bottleneck(n, *chosen); story != "" {
 		out = append(out, story)
 	}
+	if w := s.Meta.WallTime; w != nil {
+		out = append(out, wallTime(*w, n))
+	}
 	return out
+}
+
+// estimated says whether w is the model's estimate of a cluster's wall
+// time, with trials to spread it over.
+func estimated(w *results.WallTime) bool { return w != nil && !w.Measured && w.Trials > 0 }
+
+// wallTime tells what the study cost, or would cost, on a cluster, and how
+// far into it the recommended trial came.
+func wallTime(w results.WallTime, n Numbers) string {
+	s := w.String()
+	s = strings.ToUpper(s[:1]) + s[1:] + "."
+	if n.Recommended == nil {
+		return s
+	}
+	for _, st := range n.Convergence {
+		if st.Trial == *n.Recommended {
+			about := "about "
+			if w.Measured {
+				about = ""
+			}
+			return s + fmt.Sprintf(" The recommended trial came %s%s into it.", about, (time.Duration(math.Round(st.ElapsedS))*time.Second).String())
+		}
+	}
+	return s
 }
 
 // bottleneck tells which service was saturated before and after.

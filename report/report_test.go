@@ -84,6 +84,11 @@ func TestNumbersGolden(t *testing.T) {
 	if last.Best == nil || *last.Best != *n.Recommended {
 		t.Errorf("convergence ends at %+v, recommended %d", last, *n.Recommended)
 	}
+	// A study on the model is timed as a cluster would take it: the
+	// estimate study.json records, spread over its trials.
+	if w := s.Meta.WallTime; w == nil || last.ElapsedS != w.SpentS {
+		t.Errorf("convergence ends after %.0f s, study.json's wall time %+v", last.ElapsedS, w)
+	}
 }
 
 // A study that is still writing its trials: the cut last line is skipped,

@@ -1,16 +1,27 @@
 // Command benchsearch measures how fast the search finds the best split on
 // the embedded model, over a suite of cases (space, budget, scenario): per
-// case and sampler, trials and load-seconds until the best SLO-feasible TPS
-// is within 5% of the case's recorded true optimum (median and p90 over
-// seeds), and the median best after 15, 25 and 40 trials. It fails loudly
-// when any trial of any sampler beats a recorded optimum by more than the
-// model's noise: the optimum would then be wrong.
+// case and sampler, trials and load-seconds until the configuration a study
+// would recommend is within 5% of the case's recorded true optimum (median
+// and p90 over seeds), and how close it is after 15, 25 and 40 trials.
+//
+// Both sides are judged by means over fixed model seeds (noiseSeeds), not
+// by single noisy runs: the optimum was picked as the best of thousands of
+// runs and a study's best trial as the best of its own, and each is
+// inflated by that selection. After every trial the study's incumbent (its
+// best SLO-feasible trial by its own measurements, what tune would
+// recommend) is measured with every noise seed; it counts once its mean TPS
+// is at least 95% of the optimum's mean and its mean P95 meets the SLO.
+// The bench fails loudly when any trial's configuration averages above a
+// recorded optimum's mean by more than the noise: the optimum would then be
+// wrong.
 //
 // The optima come from optima.json; -recompute (or a case missing from the
-// file) runs the optimum search (see findOptimum) and writes it back.
+// file) runs the optimum search (see findOptimum) and writes it back; a
+// record from before means (or other noise seeds) is re-measured and
+// written back.
 //
 //	go run ./tools/benchsearch                     # the whole suite
-//	go run ./tools/benchsearch -quick              # CI-sized: 3 cases, 3 samplers, 5 seeds, 40 trials
+//	go run ./tools/benchsearch -quick              # CI-sized: 4 cases, 3 samplers, 5 seeds, 40 trials
 //	go run ./tools/benchsearch -cases seed/8c16g/chatflow -recompute
 package main
 
@@ -83,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	cases := fs.String("cases", "all", "comma-separated case names (space/budget/scenario), or all")
 	samplers := fs.String("samplers", "guided,guided+prune,tpe,tpe-pure,random", "comma-separated samplers: "+samplerHelp)
-	quick := fs.Bool("quick", false, "CI-sized run: 3 cases with recorded optima, guided, guided+prune and random, 5 seeds, 40 trials")
+	quick := fs.Bool("quick", false, "CI-sized run: 4 cases with recorded optima (one of today's topology), guided, guided+prune and random, 5 seeds, 40 trials")
 	fs.IntVar(&o.seeds, "seeds", 10, "studies per case and sampler, each its own seed (1..N); the medians and p90 are over them")
 	fs.IntVar(&o.maxTrials, "max-trials", 60, "trials per study; one that never gets within 5% counts as more")
 	fs.StringVar(&o.optimaFile, "optima", "tools/benchsearch/optima.json", "recorded true optima (read; written for cases searched)")
@@ -178,19 +189,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		probs = append(probs, p)
-		if opt, ok := optima[c.Name()]; ok && !o.recompute {
-			if fp := fingerprint(p); fp == opt.Fingerprint {
-				continue
+		opt, ok := optima[c.Name()]
+		switch fp := fingerprint(p); {
+		case !ok || o.recompute:
+			opt, err = searchOptimum(p, o, starts[c.Name()])
+		case fp != opt.Fingerprint:
+			logf("%s: the model changed since the optimum was found (baseline %.2f TPS, was %.2f): searching again", c.Name(), fp, opt.Fingerprint)
+			opt, err = searchOptimum(p, o, starts[c.Name()])
+		case opt.byMeans():
+			continue
+		default:
+			was := opt.TPS
+			if stale := opt.remeasure(p); stale != nil {
+				logf("%v: searching again", stale)
+				opt, err = searchOptimum(p, o, starts[c.Name()])
 			} else {
-				logf("%s: the model changed since the optimum was found (baseline %.2f TPS, was %.2f): searching again", c.Name(), fp, opt.Fingerprint)
+				logf("%s: optimum re-measured with seeds %v: %.1f TPS on average (seed %d: %.1f)", c.Name(), noiseSeeds, opt.TPS, optimumSeed, was)
 			}
 		}
-		start := time.Now()
-		opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, starts[c.Name()], logf)
 		if err != nil {
 			return err
 		}
-		logf("%s: optimum %.1f TPS (noise sd %.2f) in %d evaluations, %s", c.Name(), opt.TPS, opt.NoiseSD, opt.Evaluations, time.Since(start).Round(time.Second))
 		optima[c.Name()] = opt
 		// Written case by case: an optimum costs minutes.
 		if c.Variant != nil {
@@ -204,19 +223,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	fmt.Fprintf(stdout, "trials (and load-seconds) until the best SLO-feasible TPS is within 5%% of the recorded optimum,\n"+
-		"%d seeds per case and sampler, %d-trial cap; best@N is the median best TPS after N trials as %% of the optimum;\n"+
+	fmt.Fprintf(stdout, "trials (and load-seconds) until the configuration a study would recommend (its best SLO-feasible trial by its own\n"+
+		"measurements) averages at least 95%% of the optimum's TPS and meets the SLO on average, both averaged over model seeds %s;\n"+
+		"%d seeds per case and sampler, %d-trial cap; best@N is the median of that average after N trials as %% of the optimum;\n"+
 		"cluster is the median wall time to 95%% on a cluster (each trial: its load, %s); wall is this run's time\n\n",
-		o.seeds, o.maxTrials, release.Assumption(probs[0].sp))
+		seedRange(noiseSeeds), o.seeds, o.maxTrials, release.Assumption(probs[0].sp))
 	fmt.Fprintf(stdout, "%-28s %-13s %8s %6s %6s %8s %8s %7s %8s %8s %8s %8s\n",
 		"case", "sampler", "optimum", "median", "p90", "load-s", "cluster", "reached", "best@15", "best@25", "best@40", "wall")
 	var rows []row
 	var beaten []beatenTrial
 	for _, p := range probs {
 		opt := optima[p.Name()]
+		ms := newMeans(p)
 		for _, s := range o.samplers {
 			start := time.Now()
-			r, bad, err := measureSampler(p, opt, s, o)
+			r, bad, err := measureSampler(p, opt, ms, s, o)
 			if err != nil {
 				return err
 			}
@@ -238,7 +259,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				rows[i].MedianClusterSJSON = &v
 			}
 		}
-		b, err := json.MarshalIndent(report{Seeds: o.seeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten,
+		b, err := json.MarshalIndent(report{Seeds: o.seeds, NoiseSeeds: noiseSeeds, MaxTrials: o.maxTrials, Rows: rows, Beaten: beaten,
 			VariantSeed: o.variantSeed, Variants: vrows}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("-json: %w", err)
@@ -259,6 +280,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// searchOptimum runs the optimum search on p and logs what it found.
+func searchOptimum(p *problem, o options, starts []map[string]any) (optimum, error) {
+	start := time.Now()
+	opt, err := findOptimum(p, o.jobs, o.pilots, o.climbs, o.kicks, starts, logf)
+	if err != nil {
+		return opt, err
+	}
+	logf("%s: optimum %.1f TPS on average (noise sd %.2f) in %d evaluations, %s", p.Name(), opt.TPS, opt.NoiseSD, opt.Evaluations, time.Since(start).Round(time.Second))
+	return opt, nil
+}
+
 // baseOptima are the optima of the base cases (variants' names carry "~"):
 // optima.json holds only those.
 func baseOptima(optima map[string]optimum) map[string]optimum {
@@ -273,10 +305,13 @@ func baseOptima(optima map[string]optimum) map[string]optimum {
 
 // report is the JSON the bench writes.
 type report struct {
-	Seeds     int           `json:"seeds"`
-	MaxTrials int           `json:"max_trials"`
-	Rows      []row         `json:"rows"`
-	Beaten    []beatenTrial `json:"beaten,omitempty"`
+	Seeds int `json:"seeds"`
+	// NoiseSeeds are the model seeds every optimum and incumbent is
+	// averaged over.
+	NoiseSeeds []int64       `json:"noise_seeds"`
+	MaxTrials  int           `json:"max_trials"`
+	Rows       []row         `json:"rows"`
+	Beaten     []beatenTrial `json:"beaten,omitempty"`
 	// The perturbed models among the cases, drawn with VariantSeed.
 	VariantSeed uint64       `json:"variant_seed,omitempty"`
 	Variants    []variantRow `json:"variants,omitempty"`
@@ -288,7 +323,8 @@ type row struct {
 	Case         string  `json:"case"`
 	Tuning       bool    `json:"tuning"` // a case the defaults were chosen on
 	Sampler      string  `json:"sampler"`
-	Optimum      float64 `json:"optimum_tps"`
+	Optimum      float64 `json:"optimum_tps"`       // its mean over the noise seeds
+	OptimumSeed1 float64 `json:"optimum_tps_seed1"` // its run with the seed it was chosen by
 	MedianTrials int     `json:"median_trials_to_95"`
 	P90Trials    int     `json:"p90_trials_to_95"`
 	MedianLoadS  float64 `json:"-"` // +Inf when the median seed never reaches it
@@ -352,6 +388,14 @@ func printConfirmations(w io.Writer, rows []row) {
 		}
 		fmt.Fprintf(w, "%-28s %-13s %6.0f%% %10.0f %5d/%-2d %7.1f%%\n", r.Case, r.Sampler, 100*r.Pruned, r.ConfirmLoadS, r.WithinSpread, r.Seeds, r.MedianSpreadP)
 	}
+}
+
+// seedRange writes consecutive seeds as a range: "2-11".
+func seedRange(seeds []int64) string {
+	if len(seeds) > 2 && seeds[len(seeds)-1]-seeds[0] == int64(len(seeds)-1) {
+		return fmt.Sprintf("%d-%d", seeds[0], seeds[len(seeds)-1])
+	}
+	return fmt.Sprint(seeds)
 }
 
 func show(x, cap int) string {
