@@ -55,6 +55,7 @@ func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int6
 // propose returns the first candidate around inc that no trial has tried
 // and that fits the budget, or nil when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
+	inc = g.workFrom(inc, tried)
 	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
 		g.prev, g.last = g.last, &inc
 	}
@@ -76,6 +77,35 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 	}
 	return nil
 }
+
+// workFrom is the trial the guide's moves start from: the leader, unless
+// an error-free trial runs aheadMargin more TPS at a P95 within
+// aheadSLOSlack of the SLO. In a closed loop more TPS is less latency, and a
+// P95 wanders by a tenth from run to run where TPS moves by a percent: a
+// leader that met the SLO by luck must not hold the guide back from a
+// configuration that serves far more and misses it by the noise.
+func (g *guide) workFrom(inc results.Trial, tried []results.Trial) results.Trial {
+	slo := float64(g.obj.SLOP95.Milliseconds())
+	best := inc
+	for _, t := range tried {
+		if t.State != results.StateComplete || len(t.Utilisation) == 0 || t.Metrics.ErrorRate > g.obj.MaxErrorRate {
+			continue
+		}
+		if slo > 0 && t.Metrics.P95 > slo*aheadSLOSlack {
+			continue
+		}
+		if t.Metrics.TPS > inc.Metrics.TPS*(1+aheadMargin) && t.Metrics.TPS > best.Metrics.TPS {
+			best = t
+		}
+	}
+	return best
+}
+
+// aheadMargin and aheadSLOSlack: see workFrom.
+const (
+	aheadMargin   = 0.05
+	aheadSLOSlack = 1.2
+)
 
 // candidates lists the proposals around inc, most promising first.
 func (g *guide) candidates(inc results.Trial) []spaces.Config {
@@ -102,6 +132,15 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
 	out = append(out, g.moreProcesses(base, util, processBound)...)
+	// A saturated bottleneck of several small pods: the same cores in
+	// fewer, bigger pods, each with a process per whole core, so a pod's
+	// processes and its own threads fit its quota (small pods of one
+	// process each are throttled by the threads beside the process).
+	for _, s := range g.byUtilisation(util) {
+		if util[s.Name] >= busyAbove {
+			out = append(out, g.consolidate(base, util, s)...)
+		}
+	}
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
 	// pooling, placement) before reshaping pods.
@@ -307,6 +346,41 @@ func (g *guide) reshape(base spaces.Config, util map[string]float64, s spaces.Se
 	g.setService(c, s, nr, stepDown(s, total/float64(nr)))
 	g.fill(c, g.byUtilisation(util), util, false)
 	return c
+}
+
+// consolidate puts s's cores into fewer pods, half as many and one, each
+// pod's processes one per whole core of it (within the per-core range);
+// what the grid's rounding leaves goes to the busy services.
+func (g *guide) consolidate(base spaces.Config, util map[string]float64, s spaces.Service) []spaces.Config {
+	r := replicas(base, s)
+	total := float64(r) * cores(base, s)
+	var out []spaces.Config
+	for _, nr := range []int64{(r + 1) / 2, s.Replicas.Min} {
+		if nr >= r || nr < s.Replicas.Min || slices.ContainsFunc(out, func(c spaces.Config) bool { return replicas(c, s) == nr }) {
+			continue
+		}
+		c := clone(base)
+		g.setService(c, s, nr, stepDown(s, total/float64(nr)))
+		g.processPerWholeCore(c, s)
+		g.fill(c, g.byUtilisation(util), util, false)
+		out = append(out, c)
+	}
+	return out
+}
+
+// processPerWholeCore sets s's per-core process counts to the whole cores
+// of its pods (at least one), within the space's per-core range.
+func (g *guide) processPerWholeCore(c spaces.Config, s spaces.Service) {
+	cpu := cores(c, s)
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
+			continue
+		}
+		n := math.Max(1, math.Floor(cpu+1e-9))
+		n = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), n))
+		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
+	}
+	g.fitMemory(c)
 }
 
 // shift moves one CPU step per pod from one service to the other, which
