@@ -17,9 +17,16 @@ import (
 // utilisation, give it the cores the idle services do not use (each idle
 // service down to what it uses plus headroom, so to its minimum when it does
 // nothing), then try the settings that belong to the busiest services, then
-// reshape the bottleneck's pods. Every proposal is a feasible configuration
-// one step from the incumbent; when none is left untried the study falls
-// back to TPE.
+// reshape the bottleneck's pods (a saturated service's small pods merged,
+// a process per whole core). Once the SLO holds with nothing saturated, the
+// latency left is processes' queues: busy processes get company. A trial
+// that served more than the leader but broke the error limit is repaired
+// first (its pooler or pools moved), and a trial far ahead in TPS whose P95
+// misses the SLO by no more than its noise is worked from instead of a
+// leader that met it by luck. Settings of a switched-off component (a
+// pooler's mode while it is off) are never moved alone. Every proposal is a
+// feasible configuration one step from the incumbent; when none is left
+// untried the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
