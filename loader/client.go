@@ -118,9 +118,9 @@ func (l *load) do(u *user, start time.Time) {
 	headers := time.Now()
 	if resp.StatusCode != http.StatusOK {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		if err != nil && ctx.Err() != nil {
+		if err != nil && (ctx.Err() != nil || isTimeout(err)) {
 			u.drop()
-			fail(err) // the error body itself timed out
+			fail(err) // the error body itself timed out (the connection's deadline is the request's)
 			return
 		}
 		l.finish(u, resp)

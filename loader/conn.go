@@ -25,9 +25,10 @@ const readBufferSize = 16 << 10
 // conn is one user's keep-alive HTTP/1.1 connection. Each virtual user
 // owns one, as each browser tab of a fleet does, so the request path needs
 // no pool, no connection goroutines and no hand-offs between them: the
-// user's goroutine writes the request (http.Request.Write) and reads the
-// response (http.ReadResponse) itself. That is the client's whole hot
-// path, and what makes it cheaper per stream than http.Transport.
+// user's goroutine writes the request and reads the response itself (on
+// the fast path of http1.go for Dify's shapes, with http.Request.Write and
+// http.ReadResponse for any other). That is the client's whole hot path,
+// and what makes it cheaper per stream than http.Transport.
 type conn struct {
 	nc  net.Conn
 	lim io.LimitedReader // under br: bounds the headers, unbounded for bodies
@@ -36,8 +37,10 @@ type conn struct {
 	// served counts the responses read whole on it; a reused connection
 	// the server closed while idle fails before the response's first byte.
 	served int
-	// stop ends the watch that unblocks its reads when the request's
-	// context ends.
+	h      h1 // the request and response fast path's reused state
+	// stop ends the watch that unblocks its reads and writes when the run
+	// ends. A request's own time limit is the connection's deadline, so a
+	// request costs no watch of its own.
 	stop func() bool
 }
 
@@ -110,19 +113,10 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 }
 
 func (c *conn) close() {
-	c.release()
-	_ = c.nc.Close()
-}
-
-// release ends the context watch of the last request; false if it had
-// already fired (the connection's deadline is then in the past).
-func (c *conn) release() bool {
-	if c.stop == nil {
-		return true
+	if c.stop != nil {
+		c.stop()
 	}
-	ok := c.stop()
-	c.stop = nil
-	return ok
+	_ = c.nc.Close()
 }
 
 // errIdleClosed: the server closed a kept-alive connection before
@@ -140,6 +134,8 @@ func (l *load) roundTrip(ctx context.Context, u *user, req *http.Request) (*http
 			if err != nil {
 				return nil, err
 			}
+			nc := c.nc
+			c.stop = context.AfterFunc(l.runCtx, func() { _ = nc.SetDeadline(past) })
 			u.conn = c
 		}
 		resp, err := l.exchange(ctx, u.conn, req)
@@ -161,15 +157,20 @@ func (l *load) roundTrip(ctx context.Context, u *user, req *http.Request) (*http
 // write on the connection at once.
 var past = time.Unix(1, 0)
 
+// exchange writes req on c and reads the response's status and headers.
+// The connection's deadline is the time limit: first for the headers,
+// then, for the body, the request's (ctx's deadline). The run's end is
+// the connection's watch's to enforce.
 func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
-	nc := c.nc
-	c.stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(past) })
 	deadline, hasDeadline := ctx.Deadline()
 	hd := time.Now().Add(l.cfg.HeaderTimeout)
 	if hasDeadline && deadline.Before(hd) {
 		hd = deadline
 	}
-	if err := nc.SetDeadline(hd); err != nil {
+	// The request goes out even if the run ended a moment ago: a start
+	// that fell due before the end is sent (the open loop counts every
+	// scheduled start as sent or overloaded); the watch cuts it short.
+	if err := c.nc.SetDeadline(hd); err != nil {
 		return nil, err
 	}
 	// On a kept-alive connection, a write that fails or a response that
@@ -181,7 +182,7 @@ func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		}
 		return err
 	}
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return nil, idleClosed(err)
 	}
 	if err := c.bw.Flush(); err != nil {
@@ -191,7 +192,7 @@ func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, idleClosed(err)
 	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := c.h.readResponse(c.br, req)
 	if err != nil {
 		if c.lim.N <= 0 {
 			return nil, fmt.Errorf("response headers over %d bytes", maxHeaderBytes)
@@ -199,12 +200,28 @@ func (l *load) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		return nil, err
 	}
 	c.lim.N = math.MaxInt64
-	// The body is read until the request's context ends (the watch then
-	// unblocks the read), so a read fails only after ctx has.
-	if err := nc.SetDeadline(time.Time{}); err != nil {
+	// The body is read until the request's deadline (or the run's end).
+	if !hasDeadline {
+		deadline = time.Time{}
+	}
+	if err := l.setDeadline(c, deadline); err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// setDeadline sets c's deadline unless the run has ended: the watch may
+// have set it in the past just before, and a later deadline must not undo
+// that.
+func (l *load) setDeadline(c *conn, t time.Time) error {
+	if err := c.nc.SetDeadline(t); err != nil {
+		return err
+	}
+	if err := l.runCtx.Err(); err != nil {
+		_ = c.nc.SetDeadline(past)
+		return err
+	}
+	return nil
 }
 
 // finish reads what is left of resp's body (within drainGrace, at most
@@ -216,14 +233,24 @@ func (l *load) finish(u *user, resp *http.Response) {
 	if c == nil {
 		return
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(drainGrace))
+	if l.setDeadline(c, time.Now().Add(drainGrace)) != nil {
+		c.close()
+		u.conn = nil
+		return
+	}
 	_, err := io.CopyN(io.Discard, resp.Body, maxErrorBody)
-	if !c.release() || err != io.EOF || resp.Close {
+	if err != io.EOF || resp.Close || l.runCtx.Err() != nil {
 		c.close()
 		u.conn = nil
 		return
 	}
 	c.served++
+}
+
+// isTimeout reports a connection deadline that passed under a read or write.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // isReset reports a connection the peer reset or closed under a read or

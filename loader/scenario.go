@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -73,8 +74,13 @@ func (s *Stream) End() {
 func (s *Stream) SetConversation(id string) { s.conversation = id }
 
 // expect fails with KindMalformed unless the response has media type want.
+// Dify's own header values are recognised without mime.ParseMediaType,
+// which builds a map of the parameters on every response.
 func (s *Stream) expect(want string) error {
 	ct := s.Resp.Header.Get("Content-Type")
+	if rest, ok := strings.CutPrefix(ct, want); ok && (rest == "" || rest == "; charset=utf-8") {
+		return nil
+	}
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != want {
 		return errorf(KindMalformed, "content type %q, want %s", ct, want)
 	}
@@ -95,6 +101,11 @@ type event struct {
 		Text   present `json:"text"`
 		Error  string  `json:"error"`
 	} `json:"data"`
+
+	// conv is the conversation_id's bytes (aliasing the event's data) as
+	// fastEvent found it; convSlow, that encoding/json must decode it.
+	conv     []byte
+	convSlow bool
 }
 
 // name is a JSON string decoded without allocating when it is one of the
@@ -148,12 +159,26 @@ type conversation struct {
 	ConversationID string `json:"conversation_id"`
 }
 
-// parse decodes one event's JSON; Dify names the event inside the data, and
-// an SSE event type of "error" counts too.
+// conversationID is the conversation_id of the event p was parsed from
+// (data, which parsed just now).
+func (p *event) conversationID(data []byte) string {
+	if !p.convSlow {
+		return string(p.conv)
+	}
+	var cv conversation
+	_ = json.Unmarshal(data, &cv)
+	return cv.ConversationID
+}
+
+// parse decodes one event's JSON, Dify's own shapes on a fast path and
+// anything else with encoding/json; Dify names the event inside the data,
+// and an SSE event type of "error" counts too.
 func parse(ev sse.Event, p *event) error {
-	*p = event{}
-	if err := json.Unmarshal(ev.Data, p); err != nil {
-		return errorf(KindMalformed, "event %q: %v", ev.Type, err)
+	if !fastEvent(ev.Data, p) {
+		*p = event{convSlow: true}
+		if err := json.Unmarshal(ev.Data, p); err != nil {
+			return errorf(KindMalformed, "event %q: %v", ev.Type, err)
+		}
 	}
 	if ev.Type == "error" || p.Event == "error" {
 		return &Error{Kind: KindErrorEvent, Code: p.Code, Message: p.Code + ": " + p.Message}
@@ -277,9 +302,7 @@ func (c *Chat) Read(s *Stream) error {
 			msgEnd = true
 			s.End()
 			if c.Conversation {
-				var cv conversation
-				_ = json.Unmarshal(s.last, &cv) // it parsed as an event just now
-				s.SetConversation(cv.ConversationID)
+				s.SetConversation(p.conversationID(s.last))
 			}
 		case "workflow_started":
 			wfStarted = true

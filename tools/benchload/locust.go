@@ -49,6 +49,41 @@ class Chat(FastHttpUser):
         done(self, start, ended)
 `
 
+// locustSeed is FastHttpUser doing what the Locust script of the case
+// study this project is calibrated on does with each stream: it decodes
+// each line (iter_lines(decode_unicode=True)), counts the data: lines,
+// fires a request event of its own for the time to the first data: line
+// (the script's "chat-messages-ttfb"), and the total at message_end. That
+// is what a Dify load test is for, and what tune load records per stream
+// (time to headers, to the first token, to the end event). It reads on to
+// the end of the body after message_end, as the lean script does, so its
+// connection is kept rather than re-dialled.
+const locustSeed = `
+class Chat(FastHttpUser):
+    @task
+    def chat(self):
+        start, ended, chunks = time.perf_counter(), False, 0
+        r = self.client.post("/v1/chat-messages", json=BODY, headers=HEADERS, stream=True)
+        s = r.stream
+        while True:
+            line = s.readline(b"\n")
+            if not line:
+                break
+            line = line.decode()
+            if line.startswith("data:") and not ended:
+                if chunks == 0:
+                    self.environment.events.request.fire(
+                        request_type="POST", name="chat-messages-ttfb",
+                        response_time=(time.perf_counter() - start) * 1000, response_length=0,
+                        exception=None, context={})
+                chunks += 1
+                if '"message_end"' in line:
+                    ended = True
+                    done(self, start, True)
+        if not ended:
+            done(self, start, False)
+`
+
 const locustHTTP = `
 class Chat(HttpUser):
     @task
@@ -60,6 +95,30 @@ class Chat(HttpUser):
                     ended = True
         done(self, start, ended)
 `
+
+// locustScript is one Locust client of the comparison: its user class,
+// what its script records (style) and the script's task.
+type locustScript struct {
+	class, style, body string
+	records            string // what the script records per stream, for the output
+}
+
+// locustScripts are the Locust rows, in order: FastHttpUser lean (the
+// cheapest script that still reads every stream to message_end) and
+// seed-style (what a Dify load test records), and HttpUser lean.
+var locustScripts = []locustScript{
+	{"FastHttpUser", "lean", locustFast, "reads lines to message_end and records the total only"},
+	{"FastHttpUser", "seed-style", locustSeed, "decodes lines and records the time to the first data: line and the total at message_end, each as a request event, as the case study's script does"},
+	{"HttpUser", "lean", locustHTTP, "reads iter_lines to message_end and records the total only"},
+}
+
+// label is the script's row name.
+func (sc locustScript) label() string {
+	if sc.style == "seed-style" {
+		return "Locust " + sc.class + ", seed-style (TTFB + total)"
+	}
+	return "Locust " + sc.class + ", lean (total only)"
+}
 
 // findLocust returns the locust command, installing Debian's python3-locust
 // once if it is missing and we may.
@@ -87,19 +146,20 @@ func (e *env) findLocust(ctx context.Context) (string, error) {
 // runLocust runs one user class headless for e.dur against url and returns
 // the streams read to message_end and the failed ones, from its CSV, and
 // its process state.
-func (e *env) runLocust(ctx context.Context, locust, class, body, url string, users int, onStart func(int)) (ok, failed int64, ps *os.ProcessState, err error) {
-	file := filepath.Join(e.dir, strings.ToLower(class)+".py")
-	if err := os.WriteFile(file, []byte(fmt.Sprintf(locustCommon, class)+body), 0o644); err != nil {
+func (e *env) runLocust(ctx context.Context, locust string, sc locustScript, url string, users int, onStart func(int)) (ok, failed int64, ps *os.ProcessState, err error) {
+	name := strings.ToLower(sc.class + "-" + sc.style)
+	file := filepath.Join(e.dir, name+".py")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(locustCommon, sc.class)+sc.body), 0o644); err != nil {
 		return 0, 0, nil, err
 	}
-	prefix := filepath.Join(e.dir, strings.ToLower(class))
+	prefix := filepath.Join(e.dir, name)
 	n := strconv.Itoa(users)
 	args := []string{"-f", file, "--headless", "--host", url, "-u", n, "-r", n,
 		"-t", fmt.Sprintf("%ds", int(e.dur.Seconds())), "--stop-timeout", "2",
 		"--csv", prefix, "--only-summary", "--loglevel", "WARNING"}
-	name, args := e.pin(1, locust, args...)
+	cmd, args := e.pin(1, locust, args...)
 	// Exit code 1 means some requests failed; the CSV says how many.
-	ps, err = e.runLogged(ctx, e.dur+60*time.Second, strings.ToLower(class), nil, onStart, name, args...)
+	ps, err = e.runLogged(ctx, e.dur+60*time.Second, name, nil, onStart, cmd, args...)
 	if err != nil && exitCode(err) != 1 {
 		return 0, 0, ps, err
 	}

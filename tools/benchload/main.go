@@ -1,14 +1,15 @@
 // Command benchload is make bench-load: completed SSE streams per second
 // of the client process's own CPU time (user + system, from its rusage,
 // its start-up before the first request left out) for tune load and, in
-// the same run, for Debian's Locust (FastHttpUser and HttpUser), for tune
-// load built with -tags tune_netconn (its connections net.Conn's, not raw
-// system calls) and for a floor client (the cheapest the kernel allows:
-// raw epoll, no parsing),
-// against a one-core server sending a Dify chatflow stream of 21 events,
-// each written on its own as Dify flushes them; then how close tune load's
-// p50 total time is to the server's own timing of streams whose events are
-// 10 ms apart. It prints figures; it asserts nothing.
+// the same run, for Debian's Locust (FastHttpUser with a lean script that
+// records only each stream's total, FastHttpUser with a script that
+// records what the case study's Locust script records, and HttpUser), for
+// tune load built with -tags tune_netconn (its connections net.Conn's, not
+// raw system calls) and for a floor client (one thread, raw epoll, no
+// parsing), against a one-core server sending a Dify chatflow stream of
+// 21 events, each written on its own as Dify flushes them; then how close
+// tune load's p50 total time is to the server's own timing of streams
+// whose events are 10 ms apart. It prints figures; it asserts nothing.
 //
 // The server is this program re-executed in serve mode, a fresh one for
 // each client, pinned to core 0 with GOMAXPROCS=1; it sends pre-rendered
@@ -199,13 +200,13 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 		fl.rate, fl.streams = float64(fc.streams)/e.dur.Seconds()/float64(cores), fc.streams
 	}
 	locust, lerr := e.findLocust(ctx)
-	for _, lc := range []struct{ class, body string }{{"FastHttpUser", locustFast}, {"HttpUser", locustHTTP}} {
-		r := row{client: "Locust " + lc.class, rate: -1, busy: -1, client1: -1, cpu: -1, start: -1, note: "locust: not available"}
+	for i, sc := range locustScripts {
+		r := row{client: sc.label(), rate: -1, busy: -1, client1: -1, cpu: -1, start: -1, note: "locust: not available"}
 		if lerr == nil {
 			r.note = ""
 			var ok, failed int64
 			err := measure(&r, func(srv *server, onStart func(int)) (ps *os.ProcessState, err error) {
-				ok, failed, ps, err = e.runLocust(ctx, locust, lc.class, lc.body, srv.url, e.users, onStart)
+				ok, failed, ps, err = e.runLocust(ctx, locust, sc, srv.url, e.users, onStart)
 				return ps, err
 			})
 			if err != nil {
@@ -213,7 +214,7 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 			} else if r.rate, r.streams = float64(ok)/e.dur.Seconds()/float64(cores), ok; failed > 0 {
 				r.note = fmt.Sprintf("%d failed", failed)
 			}
-		} else if r.client == "Locust FastHttpUser" {
+		} else if i == 0 {
 			r.note += " (" + lerr.Error() + ")"
 		}
 		rows = append(rows, r)
@@ -228,30 +229,46 @@ func (e *env) bench(ctx context.Context, w io.Writer, pinNote string) error {
 	}
 	fmt.Fprintf(w, "throughput: %d users each, closed loop, no think time, %v, a fresh one-core server each; 21 events a stream, %s;\n", e.users, e.dur, flushing)
 	fmt.Fprintf(w, "streams read to message_end; client CPU is the client process's user+system time (rusage) from its first request to its exit\n\n")
-	fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %11s | %17s | %s\n", "client", "streams/s", "server busy",
-		"client busy", "client CPU-s", "kernel part", "streams per CPU-s", "vs FastHttpUser")
-	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", 21), strings.Repeat("-", 11), strings.Repeat("-", 13),
-		strings.Repeat("-", 13), strings.Repeat("-", 14), strings.Repeat("-", 13), strings.Repeat("-", 19), strings.Repeat("-", 16))
-	anchor := perCPU(rows[1])
+	width := 0
 	for _, r := range rows {
-		rate, cpuS, kern, pc, vs := "n/a", "n/a", "n/a", "n/a", "n/a"
+		width = max(width, len(r.client))
+	}
+	fmt.Fprintf(w, "%-*s | %9s | %11s | %11s | %12s | %11s | %17s | %10s | %10s\n", width, "client", "streams/s", "server busy",
+		"client busy", "client CPU-s", "kernel part", "streams per CPU-s", "vs lean", "vs seed")
+	fmt.Fprintf(w, "%s|%s|%s|%s|%s|%s|%s|%s|%s\n", strings.Repeat("-", width+1), strings.Repeat("-", 11), strings.Repeat("-", 13),
+		strings.Repeat("-", 13), strings.Repeat("-", 14), strings.Repeat("-", 13), strings.Repeat("-", 19), strings.Repeat("-", 12), strings.Repeat("-", 11))
+	// The anchors: Locust FastHttpUser with the lean script and with the
+	// seed-style one, rows 1 and 2.
+	lean, seed := perCPU(rows[1]), perCPU(rows[2])
+	ratio := func(f, anchor float64) string {
+		if f <= 0 || anchor <= 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f×", f/anchor)
+	}
+	for _, r := range rows {
+		rate, cpuS, kern, pc := "n/a", "n/a", "n/a", "n/a"
 		if r.rate >= 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
 		if r.cpu > 0 {
 			cpuS, kern = fmt.Sprintf("%.2f", r.cpu), pct(r.sys/r.cpu)
 		}
-		if f := perCPU(r); f > 0 {
+		f := perCPU(r)
+		if f > 0 {
 			pc = fmt.Sprintf("%.0f", f)
-			if anchor > 0 {
-				vs = fmt.Sprintf("%.2f×", f/anchor)
-			}
 		}
-		fmt.Fprintf(w, "%-20s | %9s | %11s | %11s | %12s | %11s | %17s | %s\n", r.client, rate, pct(r.busy), pct(r.client1), cpuS, kern, pc, vs)
+		fmt.Fprintf(w, "%-*s | %9s | %11s | %11s | %12s | %11s | %17s | %10s | %10s\n", width, r.client, rate, pct(r.busy), pct(r.client1),
+			cpuS, kern, pc, ratio(f, lean), ratio(f, seed))
 		if r.note != "" {
 			fmt.Fprintf(w, "  %s\n", r.note)
 		}
 	}
+	for i, col := range []string{"vs lean", "vs seed"} {
+		fmt.Fprintf(w, "  %s: against %s, whose script %s\n", col, rows[1+i].client, locustScripts[i].records)
+	}
+	fmt.Fprintf(w, "  tune load: %s the lean script's streams per CPU-second, %s the seed-style script's; it records per stream its time to headers, "+
+		"to the first token and to message_end (HdrHistograms) and a per-second timeline\n", ratio(perCPU(rows[0]), lean), ratio(perCPU(rows[0]), seed))
 	if fl.cpu > 0 && fc.reads > 0 {
 		fmt.Fprintf(w, "  floor: the cheapest client this kernel allows (one thread, raw epoll, parses nothing): %.1f reads and %.1f epoll waits a stream, "+
 			"%.1f µs of CPU a read, %s of it in the kernel\n",
