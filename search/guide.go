@@ -17,9 +17,16 @@ import (
 // utilisation, give it the cores the idle services do not use (each idle
 // service down to what it uses plus headroom, so to its minimum when it does
 // nothing), then try the settings that belong to the busiest services, then
-// reshape the bottleneck's pods. Every proposal is a feasible configuration
-// one step from the incumbent; when none is left untried the study falls
-// back to TPE.
+// reshape the bottleneck's pods (a saturated service's small pods merged,
+// a process per whole core). Once the SLO holds with nothing saturated, the
+// latency left is processes' queues: busy processes get company. A trial
+// that served more than the leader but broke the error limit is repaired
+// first (its pooler or pools moved), and a trial far ahead in TPS whose P95
+// misses the SLO by no more than its noise is worked from instead of a
+// leader that met it by luck. Settings of a switched-off component (a
+// pooler's mode while it is off) are never moved alone. Every proposal is a
+// feasible configuration one step from the incumbent; when none is left
+// untried the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
@@ -55,12 +62,16 @@ func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int6
 // propose returns the first candidate around inc that no trial has tried
 // and that fits the budget, or nil when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
+	inc = g.workFrom(inc, tried)
 	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
 		g.prev, g.last = g.last, &inc
 	}
 	var cands []spaces.Config
 	if g.prev != nil && inc.Metrics.TPS > g.prev.Metrics.TPS && g.unsaturated(inc) {
 		cands = append(cands, g.again(inc, *g.prev))
+	}
+	if ch := g.challenger(inc, tried); ch != nil {
+		cands = append(cands, g.repairs(*ch)...)
 	}
 	for _, c := range append(cands, g.candidates(inc)...) {
 		if c == nil || triedBefore(c, tried) {
@@ -73,6 +84,35 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 	}
 	return nil
 }
+
+// workFrom is the trial the guide's moves start from: the leader, unless
+// an error-free trial runs aheadMargin more TPS at a P95 within
+// aheadSLOSlack of the SLO. In a closed loop more TPS is less latency, and a
+// P95 wanders by a tenth from run to run where TPS moves by a percent: a
+// leader that met the SLO by luck must not hold the guide back from a
+// configuration that serves far more and misses it by the noise.
+func (g *guide) workFrom(inc results.Trial, tried []results.Trial) results.Trial {
+	slo := float64(g.obj.SLOP95.Milliseconds())
+	best := inc
+	for _, t := range tried {
+		if t.State != results.StateComplete || len(t.Utilisation) == 0 || t.Metrics.ErrorRate > g.obj.MaxErrorRate {
+			continue
+		}
+		if slo > 0 && t.Metrics.P95 > slo*aheadSLOSlack {
+			continue
+		}
+		if t.Metrics.TPS > inc.Metrics.TPS*(1+aheadMargin) && t.Metrics.TPS > best.Metrics.TPS {
+			best = t
+		}
+	}
+	return best
+}
+
+// aheadMargin and aheadSLOSlack: see workFrom.
+const (
+	aheadMargin   = 0.05
+	aheadSLOSlack = 1.2
+)
 
 // candidates lists the proposals around inc, most promising first.
 func (g *guide) candidates(inc results.Trial) []spaces.Config {
@@ -98,12 +138,26 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	}
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
-	out = append(out, g.moreProcesses(base, util)...)
+	out = append(out, g.moreProcesses(base, util, processBound)...)
+	// A saturated bottleneck of several small pods: the same cores in
+	// fewer, bigger pods, each with a process per whole core, so a pod's
+	// processes and its own threads fit its quota (small pods of one
+	// process each are throttled by the threads beside the process).
+	for _, s := range g.byUtilisation(util) {
+		if util[s.Name] >= busyAbove {
+			out = append(out, g.consolidate(base, util, s)...)
+		}
+	}
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
 	// pooling, placement) before reshaping pods.
 	settings := g.settingMoves(base, inc)
 	if idle := len(util) > 0 && !g.saturated(util); idle && Feasible(inc.Metrics, g.obj) {
+		// A process busy half the time makes a request wait about as long
+		// as it runs (the GIL serves one at a time): another process per
+		// pod cuts that wait, the latency a think-time bound loop turns
+		// into TPS.
+		out = append(out, g.moreProcesses(base, util, latencyProcessBound)...)
 		out = append(out, g.regimeMoves(settings, base)...)
 	}
 	// 2. Reshape: the bottleneck's pods merged or split at the same cores
@@ -124,14 +178,13 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 			out = append(out, g.shift(base, busy[i], busy[j]))
 		}
 	}
-	// 5. The numeric settings, then CPU from the busiest to each other.
+	// 5. The numeric settings. (CPU from the busiest to each other service
+	// is not tried: with the bottleneck fed, each such move cost a trial
+	// and lost 5-15% in every traced study.)
 	for _, c := range settings {
 		if !slices.ContainsFunc(regimes, func(r spaces.Config) bool { return sameParams(r, c) }) {
 			out = append(out, c)
 		}
-	}
-	for j := len(busy) - 1; j > 0; j-- {
-		out = append(out, g.shift(base, busy[0], busy[j]))
 	}
 	return out
 }
@@ -302,6 +355,41 @@ func (g *guide) reshape(base spaces.Config, util map[string]float64, s spaces.Se
 	return c
 }
 
+// consolidate puts s's cores into fewer pods, half as many and one, each
+// pod's processes one per whole core of it (within the per-core range);
+// what the grid's rounding leaves goes to the busy services.
+func (g *guide) consolidate(base spaces.Config, util map[string]float64, s spaces.Service) []spaces.Config {
+	r := replicas(base, s)
+	total := float64(r) * cores(base, s)
+	var out []spaces.Config
+	for _, nr := range []int64{(r + 1) / 2, s.Replicas.Min} {
+		if nr >= r || nr < s.Replicas.Min || slices.ContainsFunc(out, func(c spaces.Config) bool { return replicas(c, s) == nr }) {
+			continue
+		}
+		c := clone(base)
+		g.setService(c, s, nr, stepDown(s, total/float64(nr)))
+		g.processPerWholeCore(c, s)
+		g.fill(c, g.byUtilisation(util), util, false)
+		out = append(out, c)
+	}
+	return out
+}
+
+// processPerWholeCore sets s's per-core process counts to the whole cores
+// of its pods (at least one), within the space's per-core range.
+func (g *guide) processPerWholeCore(c spaces.Config, s spaces.Service) {
+	cpu := cores(c, s)
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
+			continue
+		}
+		n := math.Max(1, math.Floor(cpu+1e-9))
+		n = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), n))
+		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
+	}
+	g.fitMemory(c)
+}
+
 // shift moves one CPU step per pod from one service to the other, which
 // takes all it can of it.
 func (g *guide) shift(base spaces.Config, from, to spaces.Service) spaces.Config {
@@ -454,7 +542,7 @@ func (g *guide) again(inc, prev results.Trial) spaces.Config {
 	p := g.sp.Complete(spaces.Config(prev.Params))
 	moved := false
 	for _, q := range g.sp.Params {
-		if q.Type != spaces.TypeInt || q.PerCPU != nil {
+		if q.Type != spaces.TypeInt || q.PerCPU != nil || g.switchedOff(q, c) {
 			continue
 		}
 		v, pv := toFloat(c[q.Name]), toFloat(p[q.Name])
@@ -479,11 +567,11 @@ func sameParams(a, b map[string]any) bool {
 }
 
 // moreProcesses raises, for each service whose pods' processes (a per-core
-// setting: gunicorn's workers) each use processBound of a core or more, or
+// setting: gunicorn's workers) each use bound of a core or more, or
 // whose pods are saturated, the process count by one, within its per-core
 // range: a process waiting on I/O leaves its share of the quota unused that
 // another could take.
-func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spaces.Config {
+func (g *guide) moreProcesses(base spaces.Config, util map[string]float64, bound float64) []spaces.Config {
 	var out []spaces.Config
 	for _, p := range g.sp.Params {
 		if p.PerCPU == nil || p.Type != spaces.TypeInt {
@@ -495,7 +583,7 @@ func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spa
 			continue
 		}
 		n, cpu := toFloat(base[p.Name]), cores(base, svc)
-		if n <= 0 || (u*cpu/n < processBound && u < busyAbove) || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
+		if n <= 0 || (u*cpu/n < bound && u < busyAbove) || n+1 > math.Round(p.PerCPU.Max*cpu) || n+1 > p.Max {
 			continue
 		}
 		c := clone(base)
@@ -509,6 +597,10 @@ func (g *guide) moreProcesses(base spaces.Config, util map[string]float64) []spa
 // processBound is the share of a core a process uses when it is the limit
 // (a Python process under the GIL never uses more than one).
 const processBound = 0.8
+
+// latencyProcessBound is the share of a core above which, once the SLO holds
+// and no service is saturated, a process's queue is worth another process.
+const latencyProcessBound = 0.5
 
 func (g *guide) service(name string) (spaces.Service, bool) {
 	for _, s := range g.sp.Services {

@@ -31,6 +31,9 @@ func (g *guide) settingMoves(base spaces.Config, inc results.Trial) []spaces.Con
 	}
 	var moves []move
 	for _, p := range g.sp.Params {
+		if g.switchedOff(p, base) {
+			continue // a trial that changes nothing the system runs
+		}
 		svc, _, _ := strings.Cut(p.Name, ".")
 		if p.PerCPU != nil {
 			svc = p.PerCPU.Service
@@ -61,6 +64,30 @@ func (g *guide) settingMoves(base spaces.Config, inc results.Trial) []spaces.Con
 		out[i] = m.c
 	}
 	return out
+}
+
+// switchedOff reports whether p belongs to a component c switches off, so
+// that moving it changes nothing the system runs (a pooler's mode while the
+// pooler is off): p's group, the name before its last dot, is a service
+// whose enabledBy switch is false, or has a bool setting "<group>.enabled"
+// that is false (Helm's convention for an optional component). The switch
+// itself is never off.
+func (g *guide) switchedOff(p spaces.Param, c spaces.Config) bool {
+	i := strings.LastIndex(p.Name, ".")
+	if i < 0 {
+		return false
+	}
+	group := p.Name[:i]
+	switches := []string{group + ".enabled"}
+	if s, ok := g.service(group); ok && s.EnabledBy != "" {
+		switches = append(switches, s.EnabledBy)
+	}
+	for _, sw := range switches {
+		if sw != p.Name && c[sw] == false && slices.ContainsFunc(g.sp.Params, func(q spaces.Param) bool { return q.Name == sw && q.Type == spaces.TypeBool }) {
+			return true
+		}
+	}
+	return false
 }
 
 // paramNeighbours are the values one move away from v.
@@ -125,7 +152,7 @@ func (g *guide) regimeMoves(moves []spaces.Config, base spaces.Config) []spaces.
 func (g *guide) raiseAll(base spaces.Config) spaces.Config {
 	c := clone(base)
 	for _, p := range g.sp.Params {
-		if p.Type == spaces.TypeInt {
+		if p.Type == spaces.TypeInt && !g.switchedOff(p, base) {
 			c[p.Name] = scaleInt(p, c[p.Name], 2)
 		}
 	}
@@ -138,7 +165,7 @@ func (g *guide) raiseAll(base spaces.Config) spaces.Config {
 func (g *guide) scaledSettings(base spaces.Config, inc results.Trial, f float64) []spaces.Config {
 	var out []spaces.Config
 	for _, p := range g.settingsByUse(inc) {
-		if p.Type != spaces.TypeInt {
+		if p.Type != spaces.TypeInt || g.switchedOff(p, base) {
 			continue
 		}
 		c := clone(base)
@@ -182,4 +209,35 @@ func scaleInt(p spaces.Param, v any, f float64) int64 {
 	st := math.Max(1, p.Step)
 	n := p.Min + math.Round((toFloat(v)*f-p.Min)/st)*st
 	return int64(math.Max(p.Min, math.Min(p.Max, n)))
+}
+
+// challenger is the trial that beat the leader's TPS by more than
+// challengeMargin while breaking the error limit, the most TPS first: a
+// step the right way whose side effect (more processes, more connections
+// than PostgreSQL admits) one setting can undo. Nil when there is none.
+func (g *guide) challenger(inc results.Trial, tried []results.Trial) *results.Trial {
+	var ch *results.Trial
+	for i := range tried {
+		t := &tried[i]
+		if t.State != results.StateComplete || t.Metrics.ErrorRate <= g.obj.MaxErrorRate || len(t.Utilisation) == 0 {
+			continue
+		}
+		if t.Metrics.TPS > inc.Metrics.TPS*(1+challengeMargin) && (ch == nil || t.Metrics.TPS > ch.Metrics.TPS) {
+			ch = t
+		}
+	}
+	return ch
+}
+
+// challengeMargin is how much more TPS than the leader makes a trial with
+// errors worth repairing: above the run-to-run noise.
+const challengeMargin = 0.01
+
+// repairs are the moves that may take a challenger's errors away while
+// keeping what it gained: its settings moved one at a time, ranked as a
+// trial with errors ranks them (the settings of no service, a pooler say,
+// and switches first), the first two.
+func (g *guide) repairs(ch results.Trial) []spaces.Config {
+	moves := g.settingMoves(g.sp.Complete(spaces.Config(ch.Params)), ch)
+	return moves[:min(2, len(moves))]
 }
