@@ -10,13 +10,20 @@
 // service is saturated, requests wait for a slot, not a core, so every limit
 // is raised at once and again while it pays; then the cores are split in
 // proportion to what each service used, idle ones at their minimum, the
-// freed cores to the bottleneck, its pods reshaped, its processes raised,
-// another regime (storage, pooling), CPU shifted between services, then
-// one number at a time. TPE takes over when it has nothing left to try.
+// freed cores to the bottleneck (never the other way), a saturated
+// service's small pods merged into fewer with a process per core, its
+// processes raised, another regime (storage, pooling), CPU shifted between
+// services, then one number at a time; once the SLO holds with nothing
+// saturated, busy processes get company. A challenger that served more but
+// broke the error limit is repaired first (its pooler and pool moves), a
+// trial far ahead in TPS whose P95 misses the SLO by the noise is built on
+// instead of a leader that met it by luck, and settings of a switched-off
+// component are never tried alone. TPE takes over when it has nothing left
+// to try.
 //
-// Multi-fidelity: with Study.Screen each sampler trial first runs a short
-// load; one that already breaks the SLO or cannot beat the best is pruned
-// through goptuna's Pruner (state pruned). Study.Confirm re-measures the top
+// Multi-fidelity: with Study.Screen each trial first runs a short load; one
+// that already breaks the SLO or cannot beat the best beyond the screen's
+// noise is pruned through goptuna's Pruner (state pruned; fidelity.go). Study.Confirm re-measures the top
 // candidates before one is recommended, through the optional Remeasurer the
 // evaluator may implement.
 //
