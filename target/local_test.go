@@ -97,7 +97,9 @@ func TestLoadConfigCoversTheModelsWindow(t *testing.T) {
 // streams) is the one the emulator runs. Four users and 80 tokens a second
 // in all keep the real-time emulator ahead of the clock on a CI machine
 // busy with other race-instrumented tests (at 8 users and 800 tokens a
-// second one such run completed no stream in 12 s).
+// second one such run completed no stream in 12 s; at 4 users, one did
+// once under load average 10, so the run is 20 s and a failure prints
+// its timeline).
 func TestLLMStreamsTokens(t *testing.T) {
 	leakcheck.Check(t)
 	sp, err := spaces.Load(filepath.Join("..", "spaces", "default.yaml"))
@@ -115,7 +117,7 @@ func TestLLMStreamsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := sp.Load
-	w.Scenario, w.Users, w.SpawnRate, w.Duration = "llm", 4, 100, 12*time.Second
+	w.Scenario, w.Users, w.SpawnRate, w.Duration = "llm", 4, 100, 20*time.Second
 	w.LLM = spaces.LLM{TTFT: 300 * time.Millisecond, TokensPerSecond: 20, AnswerTokens: 40}
 	key := target.NewKey()
 	srv, err := local.Start("127.0.0.1:0", local.Options{System: sys, App: local.AppLLM, LLM: w.LLM, Seed: 1, Keys: []string{string(key)}})
@@ -134,7 +136,9 @@ func TestLLMStreamsTokens(t *testing.T) {
 	t.Logf("%d streams: TTFT p50 %.0f ms, total p50 %.0f ms, %.0f events a stream",
 		sum.Completed, sum.TTFT.P50, sum.Total.P50, sum.EventsPerStream.P50)
 	if sum.Completed == 0 || sum.Failed > 0 {
-		t.Fatalf("%d completed, %d failed %v", sum.Completed, sum.Failed, sum.Errors)
+		// The timeline says whether streams were in flight and never
+		// ended (a stalled emulator) or never started.
+		t.Fatalf("%d completed, %d failed %v; per second: %+v", sum.Completed, sum.Failed, sum.Errors, sum.Timeline)
 	}
 	if sum.TTFT.P50 > 0.5*sum.Total.P50 {
 		t.Errorf("TTFT p50 %.0f ms of total %.0f ms: want the tokens streamed over time", sum.TTFT.P50, sum.Total.P50)
