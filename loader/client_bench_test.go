@@ -138,6 +138,20 @@ func memLoad(cfg Config, dial func(context.Context) (net.Conn, error)) *load {
 		rec: newRecorder(time.Now(), 0, time.Hour, cfg.APIKey), runCtx: context.Background(), dialer: &dialer{fn: dial, hs: time.Second}}
 }
 
+// allocsPerStream is the allocations of one stream of events on l's user,
+// over 100 streams after one that dials and grows the buffers; every
+// stream must complete whole. It returns the user too.
+func allocsPerStream(t *testing.T, l *load, events int) (float64, *user) {
+	t.Helper()
+	u := l.newUser(1)
+	l.do(u, time.Now())
+	n := testing.AllocsPerRun(100, func() { l.do(u, time.Now()) })
+	if s := l.rec.summary(time.Now()); s.Failed != 0 || s.Completed != 102 || s.EventsPerStream.Max != float64(events+1) {
+		t.Fatalf("%d events: %d completed, %d failed %v, events per stream %+v", events, s.Completed, s.Failed, s.Errors, s.EventsPerStream)
+	}
+	return n, u
+}
+
 // A stream of twenty times the events costs the client not one allocation
 // more: reading, skimming and judging events allocates nothing; what
 // allocates is the request and its response headers, once a stream.
@@ -149,13 +163,8 @@ func TestNoAllocationPerEvent(t *testing.T) {
 			return c, nil
 		}
 		l := memLoad(memConfig(), dial)
-		u := l.newUser(1)
 		defer l.closeConns()
-		l.do(u, time.Now()) // dial, and grow the buffers once
-		n := testing.AllocsPerRun(100, func() { l.do(u, time.Now()) })
-		if s := l.rec.summary(time.Now()); s.Failed != 0 || s.Completed != 102 || s.EventsPerStream.Max != float64(events+1) {
-			t.Fatalf("%d events: %d completed, %d failed %v, events per stream %+v", events, s.Completed, s.Failed, s.Errors, s.EventsPerStream)
-		}
+		n, _ := allocsPerStream(t, l, events)
 		return n
 	}
 	// One allocation of slack: under the race detector sync.Pool drops

@@ -168,13 +168,8 @@ func TestNoAllocationPerEventTCP(t *testing.T) {
 		}
 		l := memLoad(cfg, nil)
 		l.dialer = d
-		u := l.newUser(1)
 		defer l.closeConns()
-		l.do(u, time.Now()) // dial, and grow the buffers once
-		n := testing.AllocsPerRun(100, func() { l.do(u, time.Now()) })
-		if s := l.rec.summary(time.Now()); s.Failed != 0 || s.Completed != 102 || s.EventsPerStream.Max != float64(events+1) {
-			t.Fatalf("%d events: %d completed, %d failed %v, events per stream %+v", events, s.Completed, s.Failed, s.Errors, s.EventsPerStream)
-		}
+		n, u := allocsPerStream(t, l, events)
 		if _, ok := u.conn.nc.(*rawConn); !ok {
 			t.Fatalf("the user's connection is a %T, want *rawConn", u.conn.nc)
 		}

@@ -87,6 +87,15 @@ var sloFor = map[string]time.Duration{"agent": 8 * time.Second, "retrieval": 8 *
 // and today's topology at its tightest budget (where the guide has most to
 // find), all with a recorded optimum (a missing one costs minutes to
 // search).
+// byName indexes cases by their names.
+func byName(cs []benchCase) map[string]benchCase {
+	m := make(map[string]benchCase, len(cs))
+	for _, c := range cs {
+		m[c.Name()] = c
+	}
+	return m
+}
+
 func quickSuite() []string {
 	return []string{"seed/8c16g/agent", "seed/16c32g/chatflow", "seed/2x8c16g/retrieval", "default/8c16g/chatflow"}
 }

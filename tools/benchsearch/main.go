@@ -147,13 +147,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		all = append(all, vcs...)
 	}
-	byName := map[string]benchCase{}
-	for _, c := range all {
-		byName[c.Name()] = c
-	}
+	named := byName(all)
 	var chosen []benchCase
 	for _, n := range o.cases {
-		c, ok := byName[n]
+		c, ok := named[n]
 		if !ok {
 			return fmt.Errorf("%w: -cases: no case %q", errBadInput, n)
 		}
@@ -174,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for name, vo := range vOptima {
-		if c, ok := byName[name]; ok && c.Variant != nil && c.Variant.Overrides == vo.Overrides {
+		if c, ok := named[name]; ok && c.Variant != nil && c.Variant.Overrides == vo.Overrides {
 			optima[name] = vo.optimum // a variant drawn otherwise since is searched again
 		}
 	}

@@ -377,13 +377,10 @@ func (v *variantRanges) draw(base string, seed uint64) ([]variant, error) {
 // in v, its variants drawn with seed; the first v.Tuning of each are tuning
 // cases, the rest held out.
 func variantCases(v *variantRanges, bases []benchCase, seed uint64) ([]benchCase, error) {
-	byName := map[string]benchCase{}
-	for _, c := range bases {
-		byName[c.Name()] = c
-	}
+	named := byName(bases)
 	var out []benchCase
 	for _, name := range v.Bases {
-		base, ok := byName[name]
+		base, ok := named[name]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: bases: no case %q", errBadInput, v.File, name)
 		}
