@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"slices"
+	"strings"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
@@ -41,6 +42,10 @@ type guide struct {
 	// (a pattern search's extrapolation), so doubling a limit that helped
 	// goes on doubling it without a trial per candidate in between.
 	prev, last *results.Trial
+	// from is, for each configuration the guide proposed (by key), the
+	// trial it was a move from: a move that lost clearly is not the first
+	// thing tried around the next leader (see lostMoves).
+	from map[string]results.Trial
 }
 
 // The utilisation thresholds of the guide. A service below idleBelow gives
@@ -56,7 +61,7 @@ const (
 )
 
 func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int64) *guide {
-	return &guide{sp: sp, b: b, obj: obj, rng: rand.New(rand.NewSource(seed ^ 0x6a1de))}
+	return &guide{sp: sp, b: b, obj: obj, rng: rand.New(rand.NewSource(seed ^ 0x6a1de)), from: map[string]results.Trial{}}
 }
 
 // propose returns the first candidate around inc that no trial has tried
@@ -73,7 +78,8 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 	if ch := g.challenger(inc, tried); ch != nil {
 		cands = append(cands, g.repairs(*ch)...)
 	}
-	if c := g.firstUntried(append(cands, g.candidates(inc)...), tried); c != nil {
+	lost := g.lostMoves(tried)
+	if c := g.firstUntried(inc, append(cands, g.candidates(inc)...), tried, lost); c != nil {
 		return c
 	}
 	// Nothing left around the leader: the trials on its plateau, best
@@ -84,26 +90,82 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 	// api 6 × 1.25 CPU at 147.9 TPS, 6 × 1.5 at 148.7, 6 × 1.75 with a
 	// second process at 154).
 	for _, t := range g.plateau(inc, tried) {
-		if c := g.firstUntried(g.candidates(t), tried); c != nil {
+		if c := g.firstUntried(t, g.candidates(t), tried, lost); c != nil {
 			return c
 		}
 	}
 	return nil
 }
 
-// firstUntried is the first of cands no trial has tried that fits the
-// budget, or nil.
-func (g *guide) firstUntried(cands []spaces.Config, tried []results.Trial) spaces.Config {
-	for _, c := range cands {
-		if c == nil || triedBefore(c, tried) {
-			continue
+// firstUntried is the first of cands, moves from base, that no trial has
+// tried and that fits the budget, or nil; it records the move's base. A
+// move that repeats one of lost comes after every other.
+func (g *guide) firstUntried(base results.Trial, cands []spaces.Config, tried []results.Trial, lost []map[string]string) spaces.Config {
+	var later []spaces.Config
+	for pass := 0; pass < 2; pass++ {
+		for _, c := range cands {
+			if c == nil || triedBefore(c, tried) {
+				continue
+			}
+			if sys, err := g.sp.Resolve(g.b, c); err != nil || g.sp.Check(sys) != nil {
+				continue
+			}
+			if pass == 0 && len(lost) > 0 {
+				d := g.move(base.Params, c)
+				if slices.ContainsFunc(lost, func(l map[string]string) bool { return maps.Equal(l, d) }) {
+					later = append(later, c)
+					continue
+				}
+			}
+			g.from[configKey(c)] = base
+			return c
 		}
-		if sys, err := g.sp.Resolve(g.b, c); err != nil || g.sp.Check(sys) != nil {
-			continue
-		}
-		return c
+		cands = later
 	}
 	return nil
+}
+
+// move is what changes from a to b: each differing parameter as "old→new".
+func (g *guide) move(a, b map[string]any) map[string]string {
+	ca, cb := g.sp.Complete(spaces.Config(a)), g.sp.Complete(spaces.Config(b))
+	d := map[string]string{}
+	for k, v := range cb {
+		if old := fmt.Sprint(ca[k]); old != fmt.Sprint(v) {
+			d[k] = old + "→" + fmt.Sprint(v)
+		}
+	}
+	return d
+}
+
+// lostMoves are the guide's moves whose trials served lossShare less than
+// the trial they were a move from. Around a new leader that differs from
+// that trial elsewhere (another pool setting, the pooler switched on) the
+// same move loses again: traced studies spent a third of their trials
+// repeating the same losing pod shapes around leaders a setting apart
+// (seed/8c16g/agent~v1).
+func (g *guide) lostMoves(tried []results.Trial) []map[string]string {
+	var out []map[string]string
+	for _, t := range tried {
+		base, ok := g.from[configKey(t.Params)]
+		if !ok || t.State != results.StateComplete || t.Metrics.TPS >= (1-lossShare)*base.Metrics.TPS {
+			continue
+		}
+		out = append(out, g.move(base.Params, t.Params))
+	}
+	return out
+}
+
+// lossShare is a loss beyond any run-to-run noise (1-2% of TPS).
+const lossShare = 0.05
+
+// configKey is a canonical text of a configuration.
+func configKey(c map[string]any) string {
+	keys := slices.Sorted(maps.Keys(c))
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%v;", k, c[k])
+	}
+	return b.String()
 }
 
 // plateau lists the measured trials other than inc within plateauShare of
