@@ -291,3 +291,35 @@ func TestGuidePutsALosingMoveLast(t *testing.T) {
 
 // configText is c's keys and values, sorted, for failure messages.
 func configText(c map[string]any) string { return configKey(c) }
+
+// TestGuideSeesASaturatedServiceThatDoesNotLimit: the Celery worker at its
+// smallest pod is saturated, but a trial that gave it four times the cores
+// (from the plugin daemon, which used a third of its own) served less. The
+// SLO holds with every other service below saturation: the latency left is
+// the api processes' queues, and among the first proposals is a second
+// process per api pod at the same cores.
+func TestGuideSeesASaturatedServiceThatDoesNotLimit(t *testing.T) {
+	sp := loadSeed(t)
+	g := newGuide(sp, budget(t, "16c32g"), sp.Objective, 1)
+	lead := sp.Complete(spaces.Config{"api.replicas": int64(6), "api.cpu": 1.25, "api.workers": int64(1),
+		"postgresql.cpu": 2.0, "postgresql.storageClass": "local-ssd", "pluginDaemon.replicas": int64(2), "pluginDaemon.cpu": 1.25,
+		"worker.cpu": 0.25, "ollama.cpu": 1.25, "xinference.cpu": 0.5, "pgbouncer.enabled": true})
+	more := clone(lead)
+	more["worker.cpu"], more["pluginDaemon.cpu"], more["postgresql.cpu"] = 1.0, 0.75, 2.5
+	for _, c := range []spaces.Config{lead, more} {
+		g.fitMemory(c)
+		if !g.fits(c) {
+			t.Fatalf("the test's configuration does not fit 16c32g: %v", c)
+		}
+	}
+	A := results.Trial{State: results.StateComplete, Params: lead, Metrics: results.Metrics{TPS: 77.4, P95: 1288},
+		Utilisation: map[string]float64{"api": 0.56, "ollama": 0.5, "pluginDaemon": 0.35, "postgresql": 0.5, "redis": 0.08, "worker": 1}}
+	B := results.Trial{State: results.StateComplete, Params: more, Metrics: results.Metrics{TPS: 75.6, P95: 1440},
+		Utilisation: map[string]float64{"api": 0.55, "ollama": 0.49, "pluginDaemon": 0.57, "postgresql": 0.39, "redis": 0.08, "worker": 0.21}}
+	for _, c := range proposals(g, A, []results.Trial{A, B}, 4) {
+		if toInt(c["api.workers"]) == 2 && totalCPU(c, "api") == totalCPU(lead, "api") {
+			return
+		}
+	}
+	t.Error("no proposal among the first 4 gives the api pods a second process: the saturated worker still reads as the bottleneck")
+}
