@@ -46,6 +46,9 @@ type guide struct {
 	// trial it was a move from: a move that lost clearly is not the first
 	// thing tried around the next leader (see lostMoves).
 	from map[string]results.Trial
+	// kept are the services the proposals being built keep as they are:
+	// saturated, but shown not to limit (see notLimiting).
+	kept map[string]bool
 }
 
 // The utilisation thresholds of the guide. A service below idleBelow gives
@@ -68,7 +71,8 @@ func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int6
 // and that fits the budget, or nil when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
 	inc = g.workFrom(inc, tried)
-	idle := g.notLimiting(tried)
+	idle := g.notLimiting(inc, tried)
+	g.kept = idle
 	inc.Utilisation = discount(inc.Utilisation, idle)
 	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
 		g.prev, g.last = g.last, &inc
@@ -101,17 +105,21 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 }
 
 // notLimiting lists the services shown not to limit TPS although
-// saturated: of two measured trials, the one that gave the service twice
+// saturated in their smallest pod, where a little background work (a
+// worker's polling, heartbeats) reads as saturation: of two measured trials, the one that gave the service twice
 // the cores or more (taking them only from services using less than idleBelow of
-// theirs, every setting the same) served no more than leadMargin above the
+// theirs, every setting the same) served less than the
 // one where it was saturated. Dify's Celery worker at its smallest pod is
 // saturated in every seed-space optimum (its tasks are off the request
 // path); read as the bottleneck it blocked the moves for latency (another
 // process per api pod) for 15 trials in traced studies
-// (seed/16c32g/agent).
-func (g *guide) notLimiting(tried []results.Trial) map[string]bool {
+// (seed/16c32g/agent). Only trials on inc's plateau count: a bottleneck
+// moves as the others are fed (the plugin daemon doubled at a third of the
+// optimum's TPS bought nothing, and limits it at the optimum).
+func (g *guide) notLimiting(inc results.Trial, tried []results.Trial) map[string]bool {
 	ok := func(t results.Trial) bool {
-		return t.State == results.StateComplete && len(t.Utilisation) > 0 && t.Metrics.ErrorRate <= g.obj.MaxErrorRate
+		return t.State == results.StateComplete && len(t.Utilisation) > 0 && t.Metrics.ErrorRate <= g.obj.MaxErrorRate &&
+			t.Metrics.TPS >= plateauShare*inc.Metrics.TPS
 	}
 	out := map[string]bool{}
 	for _, a := range tried {
@@ -120,7 +128,7 @@ func (g *guide) notLimiting(tried []results.Trial) map[string]bool {
 		}
 		ca := g.sp.Complete(spaces.Config(a.Params))
 		for _, b := range tried {
-			if !ok(b) || b.Metrics.TPS > a.Metrics.TPS*(1+leadMargin) {
+			if !ok(b) || b.Metrics.TPS > a.Metrics.TPS {
 				continue
 			}
 			cb := g.sp.Complete(spaces.Config(b.Params))
@@ -142,7 +150,7 @@ func (g *guide) notLimiting(tried []results.Trial) map[string]bool {
 				continue
 			}
 			for _, s := range grew {
-				if a.Utilisation[s] >= busyAbove {
+				if a.Utilisation[s] >= busyAbove && g.smallest(ca, s) {
 					out[s] = true
 				}
 			}
@@ -161,8 +169,16 @@ func (g *guide) sameSettings(a, b spaces.Config) bool {
 	return true
 }
 
+// smallest reports whether c runs service name in its fewest, smallest
+// pods.
+func (g *guide) smallest(c spaces.Config, name string) bool {
+	s, ok := g.service(name)
+	return ok && replicas(c, s) == s.Replicas.Min && cores(c, s) <= s.CPU.Min.Cores()+1e-9
+}
+
 // discount is util with the services of idle counted as busy but not
-// saturated (idleBelow): they keep their cores and receive none.
+// saturated (idleBelow): they keep their cores and receive none (and
+// proportional, which would size them by that figure, leaves them alone).
 func discount(util map[string]float64, idle map[string]bool) map[string]float64 {
 	if len(idle) == 0 {
 		return util
@@ -431,7 +447,7 @@ func (g *guide) proportional(base spaces.Config, util map[string]float64) spaces
 	var moved []spaces.Service
 	for _, s := range g.byUtilisation(util) {
 		u, ok := util[s.Name]
-		if !ok {
+		if !ok || g.kept[s.Name] {
 			continue
 		}
 		used := u * cores(c, s) * float64(replicas(c, s))
