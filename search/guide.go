@@ -67,13 +67,13 @@ func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int6
 	return &guide{sp: sp, b: b, obj: obj, rng: rand.New(rand.NewSource(seed ^ 0x6a1de)), from: map[string]results.Trial{}}
 }
 
-// propose returns the first candidate around inc that no trial has tried
-// and that fits the budget, or nil when there is none.
+// propose returns the first candidate around inc (then around the trials
+// on its plateau) that no trial has tried and that fits the budget, or nil
+// when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
 	inc = g.workFrom(inc, tried)
-	idle := g.notLimiting(inc, tried)
-	g.kept = idle
-	inc.Utilisation = discount(inc.Utilisation, idle)
+	g.kept = g.notLimiting(inc, tried)
+	inc.Utilisation = discount(inc.Utilisation, g.kept)
 	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
 		g.prev, g.last = g.last, &inc
 	}
@@ -96,7 +96,7 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 	// api 6 × 1.25 CPU at 147.9 TPS, 6 × 1.5 at 148.7, 6 × 1.75 with a
 	// second process at 154).
 	for _, t := range g.plateau(inc, tried) {
-		t.Utilisation = discount(t.Utilisation, idle)
+		t.Utilisation = discount(t.Utilisation, g.kept)
 		if c := g.firstUntried(t, g.candidates(t), tried, lost); c != nil {
 			return c
 		}
@@ -106,16 +106,15 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 
 // notLimiting lists the services shown not to limit TPS although
 // saturated in their smallest pod, where a little background work (a
-// worker's polling, heartbeats) reads as saturation: of two measured trials, the one that gave the service twice
-// the cores or more (taking them only from services using less than idleBelow of
-// theirs, every setting the same) served less than the
-// one where it was saturated. Dify's Celery worker at its smallest pod is
-// saturated in every seed-space optimum (its tasks are off the request
-// path); read as the bottleneck it blocked the moves for latency (another
-// process per api pod) for 15 trials in traced studies
-// (seed/16c32g/agent). Only trials on inc's plateau count: a bottleneck
-// moves as the others are fed (the plugin daemon doubled at a third of the
-// optimum's TPS bought nothing, and limits it at the optimum).
+// worker's polling, heartbeats) reads as saturation: of two measured
+// trials with the same settings, the one that gave the service twice the
+// cores or more (taking them only from services using less than idleBelow
+// of theirs) served less than the one where it was saturated. Dify's
+// Celery worker at its smallest pod is saturated in every seed-space
+// optimum (its tasks are off the request path); read as the bottleneck it
+// blocked the moves for latency (another process per api pod) for 15
+// trials in traced studies (seed/16c32g/agent). Only trials on inc's
+// plateau count: a bottleneck moves as the others are fed.
 func (g *guide) notLimiting(inc results.Trial, tried []results.Trial) map[string]bool {
 	ok := func(t results.Trial) bool {
 		return t.State == results.StateComplete && len(t.Utilisation) > 0 && t.Metrics.ErrorRate <= g.obj.MaxErrorRate &&
@@ -176,15 +175,15 @@ func (g *guide) smallest(c spaces.Config, name string) bool {
 	return ok && replicas(c, s) == s.Replicas.Min && cores(c, s) <= s.CPU.Min.Cores()+1e-9
 }
 
-// discount is util with the services of idle counted as busy but not
+// discount is util with the services of kept counted as busy but not
 // saturated (idleBelow): they keep their cores and receive none (and
 // proportional, which would size them by that figure, leaves them alone).
-func discount(util map[string]float64, idle map[string]bool) map[string]float64 {
-	if len(idle) == 0 {
+func discount(util map[string]float64, kept map[string]bool) map[string]float64 {
+	if len(kept) == 0 {
 		return util
 	}
 	out := maps.Clone(util)
-	for s := range idle {
+	for s := range kept {
 		if u, ok := out[s]; ok && u > idleBelow {
 			out[s] = idleBelow
 		}
