@@ -25,9 +25,12 @@ import (
 // first (its pooler or pools moved), and a trial far ahead in TPS whose P95
 // misses the SLO by no more than its noise is worked from instead of a
 // leader that met it by luck. Settings of a switched-off component (a
-// pooler's mode while it is off) are never moved alone. Every proposal is a
-// feasible configuration one step from the incumbent; when none is left
-// untried the study falls back to TPE.
+// pooler's mode while it is off) are never moved alone, a move that lost
+// clearly comes last around every later leader, and a service saturated in
+// its smallest pod that served no more with twice the cores is not taken
+// for the bottleneck. Every proposal is a feasible configuration one step
+// from the incumbent; when none is left untried around it the guide walks
+// the trials on its plateau, then the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
