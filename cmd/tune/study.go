@@ -246,7 +246,7 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress
 	}
 	trials, err := s.Run(runCtx)
 	if err == nil && o.confirm > 0 {
-		in.confirmed, err = o.confirmTop(runCtx, stdout, s, trials)
+		trials, in.confirmed, err = o.confirmTop(runCtx, stdout, s, trials)
 	}
 	var stopped string
 	switch {
@@ -268,19 +268,24 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress
 }
 
 // confirmTop re-measures the best trials and says what it found; it
-// returns the trial to recommend (-1: none kept the SLO).
-func (o *studyOpts) confirmTop(ctx context.Context, stdout io.Writer, s *search.Study, trials []results.Trial) (int, error) {
-	cs, err := s.Confirm(ctx, trials, o.confirm, o.repeats)
+// returns the trials (with the promotions it ran for candidates measured
+// only by a screen) and the trial to recommend (-1: none kept the SLO).
+func (o *studyOpts) confirmTop(ctx context.Context, stdout io.Writer, s *search.Study, trials []results.Trial) ([]results.Trial, int, error) {
+	trials, cs, err := s.Confirm(ctx, trials, o.confirm, o.repeats)
 	if err != nil || len(cs) == 0 {
-		return -1, err
+		return trials, -1, err
 	}
 	fmt.Fprintf(stdout, "confirmation: the %d best trials within the SLO, each measured %d more times\n", len(cs), o.repeats)
 	for _, c := range cs {
 		lo, hi := c.Interval()
-		fmt.Fprintf(stdout, "  trial #%d: TPS mean %.1f (next run within %.1f..%.1f, 95%%), SLO met in %d of %d runs\n",
-			c.Trial, c.Mean(), lo, hi, c.Feasible, len(c.TPS))
+		promoted := ""
+		if c.PromotedFrom != nil {
+			promoted = fmt.Sprintf(" (the full load of screened trial #%d)", *c.PromotedFrom)
+		}
+		fmt.Fprintf(stdout, "  trial #%d%s: TPS mean %.1f (next run within %.1f..%.1f, 95%%), SLO met in %d of %d runs\n",
+			c.Trial, promoted, c.Mean(), lo, hi, c.Feasible, len(c.TPS))
 	}
-	return cs[0].Trial, nil
+	return trials, cs[0].Trial, nil
 }
 
 // wallTime is the study's wall time on a cluster: measured on one, else
