@@ -239,7 +239,7 @@ func knee(front []Trial, fallback Trial) Trial {
 // ParetoFile is the content of pareto.json.
 type ParetoFile struct {
 	SLO         SLO          `json:"slo"`
-	Front       []FrontPoint `json:"front"`       // Front of all complete trials, not only feasible ones
+	Front       []FrontPoint `json:"front"`       // Front of all complete full-load trials, not only feasible ones
 	Recommended *int         `json:"recommended"` // trial number; null when no trial meets the SLO
 	Pick        Mode         `json:"pick"`
 }

@@ -166,14 +166,14 @@ func censored(m results.Metrics, screen time.Duration) bool {
 // the rule reads nothing but the stored trials. The promotion supersedes its
 // screen: from then on the search reads the configuration's full load.
 
-// promoteAfter is the default of Study.PromoteAfter (see the bench).
-const promoteAfter = 2
+// DefaultPromoteAfter is the default of Study.PromoteAfter (see the bench).
+const DefaultPromoteAfter = 2
 
 // promoteAfter is the study's own (PromoteAfter, or the default; negative:
 // only on the last trial).
 func (s *Study) promoteAfter() int {
 	if s.PromoteAfter == 0 {
-		return promoteAfter
+		return DefaultPromoteAfter
 	}
 	return s.PromoteAfter
 }

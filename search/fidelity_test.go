@@ -97,8 +97,8 @@ func TestScreeningDefersTheFullLoad(t *testing.T) {
 			if !from.Screened() || !sameParams(from.Params, tr.Params) || tr.Screened() {
 				t.Errorf("trial %d promotes trial %d (screened %v), not a screen of its configuration", i, from.Number, from.Screened())
 			}
-			if stood := i - 1 - from.Number; stood < promoteAfter && i != len(ts)-1 {
-				t.Errorf("trial %d promoted after it stood %d trials, want %d (or the last trial)", from.Number, stood, promoteAfter)
+			if stood := i - 1 - from.Number; stood < DefaultPromoteAfter && i != len(ts)-1 {
+				t.Errorf("trial %d promoted after it stood %d trials, want %d (or the last trial)", from.Number, stood, DefaultPromoteAfter)
 			}
 		case tr.Screened():
 			screened++

@@ -76,7 +76,7 @@ type Study struct {
 	// promoted, as a trial of their own. See Prunable and promotion.
 	Screen time.Duration
 	// PromoteAfter is how many trials the best trial, when it is a screen,
-	// must stand before its full load runs (0: promoteAfter; negative: only
+	// must stand before its full load runs (0: DefaultPromoteAfter; negative: only
 	// with the study's last trial).
 	PromoteAfter int
 	Evaluator    Evaluator
