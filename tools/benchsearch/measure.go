@@ -166,7 +166,11 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 			tr.inc, tr.incTPS = append(tr.inc, inc), append(tr.incTPS, incTPS)
 			tr.loadS, tr.clusterS = append(tr.loadS, spent), append(tr.clusterS, cluster)
 			if o.trace {
-				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent's run %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, t.State,
+				state := string(t.State)
+				if t.Screened() && t.State == results.StateComplete {
+					state = "screen"
+				}
+				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent's run %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, state,
 					t.Metrics.TPS, t.Metrics.P95, incTPS, utilText(t.Utilisation), configText(p, t.Params))
 			}
 			// Only a trial measured above the optimum's mean can plausibly
