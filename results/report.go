@@ -17,7 +17,8 @@ import (
 // screened configurations (both among Complete).
 type Counts struct {
 	Total, Complete, Failed, Pruned int
-	Screened, Promoted              int
+	Screened                        int `json:",omitempty"`
+	Promoted                        int `json:",omitempty"`
 }
 
 // Summary counts trials by state. Records with any other state count only

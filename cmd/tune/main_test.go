@@ -403,6 +403,15 @@ func TestScreenAndConfirm(t *testing.T) {
 			t.Errorf("the summary does not say %q:\n%s", want, stdout)
 		}
 	}
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"complete (screen 60 s)", "promoted #", "screen only", "screens (short load, never recommended)"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("report.html does not say %q", want)
+		}
+	}
 	var pf results.ParetoFile
 	b, err := os.ReadFile(filepath.Join(out, "pareto.json"))
 	if err == nil {
