@@ -115,11 +115,11 @@ func (s *Study) screening() bool {
 // never sees running, ask Prunable directly.
 func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner, best *results.Trial, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
 	if !s.screening() {
-		return s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
+		return s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
 	}
 	w := s.Workload
 	w.Duration = s.Screen
-	t, err := s.evaluate(ctx, number, origin, cfg, sys, w)
+	t, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, w)
 	if err != nil || t.State != results.StateComplete {
 		return t, err
 	}
@@ -143,7 +143,7 @@ func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner,
 	case !censored(t.Metrics, s.Screen):
 		return t, nil // the full load waits for a promotion
 	}
-	full, err := s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
+	full, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
 	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
 	full.Timings = results.AddTimings(t.Timings, full.Timings)
 	return full, err
@@ -196,13 +196,22 @@ func (s *Study) promotion(trials []results.Trial, left int) *results.Trial {
 	return nil
 }
 
+// promotionRun is the Remeasurer's index of a promotion's run: on a
+// cluster a promotion is a run of its own, after a redeploy, whose noise
+// owes nothing to its screen's (the model hands back another seed).
+const promotionRun = 1 << 16
+
 // promote runs the full load of the screened trial t as trial number.
 func (s *Study) promote(ctx context.Context, number int, t results.Trial) (results.Trial, error) {
 	sys, err := s.Space.Resolve(s.Budget, t.Params)
 	if err != nil {
 		return results.Trial{}, fmt.Errorf("promote trial %d: %w", t.Number, err)
 	}
-	full, err := s.evaluate(ctx, number, results.OriginPromoted, spaces.Config(t.Params), sys, s.Workload)
+	ev := s.Evaluator
+	if r, ok := ev.(Remeasurer); ok {
+		ev = r.Remeasure(promotionRun)
+	}
+	full, err := s.evaluate(ctx, ev, number, results.OriginPromoted, spaces.Config(t.Params), sys, s.Workload)
 	from := t.Number
 	full.PromotedFrom = &from
 	return full, err

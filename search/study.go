@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/c-bata/goptuna"
@@ -311,7 +313,7 @@ func (s *Study) leader(lead, best *results.Trial, trials []results.Trial) *resul
 		return cand
 	case cand == best && !Feasible(lead.Metrics, s.Objective):
 		return cand
-	case cand.Metrics.TPS > lead.Metrics.TPS*(1+leadMargin):
+	case cand.Metrics.TPS > lead.Metrics.TPS*(1+leadMarginOf(cand)):
 		return cand
 	}
 	return lead
@@ -320,6 +322,19 @@ func (s *Study) leader(lead, best *results.Trial, trials []results.Trial) *resul
 // leadMargin is the improvement that moves the guide to another trial:
 // above the model's and a cluster's run-to-run noise (about 1%).
 const leadMargin = 0.02
+
+// leadMarginOf: EXPERIMENT
+func leadMarginOf(cand *results.Trial) float64 {
+	k, _ := strconv.ParseFloat(os.Getenv("FID_MARGIN_K"), 64)
+	if k == 0 || !cand.Screened() {
+		return leadMargin
+	}
+	n := cand.Metrics.TPS * cand.ScreenS
+	if n < 1 {
+		return leadMargin
+	}
+	return max(leadMargin, k*screenBurst/math.Sqrt(n))
+}
 
 // moveNext decides whether the next sampler trial is a local move around
 // the incumbent.
@@ -366,10 +381,10 @@ func (s *Study) queue(done []results.Trial) []queued {
 	return q
 }
 
-// evaluate runs one configuration and builds its trial record. Only ctx's
-// own errors are returned; anything else the evaluator reports makes a
-// failed trial.
-func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin, cfg spaces.Config, sys spaces.System, w spaces.Workload) (results.Trial, error) {
+// evaluate runs one configuration on ev (the study's evaluator, or a
+// re-measurement of it) and builds its trial record. Only ctx's own errors
+// are returned; anything else the evaluator reports makes a failed trial.
+func (s *Study) evaluate(ctx context.Context, ev Evaluator, number int, origin results.Origin, cfg spaces.Config, sys spaces.System, w spaces.Workload) (results.Trial, error) {
 	usage := s.Space.Usage(sys)
 	t := results.Trial{
 		Number:    number,
@@ -378,7 +393,7 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 		Resources: results.Resources{CPUCores: usage.CPU.Cores(), MemoryMiB: int64(usage.Memory)},
 		Started:   s.Now(),
 	}
-	m, err := s.Evaluator.Evaluate(ctx, sys, w)
+	m, err := ev.Evaluate(ctx, sys, w)
 	t.Finished = s.Now()
 	t.DurationS = t.Finished.Sub(t.Started).Seconds()
 	if err != nil {
