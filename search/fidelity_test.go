@@ -271,3 +271,22 @@ func TestPrunedScreensStillGuide(t *testing.T) {
 		}
 	}
 }
+
+// TestGuideReadsPrunedScreens: with screening, pruning spares no load, so
+// the guide reads a pruned screen as the measurement it is (a pooler's
+// repair starts from a screen that broke the error limit), while the
+// trials themselves stay pruned and out of promotion.
+func TestGuideReadsPrunedScreens(t *testing.T) {
+	trials := []results.Trial{
+		{Number: 0, State: results.StateComplete, ScreenS: 20},
+		{Number: 1, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, ErrorRate: 0.2}},
+		{Number: 2, State: results.StatePruned}, // pruned without a screen's figures
+	}
+	read := measured(trials)
+	if read[1].State != results.StateComplete || read[2].State != results.StatePruned {
+		t.Errorf("the guide reads states %s, %s: want the screen as complete, the other as pruned", read[1].State, read[2].State)
+	}
+	if trials[1].State != results.StatePruned {
+		t.Error("the study's own record changed")
+	}
+}

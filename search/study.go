@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/c-bata/goptuna"
@@ -185,9 +184,10 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		var raw map[string]float64
 		var pending spaces.Config // a configuration to evaluate exactly as it is
 		if s.Sampler == "guided" {
-			lead = s.leader(promoted(lead, trials), best, view)
+			read := measured(view)
+			lead = s.leader(promoted(lead, trials), best, read)
 			if lead != nil {
-				pending = g.propose(*lead, view)
+				pending = g.propose(*lead, read)
 			} else if base := s.Space.Baseline(); !triedBefore(base, trials) && g.fits(base) {
 				pending = base
 			} else if small := s.Space.Smallest(); !triedBefore(small, trials) && g.fits(small) {
@@ -255,6 +255,27 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 	return trials, nil
 }
 
+// measured is trials as the guide reads them: a pruned screen as the
+// measurement it is. With screening, pruning spares no load (every trial
+// costs its screen; only promotions run the full load): it only rules a
+// trial out of promotion, and the guide learns from its screen as from
+// any other (its utilisation, the errors a pooler would repair).
+func measured(trials []results.Trial) []results.Trial {
+	var out []results.Trial
+	for i, t := range trials {
+		if t.State == results.StatePruned && t.Screened() {
+			if out == nil {
+				out = slices.Clone(trials)
+			}
+			out[i].State = results.StateComplete
+		}
+	}
+	if out == nil {
+		return trials
+	}
+	return out
+}
+
 // promoted is lead, or the promotion that superseded it: the same
 // configuration, measured with the full load.
 func promoted(lead *results.Trial, trials []results.Trial) *results.Trial {
@@ -313,7 +334,7 @@ func (s *Study) leader(lead, best *results.Trial, trials []results.Trial) *resul
 		return cand
 	case cand == best && !Feasible(lead.Metrics, s.Objective):
 		return cand
-	case cand.Metrics.TPS > lead.Metrics.TPS*(1+leadMarginOf(cand)):
+	case cand.Metrics.TPS > lead.Metrics.TPS*(1+leadMargin):
 		return cand
 	}
 	return lead
@@ -322,19 +343,6 @@ func (s *Study) leader(lead, best *results.Trial, trials []results.Trial) *resul
 // leadMargin is the improvement that moves the guide to another trial:
 // above the model's and a cluster's run-to-run noise (about 1%).
 const leadMargin = 0.02
-
-// leadMarginOf: EXPERIMENT
-func leadMarginOf(cand *results.Trial) float64 {
-	k, _ := strconv.ParseFloat(os.Getenv("FID_MARGIN_K"), 64)
-	if k == 0 || !cand.Screened() {
-		return leadMargin
-	}
-	n := cand.Metrics.TPS * cand.ScreenS
-	if n < 1 {
-		return leadMargin
-	}
-	return max(leadMargin, k*screenBurst/math.Sqrt(n))
-}
 
 // moveNext decides whether the next sampler trial is a local move around
 // the incumbent.

@@ -100,6 +100,19 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestScreenedStudyOutput: the summary of a study with --screen, as the
+// user reads it: the screening line, the screens and promotions counted
+// and marked in the table, the recommendation a full load.
+func TestScreenedStudyOutput(t *testing.T) {
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", seedSpace, "--trials", "12", "--seed", "1",
+		"--sampler", "guided", "--screen", "30s", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "study-16c32g-screen.txt", strings.ReplaceAll(stdout, out, "OUT"))
+}
+
 func TestStudyOutput(t *testing.T) {
 	out := t.TempDir()
 	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", seedSpace, "--trials", "6", "--seed", "1", "--enqueue", "s8-final", "--out", out)
