@@ -86,8 +86,9 @@ type options struct {
 }
 
 // samplerNames are the bench's samplers: a search.Samplers name, or one
-// with a variant after "+" (guided+prune: screening and confirmation;
-// tpe-pure: goptuna's TPE without local moves).
+// with a variant after "+" (guided+prune: screening, promotion and
+// confirmation, as tune --screen --confirm; tpe-pure: goptuna's TPE without
+// local moves).
 const samplerHelp = "guided (reads utilisation), guided+prune (with screening and confirmation), tpe (TPE + 25% local moves), tpe-pure, random, cmaes, sobol"
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -350,8 +351,8 @@ type row struct {
 	Recommended   float64 `json:"median_recommended_tps,omitempty"`
 	LastIncumbent float64 `json:"median_last_incumbent_tps,omitempty"`
 	// MedianLeads is the median number of trials up to 95% (or the cap)
-	// that became the study's incumbent: each had to run the full load,
-	// so no screen can spare their load-seconds.
+	// that became the study's incumbent (with screening, each a
+	// promotion: only a full load is recommended).
 	MedianLeads int `json:"median_incumbents_to_95"`
 	// MedianPromotions is the median number of promotions (full loads of
 	// screened trials) up to 95% or the cap.

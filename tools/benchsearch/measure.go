@@ -45,7 +45,7 @@ type trajectory struct {
 	reach int
 	best  map[int]float64
 	// leads counts the trials up to reach (or the cap) that became the
-	// incumbent: each had to run the full load, whatever the screen.
+	// incumbent: each ran the full load (with screening, a promotion).
 	leads int
 }
 
