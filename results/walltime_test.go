@@ -108,7 +108,8 @@ func TestStoreFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := strings.Replace(schema, "\ttimings     TEXT,\n", "", 1)
+	v1 := strings.NewReplacer("\ttimings     TEXT,\n", "", "\tscreen_s    REAL NOT NULL DEFAULT 0,\n", "",
+		"\tpromoted_from INTEGER,\n", "").Replace(schema)
 	for _, q := range []string{v1, "PRAGMA user_version = 1",
 		`INSERT INTO studies VALUES (1, 'x', '16c32g', 'spaces/default.yaml', '', 'sim', 'chatflow', 7, 'tune', '2026-11-25T01:00:00Z')`,
 		`INSERT INTO trials VALUES (1, 0, 'complete', 'baseline', '{}', 8, 16384, 20, 1, 2, 3, 1, 0, '', NULL, NULL,
