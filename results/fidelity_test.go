@@ -3,7 +3,6 @@ package results
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"reflect"
@@ -91,27 +90,8 @@ func TestScreenAndPromotionRecorded(t *testing.T) {
 // opens; its trials read as full loads and a promotion can follow them.
 func TestStoreFromVersion2(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "trials.db")
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2 := strings.NewReplacer("\tscreen_s    REAL NOT NULL DEFAULT 0,\n", "", "\tpromoted_from INTEGER,\n", "").Replace(schema)
-	for _, q := range []string{v2, "PRAGMA user_version = 2",
-		`INSERT INTO studies VALUES (1, 'x', '16c32g', 'spaces/default.yaml', '', 'sim', 'chatflow', 7, 'tune', '2026-11-25T01:00:00Z')`,
-		`INSERT INTO trials VALUES (1, 0, 'complete', 'baseline', '{}', 8, 16384, 20, 1, 2, 3, 1, 0, '', NULL, NULL,
-			'2026-11-25T01:00:00Z', '2026-11-25T01:05:00Z', 300, NULL)`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	old.Close()
-	s := openStore(t, path)
-	id, err := s.Study(ctx, "x", meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, id := storeOfVersion(t, 2, []string{"\tscreen_s    REAL NOT NULL DEFAULT 0,\n", "\tpromoted_from INTEGER,\n"},
+		`'complete', 'baseline', '{}', 8, 16384, 20, 1, 2, 3, 1, 0, '', NULL, NULL, '2026-11-25T01:00:00Z', '2026-11-25T01:05:00Z', 300, NULL`)
 	from := 0
 	promo := Trial{Number: 1, State: StateComplete, Origin: OriginPromoted, PromotedFrom: &from, Params: map[string]any{}}
 	if err := s.Add(ctx, id, promo); err != nil {

@@ -130,6 +130,13 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		}
 		return nil
 	}
+	// keep records a trial goptuna did not run itself and teaches it.
+	keep := func(t results.Trial) error {
+		if err := record(t); err != nil {
+			return err
+		}
+		return s.teach(study, enc, t)
+	}
 
 	// The baseline and presets run as given, then teach the sampler.
 	queue := s.queue(trials)
@@ -153,10 +160,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		if err != nil {
 			return trials, err
 		}
-		if err := record(t); err != nil {
-			return trials, err
-		}
-		if err := s.teach(study, enc, t); err != nil {
+		if err := keep(t); err != nil {
 			return trials, err
 		}
 	}
@@ -173,10 +177,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 			if err != nil {
 				return trials, err
 			}
-			if err := record(t); err != nil {
-				return trials, err
-			}
-			if err := s.teach(study, enc, t); err != nil {
+			if err := keep(t); err != nil {
 				return trials, err
 			}
 			continue
