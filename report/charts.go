@@ -139,7 +139,7 @@ func paretoChart(s *Study, n Numbers) Chart {
 		onFront[p.Number] = true
 	}
 	lowest := lo // the left edge, for failed trials with no P95
-	var sampled, presets, base, rec, pruned, failed []opts.ScatterData
+	var sampled, presets, base, rec, pruned, screens, failed []opts.ScatterData
 	for _, t := range s.Trials {
 		switch {
 		case t.State == results.StateFailed:
@@ -155,6 +155,9 @@ func paretoChart(s *Study, n Numbers) Chart {
 			continue // pruned before it measured anything: only the table shows it
 		case t.State == results.StatePruned:
 			pruned = append(pruned, point(t))
+			continue
+		case t.Screened():
+			screens = append(screens, point(t))
 			continue
 		}
 		switch {
@@ -216,6 +219,12 @@ func paretoChart(s *Study, n Numbers) Chart {
 			s.ItemStyle = &opts.ItemStyle{Color: colMuted}
 		}))
 	}
+	if len(screens) > 0 {
+		c.AddSeries("screens (short load, never recommended)", screens, charts.WithSeriesOpts(func(s *charts.SingleSeries) {
+			s.Symbol, s.SymbolSize = "emptyDiamond", 9
+			s.ItemStyle = &opts.ItemStyle{Color: colTrial}
+		}))
+	}
 	if len(failed) > 0 {
 		c.AddSeries("failed (no TPS)", failed, styled(colFailed, "path://M2,0 L5,3 L8,0 L10,2 L7,5 L10,8 L8,10 L5,7 L2,10 L0,8 L3,5 L0,2 Z", 12))
 	}
@@ -229,6 +238,9 @@ func paretoChart(s *Study, n Numbers) Chart {
 	}
 	if c := n.Counts; c.Pruned > 0 {
 		caption += fmt.Sprintf(" Pruned trials (%d) are hollow grey circles: their metrics are partial.", c.Pruned)
+	}
+	if c := n.Counts; c.Screened > 0 {
+		caption += fmt.Sprintf(" Trials measured only by a screen (%d) are hollow diamonds: a short load, off the front; %d were promoted to the full load.", c.Screened, c.Promoted)
 	}
 	return newChart("pareto", "Pareto front: TPS against P95", caption, c)
 }

@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// Front returns the Pareto front of the complete trials: those no other
-// complete trial beats on TPS (higher is better) without losing on P95
-// (lower is better). It is sorted by TPS descending, so P95 descends too.
+// Front returns the Pareto front of the complete trials measured with the
+// full load: those no other such trial beats on TPS (higher is better)
+// without losing on P95 (lower is better). It is sorted by TPS descending,
+// so P95 descends too. Screens (Trial.Screened) are left out: a short
+// load's figures are noisier and must not stand beside full loads.
 //
 // Trials with identical TPS and P95 are one point: only the lowest-numbered
 // of them is on the front, so the front never lists the same point twice and
@@ -21,7 +23,7 @@ import (
 func Front(trials []Trial) []Trial {
 	var c []Trial
 	for _, t := range trials {
-		if t.State == StateComplete && !math.IsNaN(t.Metrics.TPS) && !math.IsNaN(t.Metrics.P95) {
+		if t.State == StateComplete && !t.Screened() && !math.IsNaN(t.Metrics.TPS) && !math.IsNaN(t.Metrics.P95) {
 			c = append(c, t)
 		}
 	}
@@ -61,9 +63,10 @@ type SLO struct {
 	MaxErrorRate float64
 }
 
-// Meets reports whether t is complete and within s.
+// Meets reports whether t is complete, measured with the full load (not a
+// screen: only a full load can be recommended) and within s.
 func (s SLO) Meets(t Trial) bool {
-	return t.State == StateComplete && s.MeetsMetrics(t.Metrics)
+	return t.State == StateComplete && !t.Screened() && s.MeetsMetrics(t.Metrics)
 }
 
 // MeetsMetrics reports whether measured metrics are within s: the one SLO
@@ -236,7 +239,7 @@ func knee(front []Trial, fallback Trial) Trial {
 // ParetoFile is the content of pareto.json.
 type ParetoFile struct {
 	SLO         SLO          `json:"slo"`
-	Front       []FrontPoint `json:"front"`       // Front of all complete trials, not only feasible ones
+	Front       []FrontPoint `json:"front"`       // Front of all complete full-load trials, not only feasible ones
 	Recommended *int         `json:"recommended"` // trial number; null when no trial meets the SLO
 	Pick        Mode         `json:"pick"`
 }

@@ -8,12 +8,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
-// Counts is how many trials ended in each state.
+// Counts is how many trials ended in each state. Screened counts the
+// complete trials measured only by a screen, Promoted the full loads of
+// screened configurations (both among Complete).
 type Counts struct {
 	Total, Complete, Failed, Pruned int
+	Screened                        int `json:",omitempty"`
+	Promoted                        int `json:",omitempty"`
 }
 
 // Summary counts trials by state. Records with any other state count only
@@ -24,6 +29,12 @@ func Summary(trials []Trial) Counts {
 		switch t.State {
 		case StateComplete:
 			c.Complete++
+			if t.Screened() {
+				c.Screened++
+			}
+			if t.Origin == OriginPromoted {
+				c.Promoted++
+			}
 		case StateFailed:
 			c.Failed++
 		case StatePruned:
@@ -33,13 +44,19 @@ func Summary(trials []Trial) Counts {
 	return c
 }
 
-// String reads "12 trials: 9 complete, 2 failed, 1 pruned".
+// String reads "12 trials: 9 complete, 2 failed, 1 pruned", and with
+// screening "12 trials: 9 complete (5 by a screen only, 2 promoted to the
+// full load), 2 failed, 1 pruned".
 func (c Counts) String() string {
 	noun := "trials"
 	if c.Total == 1 {
 		noun = "trial"
 	}
-	return fmt.Sprintf("%d %s: %d complete, %d failed, %d pruned", c.Total, noun, c.Complete, c.Failed, c.Pruned)
+	complete := strconv.Itoa(c.Complete) + " complete"
+	if c.Screened > 0 || c.Promoted > 0 {
+		complete += fmt.Sprintf(" (%d by a screen only, %d promoted to the full load)", c.Screened, c.Promoted)
+	}
+	return fmt.Sprintf("%d %s: %s, %d failed, %d pruned", c.Total, noun, complete, c.Failed, c.Pruned)
 }
 
 // maxErrorWidth keeps a failed trial's error on one readable line; the full
@@ -48,7 +65,8 @@ const maxErrorWidth = 100
 
 // WriteReport writes the plain-text summary the CLI prints after a study:
 // the counts, one row per trial in number order (failed and pruned trials
-// show "-" for metrics), '*' marking the front, the recommended trial
+// show "-" for metrics; a trial measured only by a screen reads "screen
+// 20s" as its state, a promotion names its screen), '*' marking the front, the recommended trial
 // (recommended < 0: none met the SLO) and each failed trial's error.
 func WriteReport(w io.Writer, trials, front []Trial, recommended int) error {
 	var b bytes.Buffer
@@ -70,7 +88,14 @@ func WriteReport(w io.Writer, trials, front []Trial, recommended int) error {
 		if t.Number == recommended {
 			rec = &sorted[i]
 		}
-		row := []string{strconv.Itoa(t.Number), string(t.Origin), string(t.State)}
+		origin, state := string(t.Origin), string(t.State)
+		if t.PromotedFrom != nil {
+			origin = fmt.Sprintf("%s #%d", t.Origin, *t.PromotedFrom)
+		}
+		if t.State == StateComplete && t.Screened() {
+			state = "screen " + (time.Duration(t.ScreenS * float64(time.Second))).String()
+		}
+		row := []string{strconv.Itoa(t.Number), origin, state}
 		if t.State == StateComplete {
 			m := t.Metrics
 			row = append(row, f1(m.TPS), f0(m.P95), f0(m.P99), fmt.Sprintf("%.2f", 100*m.ErrorRate))

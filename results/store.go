@@ -14,7 +14,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. A file with a newer
 // version was written by a newer tune and is refused rather than misread.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // busyTimeout is how long a writer waits for another process holding the
 // database (a second tune, or sqlite3 reading it) before failing.
@@ -54,13 +54,19 @@ CREATE TABLE IF NOT EXISTS trials (
 	finished    TEXT NOT NULL,
 	duration_s  REAL NOT NULL,
 	timings     TEXT,
+	screen_s    REAL NOT NULL DEFAULT 0,
+	promoted_from INTEGER,
 	PRIMARY KEY (study_id, number)
 );`
 
 // upgrades bring a file of an older version to schemaVersion: upgrades[v-1]
-// takes version v to v+1. Version 2 records the trials' timings.
+// takes version v to v+1. Version 2 records the trials' timings, version
+// 3 which trials are screens and which promote one (every older trial ran
+// the full load: screen_s 0).
 var upgrades = []string{
 	`ALTER TABLE trials ADD COLUMN timings TEXT`,
+	`ALTER TABLE trials ADD COLUMN screen_s REAL NOT NULL DEFAULT 0;
+	 ALTER TABLE trials ADD COLUMN promoted_from INTEGER`,
 }
 
 // StudyID identifies a study within one Store.
@@ -338,12 +344,12 @@ func (s *Store) Add(ctx context.Context, study StudyID, t Trial) error {
 	_, err = tx.ExecContext(ctx, `INSERT INTO trials
 		(study_id, number, state, origin, params, cpu_cores, memory_mib,
 		 tps, p50_ms, p95_ms, p99_ms, ttfb_p95_ms, error_rate, error,
-		 utilisation, errors, started, finished, duration_s, timings)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 utilisation, errors, started, finished, duration_s, timings, screen_s, promoted_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		study, t.Number, string(t.State), string(t.Origin), string(params),
 		t.Resources.CPUCores, t.Resources.MemoryMiB,
 		m.TPS, m.P50, m.P95, m.P99, m.TTFBP95, m.ErrorRate, t.Error,
-		util, errs, formatTime(t.Started), formatTime(t.Finished), t.DurationS, timings)
+		util, errs, formatTime(t.Started), formatTime(t.Finished), t.DurationS, timings, t.ScreenS, t.PromotedFrom)
 	if err != nil {
 		return fmt.Errorf("add trial %d: %w", t.Number, err)
 	}
@@ -357,7 +363,7 @@ func (s *Store) Add(ctx context.Context, study StudyID, t Trial) error {
 func (s *Store) Trials(ctx context.Context, study StudyID) ([]Trial, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT number, state, origin, params, cpu_cores, memory_mib,
 		tps, p50_ms, p95_ms, p99_ms, ttfb_p95_ms, error_rate, error,
-		utilisation, errors, started, finished, duration_s, timings
+		utilisation, errors, started, finished, duration_s, timings, screen_s, promoted_from
 		FROM trials WHERE study_id = ? ORDER BY number`, study)
 	if err != nil {
 		return nil, fmt.Errorf("trials: %w", err)
@@ -372,15 +378,20 @@ func (s *Store) Trials(ctx context.Context, study StudyID) ([]Trial, error) {
 			util, errs        sql.NullString
 			timings           sql.NullString
 			started, finished string
+			promoted          sql.NullInt64
 		)
 		m := &t.Metrics
 		err := rows.Scan(&t.Number, &state, &origin, &params, &t.Resources.CPUCores, &t.Resources.MemoryMiB,
 			&m.TPS, &m.P50, &m.P95, &m.P99, &m.TTFBP95, &m.ErrorRate, &t.Error,
-			&util, &errs, &started, &finished, &t.DurationS, &timings)
+			&util, &errs, &started, &finished, &t.DurationS, &timings, &t.ScreenS, &promoted)
 		if err != nil {
 			return nil, fmt.Errorf("trials: %w", err)
 		}
 		t.State, t.Origin = State(state), Origin(origin)
+		if promoted.Valid {
+			n := int(promoted.Int64)
+			t.PromotedFrom = &n
+		}
 		if t.Params, err = decodeParams([]byte(params)); err != nil {
 			return nil, fmt.Errorf("trial %d: %w", t.Number, err)
 		}

@@ -3,6 +3,7 @@ package results
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,38 @@ import (
 var meta = StudyMeta{
 	Budget: "16c32g", Space: "spaces/default.yaml", Target: "sim", Scenario: "chatflow",
 	Seed: 7, Command: "tune --budget 16c32g --space spaces/default.yaml",
+}
+
+// storeOfVersion writes a trials.db of an earlier schema version (the
+// current schema without the columns added since, each given as its line)
+// holding study "x" and its baseline trial (values: the row's columns after
+// the study and the number), and opens it as tune does.
+func storeOfVersion(t *testing.T, version int, added []string, values string) (*Store, StudyID) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trials.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := make([]string, 0, 2*len(added))
+	for _, line := range added {
+		cut = append(cut, line, "")
+	}
+	for _, q := range []string{strings.NewReplacer(cut...).Replace(schema), fmt.Sprintf("PRAGMA user_version = %d", version),
+		`INSERT INTO studies VALUES (1, 'x', '16c32g', 'spaces/default.yaml', '', 'sim', 'chatflow', 7, 'tune', '2026-11-25T01:00:00Z')`,
+		`INSERT INTO trials VALUES (1, 0, ` + values + `)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	s := openStore(t, path)
+	id, err := s.Study(context.Background(), "x", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, id
 }
 
 func openStore(t *testing.T, path string) *Store {

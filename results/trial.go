@@ -36,13 +36,17 @@ const (
 	OriginBaseline Origin = "baseline" // the configuration the user runs today, measured first
 	OriginEnqueued Origin = "enqueued" // a preset or user-supplied configuration queued before sampling
 	OriginSampler  Origin = "sampler"  // proposed by the search's sampler
+	// OriginPromoted is the full load of a configuration an earlier trial
+	// measured only with a screen (Trial.PromotedFrom names that trial):
+	// a candidate for recommendation measured at full fidelity.
+	OriginPromoted Origin = "promoted"
 )
 
-// Valid reports whether o is one of the three origins. The empty origin is
+// Valid reports whether o is one of the four origins. The empty origin is
 // not valid for a new trial but is accepted when reading, so a record written
 // by a tool that does not know origins still loads.
 func (o Origin) Valid() bool {
-	return o == OriginBaseline || o == OriginEnqueued || o == OriginSampler
+	return o == OriginBaseline || o == OriginEnqueued || o == OriginSampler || o == OriginPromoted
 }
 
 // Resources are the totals of a trial's configuration that the budget counts.
@@ -71,7 +75,20 @@ type Trial struct {
 	// load); nil where the target has no rollout (the model, a failed
 	// deploy).
 	Timings *Timings `json:"timings,omitempty"`
+	// ScreenS, when positive, says the metrics come from a screen: a
+	// short load whose measured window was this many seconds, not the
+	// study's full load. Such a trial guides the search but is never on
+	// the Pareto front nor recommended (see SLO.Meets); a full load of
+	// its configuration is a later trial with origin promoted.
+	ScreenS float64 `json:"screen_s,omitempty"`
+	// PromotedFrom is, for a trial of origin promoted, the screened trial
+	// whose configuration it measured at full length.
+	PromotedFrom *int `json:"promoted_from,omitempty"`
 }
+
+// Screened reports whether t's metrics come from a screen rather than the
+// full load.
+func (t Trial) Screened() bool { return t.ScreenS > 0 }
 
 // Validate reports what makes t unfit to store, every problem at once.
 func (t Trial) Validate() error {
@@ -83,7 +100,16 @@ func (t Trial) Validate() error {
 		errs = append(errs, fmt.Errorf("state %q is not complete, failed or pruned", t.State))
 	}
 	if t.Origin != "" && !t.Origin.Valid() {
-		errs = append(errs, fmt.Errorf("origin %q is not baseline, enqueued or sampler", t.Origin))
+		errs = append(errs, fmt.Errorf("origin %q is not baseline, enqueued, sampler or promoted", t.Origin))
+	}
+	if (t.Origin == OriginPromoted) != (t.PromotedFrom != nil) {
+		errs = append(errs, errors.New("origin promoted and promoted_from go together"))
+	}
+	if t.PromotedFrom != nil && (*t.PromotedFrom < 0 || *t.PromotedFrom >= t.Number) {
+		errs = append(errs, fmt.Errorf("promoted_from %d is not an earlier trial", *t.PromotedFrom))
+	}
+	if t.ScreenS < 0 || math.IsNaN(t.ScreenS) || math.IsInf(t.ScreenS, 0) {
+		errs = append(errs, fmt.Errorf("screen_s is %v", t.ScreenS))
 	}
 	if _, err := encodeParams(t.Params); err != nil {
 		errs = append(errs, err)
@@ -133,6 +159,8 @@ type wire struct {
 	Finished    time.Time          `json:"finished"`
 	DurationS   float64            `json:"duration_s"`
 	Timings     *Timings           `json:"timings,omitempty"`
+	ScreenS     float64            `json:"screen_s,omitempty"`
+	Promoted    *int               `json:"promoted_from,omitempty"`
 }
 
 // MarshalJSON writes t as one trials.jsonl object. A float64 param with an
@@ -147,6 +175,7 @@ func (t Trial) MarshalJSON() ([]byte, error) {
 		Number: t.Number, State: t.State, Params: p, Resources: t.Resources,
 		Metrics: t.Metrics, Error: t.Error, Utilisation: t.Utilisation, Errors: t.Errors,
 		Origin: t.Origin, Started: t.Started, Finished: t.Finished, DurationS: t.DurationS, Timings: t.Timings,
+		ScreenS: t.ScreenS, Promoted: t.PromotedFrom,
 	})
 }
 
@@ -166,6 +195,7 @@ func (t *Trial) UnmarshalJSON(b []byte) error {
 		Number: w.Number, State: w.State, Params: params, Resources: w.Resources,
 		Metrics: w.Metrics, Error: w.Error, Utilisation: w.Utilisation, Errors: w.Errors,
 		Origin: w.Origin, Started: w.Started, Finished: w.Finished, DurationS: w.DurationS, Timings: w.Timings,
+		ScreenS: w.ScreenS, PromotedFrom: w.Promoted,
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package results
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"reflect"
@@ -103,27 +102,8 @@ func TestTimingsRecorded(t *testing.T) {
 // opens, keeps its trials, and records timings from then on.
 func TestStoreFromVersion1(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "trials.db")
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1 := strings.Replace(schema, "\ttimings     TEXT,\n", "", 1)
-	for _, q := range []string{v1, "PRAGMA user_version = 1",
-		`INSERT INTO studies VALUES (1, 'x', '16c32g', 'spaces/default.yaml', '', 'sim', 'chatflow', 7, 'tune', '2026-11-25T01:00:00Z')`,
-		`INSERT INTO trials VALUES (1, 0, 'complete', 'baseline', '{}', 8, 16384, 20, 1, 2, 3, 1, 0, '', NULL, NULL,
-			'2026-11-25T01:00:00Z', '2026-11-25T01:05:00Z', 300)`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	old.Close()
-	s := openStore(t, path)
-	id, err := s.Study(ctx, "x", meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, id := storeOfVersion(t, 1, []string{"\ttimings     TEXT,\n", "\tscreen_s    REAL NOT NULL DEFAULT 0,\n", "\tpromoted_from INTEGER,\n"},
+		`'complete', 'baseline', '{}', 8, 16384, 20, 1, 2, 3, 1, 0, '', NULL, NULL, '2026-11-25T01:00:00Z', '2026-11-25T01:05:00Z', 300`)
 	next := fixture()[1]
 	next.Timings = &Timings{RolloutS: 60, SettleS: 30, LoadS: 190}
 	if err := s.Add(ctx, id, next); err != nil {

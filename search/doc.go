@@ -21,11 +21,16 @@
 // component are never tried alone. TPE takes over when it has nothing left
 // to try.
 //
-// Multi-fidelity: with Study.Screen each trial first runs a short load; one
-// that already breaks the SLO or cannot beat the best beyond the screen's
-// noise is pruned through goptuna's Pruner (state pruned; fidelity.go). Study.Confirm re-measures the top
-// candidates before one is recommended, through the optional Remeasurer the
-// evaluator may implement.
+// Multi-fidelity (fidelity.go): with Study.Screen every trial is a short
+// load; one that already breaks the SLO or cannot beat the best beyond the
+// screen's noise is pruned through goptuna's Pruner (state pruned), the
+// others are recorded as screens (Trial.ScreenS) the search learns from.
+// Full loads go only to candidates for recommendation: the best screen once
+// it has stood Study.PromoteAfter trials, and on the study's last trial, is
+// promoted (a trial of origin promoted, the full load of its screen's
+// configuration), and Study.Confirm promotes and re-measures the top
+// candidates, through the optional Remeasurer the evaluator may implement.
+// Only full loads are recommended.
 //
 // It declares the Evaluator (and Remeasurer) it needs; the deployers
 // implement them without importing search. It must not import net/http,

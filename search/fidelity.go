@@ -65,7 +65,7 @@ const (
 // screen's noise, or cannot beat best even at the top of the screen's noise
 // (best nil: no feasible trial yet, so only the constraints prune).
 func Prunable(m results.Metrics, screen time.Duration, o spaces.Objective, best *results.Trial) bool {
-	if m.P95 > screenCensor*float64(screen.Milliseconds()) {
+	if censored(m, screen) {
 		return false
 	}
 	if slo := float64(o.SLOP95.Milliseconds()); slo > 0 && m.P95 > slo*screenSLOSlack {
@@ -105,20 +105,25 @@ func (s *Study) screening() bool {
 	return s.Screen > 0 && s.Screen < s.Workload.Duration
 }
 
-// measure runs one trial: the screen first when the study screens, then
-// (unless pruned) the full load. A pruned trial keeps the screen's metrics
-// and utilisation. Sampler trials ask goptuna's pruner (gt); the baseline
-// and presets, which goptuna never sees running, ask Prunable directly.
+// measure runs one trial: the screen first when the study screens, then,
+// only when the screen's figures are censored (see Prunable), the full load
+// at once. A trial that survives its screen is recorded with the screen's
+// metrics (ScreenS says so): the search learns from it, and its full load
+// waits until it is a candidate for recommendation (see promotion). A
+// pruned trial keeps the screen's metrics and utilisation too. Sampler
+// trials ask goptuna's pruner (gt); the baseline and presets, which goptuna
+// never sees running, ask Prunable directly.
 func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner, best *results.Trial, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
 	if !s.screening() {
-		return s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
+		return s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
 	}
 	w := s.Workload
 	w.Duration = s.Screen
-	t, err := s.evaluate(ctx, number, origin, cfg, sys, w)
+	t, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, w)
 	if err != nil || t.State != results.StateComplete {
 		return t, err
 	}
+	t.ScreenS = s.Screen.Seconds()
 	prune := Prunable(t.Metrics, s.Screen, s.Objective, best)
 	if gt != nil {
 		p.screen, p.best = t.Metrics, best
@@ -131,20 +136,126 @@ func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner,
 			prune = false
 		}
 	}
-	if prune {
+	switch {
+	case prune:
 		t.State = results.StatePruned
 		return t, nil
+	case !censored(t.Metrics, s.Screen):
+		return t, nil // the full load waits for a promotion
 	}
-	full, err := s.evaluate(ctx, number, origin, cfg, sys, s.Workload)
+	full, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
 	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
 	full.Timings = results.AddTimings(t.Timings, full.Timings)
 	return full, err
 }
 
+// censored reports whether a screen's figures say nothing reliable: its
+// P95 is above screenCensor of its length (see the screening rules).
+func censored(m results.Metrics, screen time.Duration) bool {
+	return m.P95 > screenCensor*float64(screen.Milliseconds())
+}
+
+// Promotion. A screen's TPS is unbiased but noisier than a full load's (see
+// the screening rules), and only a full load may be recommended, so full
+// loads go to the candidates for recommendation alone, as in successive
+// halving: the best SLO-feasible trial, when it is a screen that has stood
+// for PromoteAfter trials (the climb paused there), and the best screen of
+// all once the study has one trial left. A promotion is a trial of its own
+// (origin promoted, PromotedFrom its screen), recorded like any other, so a
+// study killed between a screen and its promotion resumes and promotes it:
+// the rule reads nothing but the stored trials. The promotion supersedes its
+// screen: from then on the search reads the configuration's full load.
+
+// DefaultPromoteAfter is the default of Study.PromoteAfter (see the bench).
+const DefaultPromoteAfter = 2
+
+// promoteAfter is the study's own (PromoteAfter, or the default; negative:
+// only on the last trial).
+func (s *Study) promoteAfter() int {
+	if s.PromoteAfter == 0 {
+		return DefaultPromoteAfter
+	}
+	return s.PromoteAfter
+}
+
+// promotion returns the screened trial whose full load is due next, or nil.
+// left is the trials the study has left, this one included.
+func (s *Study) promotion(trials []results.Trial, left int) *results.Trial {
+	if !s.screening() {
+		return nil
+	}
+	view := current(trials)
+	best := s.bestOf(view, false)
+	if best == nil || !best.Screened() {
+		return nil
+	}
+	stood := len(trials) - 1 - best.Number
+	if left <= 1 || (s.promoteAfter() > 0 && stood >= s.promoteAfter()) {
+		return best
+	}
+	return nil
+}
+
+// promotionRun is the Remeasurer's index of a promotion's run: on a
+// cluster a promotion is a run of its own, after a redeploy, whose noise
+// owes nothing to its screen's (the model hands back another seed).
+const promotionRun = 1 << 16
+
+// promote runs the full load of the screened trial t as trial number.
+func (s *Study) promote(ctx context.Context, number int, t results.Trial) (results.Trial, error) {
+	sys, err := s.Space.Resolve(s.Budget, t.Params)
+	if err != nil {
+		return results.Trial{}, fmt.Errorf("promote trial %d: %w", t.Number, err)
+	}
+	ev := s.Evaluator
+	if r, ok := ev.(Remeasurer); ok {
+		ev = r.Remeasure(promotionRun)
+	}
+	full, err := s.evaluate(ctx, ev, number, results.OriginPromoted, spaces.Config(t.Params), sys, s.Workload)
+	from := t.Number
+	full.PromotedFrom = &from
+	return full, err
+}
+
+// current is trials without the screens a promotion has superseded: what
+// the search reads of each configuration is its best-informed measurement.
+func current(trials []results.Trial) []results.Trial {
+	promoted := map[int]bool{}
+	for _, t := range trials {
+		if t.PromotedFrom != nil {
+			promoted[*t.PromotedFrom] = true
+		}
+	}
+	if len(promoted) == 0 {
+		return trials
+	}
+	out := make([]results.Trial, 0, len(trials)-len(promoted))
+	for _, t := range trials {
+		if !promoted[t.Number] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// bestOf is the trial of trials with the most TPS within the SLO (nil when
+// none): among full loads only when full is set (what may be recommended),
+// else screens included (what the search works from).
+func (s *Study) bestOf(trials []results.Trial, full bool) *results.Trial {
+	var best *results.Trial
+	for i := range trials {
+		if full && trials[i].Screened() {
+			continue
+		}
+		best = s.better(best, &trials[i])
+	}
+	return best
+}
+
 // LoadSeconds is what a load of w costs in seconds: the users' ramp plus
-// the measured window. A pruned trial costs its screen's; one that runs on
-// costs its screen's and the full load's, which starts from zero (on a
-// cluster without a redeploy).
+// the measured window. A screened or pruned trial costs its screen's, a
+// promotion the full load's; one whose censored screen ran on costs both,
+// the full load starting from zero (on a cluster without a redeploy).
 func LoadSeconds(w spaces.Workload) float64 {
 	ramp := 0.0
 	if w.SpawnRate > 0 {
@@ -159,6 +270,9 @@ type Confirmation struct {
 	TPS      []float64 `json:"tps"`      // the trial's own measurement, then each re-measurement
 	P95      []float64 `json:"p95_ms"`   // the same, P95 in ms
 	Feasible int       `json:"feasible"` // how many of the measurements met the SLO
+	// PromotedFrom is the screened trial the candidate's first full load
+	// promoted (nil: the candidate ran the full load as a trial).
+	PromotedFrom *int `json:"promoted_from,omitempty"`
 }
 
 // Mean is the candidate's mean TPS over its measurements.
@@ -192,11 +306,17 @@ func (c Confirmation) Interval() (lo, hi float64) {
 // Confirm re-measures the top SLO-feasible configurations of trials (at
 // most top of them, each repeats more times) and returns them with the
 // recommended one first: the highest mean TPS among those that met the SLO
-// in every measurement, else in most. It does not add trials to the study;
-// the measurements cost repeats × top full loads.
-func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeats int) ([]Confirmation, error) {
+// in every measurement, else in most. A candidate measured only by a screen
+// is promoted first (a trial recorded in the store and appended to the
+// trials returned): a confirmation holds full loads only, and what it
+// recommends is a fully measured trial. The re-measurements are not
+// trials; they cost repeats × top full loads.
+func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeats int) ([]results.Trial, []Confirmation, error) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
 	var cands []results.Trial
-	for _, t := range trials {
+	for _, t := range current(trials) {
 		if t.State == results.StateComplete && Feasible(t.Metrics, s.Objective) && !triedBefore(t.Params, cands) {
 			cands = append(cands, t)
 		}
@@ -205,10 +325,27 @@ func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeat
 	cands = cands[:min(top, len(cands))]
 	out := make([]Confirmation, 0, len(cands))
 	for _, t := range cands {
-		c := Confirmation{Trial: t.Number, TPS: []float64{t.Metrics.TPS}, P95: []float64{t.Metrics.P95}, Feasible: 1}
+		if t.Screened() {
+			full, err := s.promote(ctx, len(trials), t)
+			if err != nil {
+				return trials, out, err
+			}
+			if err := s.Store.Add(ctx, full); err != nil {
+				return trials, out, fmt.Errorf("store trial %d: %w", full.Number, err)
+			}
+			trials = append(trials, full)
+			if full.State != results.StateComplete {
+				continue // the full load failed: no candidate
+			}
+			t = full
+		}
+		c := Confirmation{Trial: t.Number, TPS: []float64{t.Metrics.TPS}, P95: []float64{t.Metrics.P95}, PromotedFrom: t.PromotedFrom}
+		if Feasible(t.Metrics, s.Objective) {
+			c.Feasible = 1
+		}
 		sys, err := s.Space.Resolve(s.Budget, t.Params)
 		if err != nil {
-			return out, fmt.Errorf("confirm trial %d: %w", t.Number, err)
+			return trials, out, fmt.Errorf("confirm trial %d: %w", t.Number, err)
 		}
 		for i := 1; i <= repeats; i++ {
 			ev := s.Evaluator
@@ -218,7 +355,7 @@ func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeat
 			m, err := ev.Evaluate(ctx, sys, s.Workload)
 			if err != nil {
 				if ctx.Err() != nil {
-					return out, ctx.Err()
+					return trials, out, ctx.Err()
 				}
 				c.TPS, c.P95 = append(c.TPS, 0), append(c.P95, 0) // failed: no TPS
 				continue
@@ -236,7 +373,7 @@ func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeat
 		}
 		return -cmpFloat(a.Mean(), b.Mean())
 	})
-	return out, nil
+	return trials, out, nil
 }
 
 func cmpFloat(a, b float64) int {

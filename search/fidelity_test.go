@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -54,16 +55,19 @@ func (r reseeded) Evaluate(ctx context.Context, sys spaces.System, w spaces.Work
 
 func (r reseeded) Remeasure(i int) Evaluator { return reseeded{r.seed*1000 + int64(i)} }
 
-// TestScreeningPrunes: with a screen, trials that cannot win stop at the
-// screen (state pruned, the screen's short metrics), never become the
-// best, and the others run the whole load.
-func TestScreeningPrunes(t *testing.T) {
+// TestScreeningDefersTheFullLoad: with a screen, trials that cannot win
+// stop at the screen (state pruned), the others are recorded with the
+// screen's figures (screen_s), and the full load runs only as a promotion
+// of the best screen, never before it stood promoteAfter trials, except on
+// the study's last trial. What the study would recommend after each trial
+// is never a screen.
+func TestScreeningDefersTheFullLoad(t *testing.T) {
 	sp := loadSeed(t)
 	w := sp.Load
 	w.Duration = 40 * time.Second
 	var seen []time.Duration
 	s := &Study{Space: sp, Budget: budget(t, "8c16g"), Workload: w, Objective: sp.Objective,
-		Sampler: "guided", Trials: 14, Seed: 1, Baseline: true, Screen: 10 * time.Second,
+		Sampler: "guided", Trials: 16, Seed: 1, Baseline: true, Screen: 10 * time.Second,
 		Evaluator: EvaluatorFunc(func(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
 			seen = append(seen, w.Duration)
 			return sim.New(1).Evaluate(ctx, sys, w)
@@ -75,19 +79,41 @@ func TestScreeningPrunes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pruned := 0
-	for _, tr := range ts {
-		if tr.State == results.StatePruned {
+	pruned, screened, promotions, ranOn := 0, 0, 0, 0
+	for i, tr := range ts {
+		switch {
+		case tr.State == results.StateComplete && !tr.Screened() && tr.Origin != results.OriginPromoted:
+			// A screen too slow to say anything (P95 over half its
+			// window) runs on to the full load at once.
+			ranOn++
+			if tr.Metrics.P95 < 0.5*10000*0.8 {
+				t.Errorf("trial %d ran the full load after a screen that measured it (P95 %.0f ms at full load)", i, tr.Metrics.P95)
+			}
+		case tr.State == results.StatePruned:
 			pruned++
+		case tr.Origin == results.OriginPromoted:
+			promotions++
+			from := ts[*tr.PromotedFrom]
+			if !from.Screened() || !sameParams(from.Params, tr.Params) || tr.Screened() {
+				t.Errorf("trial %d promotes trial %d (screened %v), not a screen of its configuration", i, from.Number, from.Screened())
+			}
+			if stood := i - 1 - from.Number; stood < DefaultPromoteAfter && i != len(ts)-1 {
+				t.Errorf("trial %d promoted after it stood %d trials, want %d (or the last trial)", from.Number, stood, DefaultPromoteAfter)
+			}
+		case tr.Screened():
+			screened++
+			if tr.ScreenS != 10 {
+				t.Errorf("trial %d: screen_s %v, want 10", i, tr.ScreenS)
+			}
 		}
 	}
 	for _, b := range bests {
-		if b != nil && b.State != results.StateComplete {
-			t.Fatalf("best trial %d is %s", b.Number, b.State)
+		if b != nil && (b.State != results.StateComplete || b.Screened()) {
+			t.Fatalf("best trial %d is %s, screened %v: only a full load may be recommended", b.Number, b.State, b.Screened())
 		}
 	}
-	if pruned == 0 || pruned == len(ts) {
-		t.Errorf("%d of %d trials pruned: want some, not all", pruned, len(ts))
+	if pruned == 0 || screened == 0 || promotions == 0 {
+		t.Errorf("%d pruned, %d screened, %d promoted of %d trials: want some of each", pruned, screened, promotions, len(ts))
 	}
 	full, short := 0, 0
 	for _, d := range seen {
@@ -100,8 +126,67 @@ func TestScreeningPrunes(t *testing.T) {
 			t.Errorf("a load of %v, want the screen or the full load", d)
 		}
 	}
-	if short != len(ts) || full != len(ts)-pruned {
-		t.Errorf("%d screens and %d full loads for %d trials (%d pruned)", short, full, len(ts), pruned)
+	if short != len(ts)-promotions || full != promotions+ranOn {
+		t.Errorf("%d screens and %d full loads for %d trials (%d promotions, %d censored screens): a full load must be a promotion", short, full, len(ts), promotions, ranOn)
+	}
+	if bests[len(bests)-1] == nil {
+		t.Error("the study ends with nothing to recommend")
+	}
+}
+
+// TestScreenedStudyResumesIntoItsPromotion: a study killed right after the
+// screen that its rule would promote next resumes with that promotion, and
+// then goes on exactly as the study that was never killed.
+func TestScreenedStudyResumesIntoItsPromotion(t *testing.T) {
+	sp := loadSeed(t)
+	w := sp.Load
+	w.Duration = 40 * time.Second
+	study := func(store Store, trials int) *Study {
+		return &Study{Space: sp, Budget: budget(t, "8c16g"), Workload: w, Objective: sp.Objective,
+			Sampler: "guided", Trials: trials, Seed: 1, Baseline: true, Screen: 10 * time.Second,
+			Evaluator: sim.New(1), Store: store, Now: func() time.Time { return time.Unix(0, 0) }}
+	}
+	whole, err := study(&MemoryStore{}, 16).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := -1
+	for i, tr := range whole {
+		if tr.Origin == results.OriginPromoted {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatal("no promotion in 16 trials")
+	}
+	// Killed after the trial before the first promotion was recorded.
+	store := &MemoryStore{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := study(store, 16)
+	s.OnTrial = func(tr results.Trial, _ *results.Trial) {
+		if tr.Number == first-1 {
+			cancel()
+		}
+	}
+	if _, err := s.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want the kill", err)
+	}
+	resumed, err := study(store, 16).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed) != len(whole) {
+		t.Fatalf("%d trials after the resume, want %d", len(resumed), len(whole))
+	}
+	p := resumed[first]
+	if p.Origin != results.OriginPromoted || *p.PromotedFrom != *whole[first].PromotedFrom {
+		t.Fatalf("resumed trial %d is %s, want the promotion of trial %d", first, p.Origin, *whole[first].PromotedFrom)
+	}
+	for i := range whole {
+		if !sameParams(whole[i].Params, resumed[i].Params) || whole[i].Origin != resumed[i].Origin || whole[i].State != resumed[i].State {
+			t.Errorf("trial %d after the resume: %s %s, want %s %s", i, resumed[i].Origin, resumed[i].State, whole[i].Origin, whole[i].State)
+		}
 	}
 }
 
@@ -117,7 +202,7 @@ func TestConfirmRemeasures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := s.Confirm(context.Background(), ts, 2, 2)
+	_, cs, err := s.Confirm(context.Background(), ts, 2, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +269,24 @@ func TestPrunedScreensStillGuide(t *testing.T) {
 		if !sameParams(full[i].Params, screened[i].Params) {
 			t.Errorf("trial %d differs with a screen:\n%v\nwithout one:\n%v", i, screened[i].Params, full[i].Params)
 		}
+	}
+}
+
+// TestGuideReadsPrunedScreens: with screening, pruning spares no load, so
+// the guide reads a pruned screen as the measurement it is (a pooler's
+// repair starts from a screen that broke the error limit), while the
+// trials themselves stay pruned and out of promotion.
+func TestGuideReadsPrunedScreens(t *testing.T) {
+	trials := []results.Trial{
+		{Number: 0, State: results.StateComplete, ScreenS: 20},
+		{Number: 1, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, ErrorRate: 0.2}},
+		{Number: 2, State: results.StatePruned}, // pruned without a screen's figures
+	}
+	read := measured(trials)
+	if read[1].State != results.StateComplete || read[2].State != results.StatePruned {
+		t.Errorf("the guide reads states %s, %s: want the screen as complete, the other as pruned", read[1].State, read[2].State)
+	}
+	if trials[1].State != results.StatePruned {
+		t.Error("the study's own record changed")
 	}
 }

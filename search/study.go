@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/c-bata/goptuna"
@@ -69,15 +70,21 @@ type Study struct {
 	LocalMoves float64
 	Enqueue    []Preset // evaluated after the baseline, in order
 	// Screen, when positive and shorter than the workload's duration, makes
-	// every trial start with a screening load of that length: a trial whose
-	// screen already breaks the SLO or cannot beat the best trial is pruned
-	// (state pruned, the screen's metrics), the others run the full load.
-	// See Prunable.
-	Screen    time.Duration
-	Evaluator Evaluator
-	Store     Store
+	// every trial a screening load of that length: a trial whose screen
+	// already breaks the SLO or cannot beat the best trial is pruned (state
+	// pruned, the screen's metrics); the others are recorded with the
+	// screen's metrics (Trial.ScreenS) and run the full load only when
+	// promoted, as a trial of their own. See Prunable and promotion.
+	Screen time.Duration
+	// PromoteAfter is how many trials the best trial, when it is a screen,
+	// must stand before its full load runs (0: DefaultPromoteAfter; negative: only
+	// with the study's last trial).
+	PromoteAfter int
+	Evaluator    Evaluator
+	Store        Store
 	// OnTrial, if set, is called after each trial is stored, with the best
-	// SLO-feasible trial so far (nil when there is none).
+	// SLO-feasible trial so far that ran the full load (nil when there is
+	// none): what the study would recommend then.
 	OnTrial func(t results.Trial, best *results.Trial)
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
@@ -106,20 +113,29 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 			return trials, err
 		}
 	}
-	var best *results.Trial
-	for i := range trials {
-		best = s.better(best, &trials[i])
-	}
+	// best is what the search works from (screens count: their TPS is
+	// unbiased), within the trials it reads (current: a promotion
+	// supersedes its screen).
+	view := current(trials)
+	best := s.bestOf(view, false)
 	record := func(t results.Trial) error {
 		if err := s.Store.Add(ctx, t); err != nil {
 			return fmt.Errorf("store trial %d: %w", t.Number, err)
 		}
 		trials = append(trials, t)
-		best = s.better(best, &trials[len(trials)-1])
+		view = current(trials)
+		best = s.bestOf(view, false)
 		if s.OnTrial != nil {
-			s.OnTrial(t, best)
+			s.OnTrial(t, s.bestOf(trials, true))
 		}
 		return nil
+	}
+	// keep records a trial goptuna did not run itself and teaches it.
+	keep := func(t results.Trial) error {
+		if err := record(t); err != nil {
+			return err
+		}
+		return s.teach(study, enc, t)
 	}
 
 	// The baseline and presets run as given, then teach the sampler.
@@ -144,10 +160,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		if err != nil {
 			return trials, err
 		}
-		if err := record(t); err != nil {
-			return trials, err
-		}
-		if err := s.teach(study, enc, t); err != nil {
+		if err := keep(t); err != nil {
 			return trials, err
 		}
 	}
@@ -159,12 +172,23 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		if err := ctx.Err(); err != nil {
 			return trials, err
 		}
+		if due := s.promotion(trials, s.Trials-len(trials)); due != nil {
+			t, err := s.promote(ctx, len(trials), *due)
+			if err != nil {
+				return trials, err
+			}
+			if err := keep(t); err != nil {
+				return trials, err
+			}
+			continue
+		}
 		var raw map[string]float64
 		var pending spaces.Config // a configuration to evaluate exactly as it is
 		if s.Sampler == "guided" {
-			lead = s.leader(lead, best, trials)
+			read := measured(view)
+			lead = s.leader(promoted(lead, trials), best, read)
 			if lead != nil {
-				pending = g.propose(*lead, trials)
+				pending = g.propose(*lead, read)
 			} else if base := s.Space.Baseline(); !triedBefore(base, trials) && g.fits(base) {
 				pending = base
 			} else if small := s.Space.Smallest(); !triedBefore(small, trials) && g.fits(small) {
@@ -181,7 +205,7 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		case s.isTPE() && len(trials) < startupTrials:
 			raw = mv.random()
 		case s.isTPE() && s.moveNext(mv, len(trials)):
-			if inc := s.incumbent(best, trials); inc != nil {
+			if inc := s.incumbent(best, view); inc != nil {
 				raw = mv.propose(*inc, trials)
 			}
 		}
@@ -230,6 +254,41 @@ func (s *Study) Run(ctx context.Context) ([]results.Trial, error) {
 		}
 	}
 	return trials, nil
+}
+
+// measured is trials as the guide reads them: a pruned screen as the
+// measurement it is. With screening, pruning spares no load (every trial
+// costs its screen; only promotions run the full load): it only rules a
+// trial out of promotion, and the guide learns from its screen as from
+// any other (its utilisation, the errors a pooler would repair).
+func measured(trials []results.Trial) []results.Trial {
+	var out []results.Trial
+	for i, t := range trials {
+		if t.State == results.StatePruned && t.Screened() {
+			if out == nil {
+				out = slices.Clone(trials)
+			}
+			out[i].State = results.StateComplete
+		}
+	}
+	if out == nil {
+		return trials
+	}
+	return out
+}
+
+// promoted is lead, or the promotion that superseded it: the same
+// configuration, measured with the full load.
+func promoted(lead *results.Trial, trials []results.Trial) *results.Trial {
+	if lead == nil || !lead.Screened() {
+		return lead
+	}
+	for i := range trials {
+		if p := trials[i].PromotedFrom; p != nil && *p == lead.Number {
+			return &trials[i]
+		}
+	}
+	return lead
 }
 
 // incumbent is what local moves start from: the best feasible trial, or
@@ -331,10 +390,10 @@ func (s *Study) queue(done []results.Trial) []queued {
 	return q
 }
 
-// evaluate runs one configuration and builds its trial record. Only ctx's
-// own errors are returned; anything else the evaluator reports makes a
-// failed trial.
-func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin, cfg spaces.Config, sys spaces.System, w spaces.Workload) (results.Trial, error) {
+// evaluate runs one configuration on ev (the study's evaluator, or a
+// re-measurement of it) and builds its trial record. Only ctx's own errors
+// are returned; anything else the evaluator reports makes a failed trial.
+func (s *Study) evaluate(ctx context.Context, ev Evaluator, number int, origin results.Origin, cfg spaces.Config, sys spaces.System, w spaces.Workload) (results.Trial, error) {
 	usage := s.Space.Usage(sys)
 	t := results.Trial{
 		Number:    number,
@@ -343,7 +402,7 @@ func (s *Study) evaluate(ctx context.Context, number int, origin results.Origin,
 		Resources: results.Resources{CPUCores: usage.CPU.Cores(), MemoryMiB: int64(usage.Memory)},
 		Started:   s.Now(),
 	}
-	m, err := s.Evaluator.Evaluate(ctx, sys, w)
+	m, err := ev.Evaluate(ctx, sys, w)
 	t.Finished = s.Now()
 	t.DurationS = t.Finished.Sub(t.Started).Seconds()
 	if err != nil {

@@ -100,6 +100,19 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestScreenedStudyOutput: the summary of a study with --screen, as the
+// user reads it: the screening line, the screens and promotions counted
+// and marked in the table, the recommendation a full load.
+func TestScreenedStudyOutput(t *testing.T) {
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", seedSpace, "--trials", "12", "--seed", "1",
+		"--sampler", "guided", "--screen", "30s", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "study-16c32g-screen.txt", strings.ReplaceAll(stdout, out, "OUT"))
+}
+
 func TestStudyOutput(t *testing.T) {
 	out := t.TempDir()
 	stdout, stderr, code := runCLI(t, "--budget", "8c16g", "--space", seedSpace, "--trials", "6", "--seed", "1", "--enqueue", "s8-final", "--out", out)
@@ -367,8 +380,11 @@ func TestValidateNamesWhatTheModelIgnores(t *testing.T) {
 }
 
 // TestScreenAndConfirm: with --screen some trials stop at their short load
-// (stored as pruned), and with --confirm the recommendation in pareto.json
-// is the re-measured candidate the study names.
+// (stored as pruned), the others are stored as screens (screen_s) and only
+// promotions run the full load; the summary says which is which; the front
+// and the recommendation hold full loads only; and with --confirm the
+// recommendation in pareto.json is the re-measured candidate the study
+// names.
 func TestScreenAndConfirm(t *testing.T) {
 	out := t.TempDir()
 	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", seedSpace, "--trials", "12", "--seed", "1",
@@ -380,14 +396,34 @@ func TestScreenAndConfirm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pruned := 0
+	pruned, screened, promoted := 0, 0, 0
 	for _, tr := range trials {
-		if tr.State == results.StatePruned {
+		switch {
+		case tr.State == results.StatePruned:
 			pruned++
+		case tr.Screened():
+			screened++
+		case tr.Origin == results.OriginPromoted:
+			promoted++
 		}
 	}
-	if pruned == 0 {
-		t.Errorf("no trial pruned by a 1m screen:\n%s", stdout)
+	if pruned == 0 || screened == 0 || promoted == 0 {
+		t.Errorf("%d pruned, %d screened, %d promoted by a 1m screen: want some of each:\n%s", pruned, screened, promoted, stdout)
+	}
+	for _, want := range []string{fmt.Sprintf("%d by a screen only, %d promoted to the full load", screened, promoted), " screen 1m0s ", " promoted #",
+		"screening: each trial measured 1m0s after the ramp"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the summary does not say %q:\n%s", want, stdout)
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"complete (screen 60 s)", "promoted #", "screen only", "screens (short load, never recommended)"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("report.html does not say %q", want)
+		}
 	}
 	var pf results.ParetoFile
 	b, err := os.ReadFile(filepath.Join(out, "pareto.json"))
@@ -397,7 +433,12 @@ func TestScreenAndConfirm(t *testing.T) {
 	if err != nil || pf.Recommended == nil {
 		t.Fatalf("pareto.json: %v %s", err, b)
 	}
-	if want := fmt.Sprintf("confirmation: the 2 best trials within the SLO, each measured 2 more times\n  trial #%d:", *pf.Recommended); !strings.Contains(stdout, want) {
+	for _, p := range append(pf.Front, results.FrontPoint{Number: *pf.Recommended}) {
+		if tr := trials[p.Number]; tr.Screened() || tr.State != results.StateComplete {
+			t.Errorf("pareto.json names trial %d, measured only by a screen (%v s) or %s", p.Number, tr.ScreenS, tr.State)
+		}
+	}
+	if want := fmt.Sprintf("confirmation: the 2 best trials within the SLO, each measured 2 more times\n  trial #%d", *pf.Recommended); !strings.Contains(stdout, want) {
 		t.Errorf("the recommendation (#%d) is not the first confirmed candidate:\n%s", *pf.Recommended, stdout)
 	}
 }

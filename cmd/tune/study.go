@@ -76,7 +76,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
 	f.StringVar(&o.sampler, "sampler", search.Samplers[0], "search algorithm: "+strings.Join(search.Samplers, ", "))
 	f.Float64Var(&o.moves, "local-moves", 0.25, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
-	f.DurationVar(&o.screen, "screen", 0, "screen each trial with a load this long first (e.g. 20s) and prune it there when it breaks the SLO or cannot beat the best beyond its noise; 0: every trial runs the full load")
+	f.DurationVar(&o.screen, "screen", 0, "measure each trial with a load this long (e.g. 20s): prune it when it breaks the SLO or cannot beat the best beyond its noise, else record the screen and run the full load only for the best screen once it stood "+fmt.Sprint(search.DefaultPromoteAfter)+" trials and on the last trial (a promoted trial); only full loads are recommended. 0: every trial runs the full load")
 	f.IntVar(&o.confirm, "confirm", 0, "re-measure the N best trials within the SLO before recommending one (the recommendation is the best mean among those that keep the SLO)")
 	f.IntVar(&o.repeats, "confirm-repeats", 2, "with --confirm: re-measurements of each candidate")
 	f.StringSliceVar(&o.enqueue, "enqueue", nil, "configurations to evaluate after the baseline: preset ids from <space dir>/presets (e.g. s16-final) or YAML files")
@@ -224,6 +224,10 @@ func (o *studyOpts) header(stdout io.Writer, in *inputs, done int) {
 	w := in.workload
 	fmt.Fprintf(stdout, "load per trial: %d users, spawn %g/s, think %s..%s, measured %s after the ramp\n",
 		w.Users, w.SpawnRate, w.ThinkMin, w.ThinkMax, w.Duration)
+	if o.screen > 0 && o.screen < w.Duration {
+		fmt.Fprintf(stdout, "screening: each trial measured %s after the ramp; the full load only for the best screen once it stood %d trials, and on the last trial\n",
+			o.screen, search.DefaultPromoteAfter)
+	}
 	printUnread(stdout, o.target, o.helm.emulate, in.space)
 }
 
@@ -246,7 +250,7 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress
 	}
 	trials, err := s.Run(runCtx)
 	if err == nil && o.confirm > 0 {
-		in.confirmed, err = o.confirmTop(runCtx, stdout, s, trials)
+		trials, in.confirmed, err = o.confirmTop(runCtx, stdout, s, trials)
 	}
 	var stopped string
 	switch {
@@ -268,19 +272,24 @@ func (o *studyOpts) search(ctx context.Context, stdout io.Writer, disp *progress
 }
 
 // confirmTop re-measures the best trials and says what it found; it
-// returns the trial to recommend (-1: none kept the SLO).
-func (o *studyOpts) confirmTop(ctx context.Context, stdout io.Writer, s *search.Study, trials []results.Trial) (int, error) {
-	cs, err := s.Confirm(ctx, trials, o.confirm, o.repeats)
+// returns the trials (with the promotions it ran for candidates measured
+// only by a screen) and the trial to recommend (-1: none kept the SLO).
+func (o *studyOpts) confirmTop(ctx context.Context, stdout io.Writer, s *search.Study, trials []results.Trial) ([]results.Trial, int, error) {
+	trials, cs, err := s.Confirm(ctx, trials, o.confirm, o.repeats)
 	if err != nil || len(cs) == 0 {
-		return -1, err
+		return trials, -1, err
 	}
 	fmt.Fprintf(stdout, "confirmation: the %d best trials within the SLO, each measured %d more times\n", len(cs), o.repeats)
 	for _, c := range cs {
 		lo, hi := c.Interval()
-		fmt.Fprintf(stdout, "  trial #%d: TPS mean %.1f (next run within %.1f..%.1f, 95%%), SLO met in %d of %d runs\n",
-			c.Trial, c.Mean(), lo, hi, c.Feasible, len(c.TPS))
+		promoted := ""
+		if c.PromotedFrom != nil {
+			promoted = fmt.Sprintf(" (the full load of screened trial #%d)", *c.PromotedFrom)
+		}
+		fmt.Fprintf(stdout, "  trial #%d%s: TPS mean %.1f (next run within %.1f..%.1f, 95%%), SLO met in %d of %d runs\n",
+			c.Trial, promoted, c.Mean(), lo, hi, c.Feasible, len(c.TPS))
 	}
-	return cs[0].Trial, nil
+	return trials, cs[0].Trial, nil
 }
 
 // wallTime is the study's wall time on a cluster: measured on one, else

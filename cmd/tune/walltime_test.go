@@ -13,8 +13,8 @@ import (
 // TestWallTimeOnAClusterStated: a study on the model says what it would
 // have cost on a cluster, and study.json records it: every trial an
 // assumed 60 s rollout and the space's 30 s settle, plus its loads (the
-// space's 10 s ramp and a 1-minute screen, then for a trial that passes it
-// the ramp and 3 minutes).
+// space's 10 s ramp and a 1-minute screen; a promotion, the full load of a
+// screened configuration, its own rollout and the ramp and 3 minutes).
 func TestWallTimeOnAClusterStated(t *testing.T) {
 	out := t.TempDir()
 	stdout, stderr, code := runCLI(t, "--budget", "16c32g", "--space", seedSpace, "--trials", "12", "--seed", "1",
@@ -26,20 +26,23 @@ func TestWallTimeOnAClusterStated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, pruned := 0.0, 0
+	want, pruned, promoted := 0.0, 0, 0
 	for _, tr := range trials {
-		switch want += 60 + 30; tr.State {
-		case results.StatePruned:
+		switch want += 60 + 30; {
+		case tr.State == results.StatePruned, tr.Screened():
 			want += 70
 			pruned++
-		case results.StateComplete:
-			want += 70 + 190 // the screen, then the full load from zero
+		case tr.Origin == results.OriginPromoted:
+			want += 190
+			promoted++
+		case tr.State == results.StateComplete:
+			want += 70 + 190 // a censored screen, then the full load from zero
 		default:
 			want += 190
 		}
 	}
-	if pruned == 0 {
-		t.Fatalf("no trial pruned: the test needs one to check the screen's cost\n%s", stdout)
+	if pruned == 0 || promoted == 0 {
+		t.Fatalf("%d trials screened or pruned, %d promoted: the test needs both to check their costs\n%s", pruned, promoted, stdout)
 	}
 	var study results.StudyFile
 	b, err := os.ReadFile(filepath.Join(out, results.StudyJSON))

@@ -276,6 +276,9 @@ func (d *Display) trialLine(t results.Trial) string {
 	case results.StateComplete:
 		m := t.Metrics
 		res = fmt.Sprintf("TPS %6.1f  P95 %6.0f ms  err %5.2f%%", m.TPS, m.P95, 100*m.ErrorRate)
+		if t.Screened() {
+			res += fmt.Sprintf(" (screen %gs)", t.ScreenS)
+		}
 	default:
 		res = fmt.Sprintf("%s: %s", t.State, strings.Join(strings.Fields(t.Error), " "))
 	}

@@ -121,8 +121,9 @@ type Target struct {
 	applied int // trials deployed, for the summary
 	// live is the configuration the release runs, warm from a load that
 	// ended well ("" when unknown): a trial of the same configuration (the
-	// full load after a passed screen, a re-measurement) runs on it
-	// without a redeploy, a settle and a health check.
+	// full load of a screen too slow to judge, a promotion of the trial just
+	// screened, a re-measurement) runs on it without a redeploy, a settle
+	// and a health check.
 	live string
 }
 

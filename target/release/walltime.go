@@ -48,15 +48,17 @@ func settleOf(sp *spaces.Space) time.Duration {
 // EstimatedWallTime is what a study of sp on the model (or the emulator)
 // would cost on a cluster: every trial at AssumedTimings with the loads it
 // ran, the rest of the study to planned trials at the mean so far. With
-// screening (screenLoadS > 0) a pruned trial ran only its screen and a
-// complete one its screen and then the full load from zero (warm: one
-// rollout); without, every trial ran fullLoadS.
+// screening (screenLoadS > 0) a pruned or screened trial ran only its
+// screen; a promotion the full load, after a rollout of its configuration
+// (it is no longer deployed); a complete trial that is neither ran its
+// screen and then the full load from zero (warm: one rollout). Without,
+// every trial ran fullLoadS.
 func EstimatedWallTime(sp *spaces.Space, trials []results.Trial, planned int, fullLoadS, screenLoadS float64) results.WallTime {
 	return results.EstimatedWallTime(trials, planned, func(t results.Trial) results.Timings {
 		switch {
-		case screenLoadS <= 0:
+		case screenLoadS <= 0, t.Origin == results.OriginPromoted:
 			return AssumedTimings(sp, fullLoadS)
-		case t.State == results.StatePruned:
+		case t.State == results.StatePruned, t.Screened():
 			return AssumedTimings(sp, screenLoadS)
 		case t.State == results.StateComplete:
 			return AssumedTimings(sp, screenLoadS+fullLoadS)

@@ -47,18 +47,21 @@ func TestTrialTimingsRecorded(t *testing.T) {
 
 // TestEstimatedWallTimeOfAModelStudy: a study that ran on the model is
 // costed at the assumed rollout, the space's settle and each trial's own
-// loads: with screening a pruned trial its screen, a complete one its
-// screen and then the full load.
+// loads: with screening a pruned or screened trial its screen, a promotion
+// the full load after its own rollout, a complete one whose screen ran on
+// its screen and then the full load.
 func TestEstimatedWallTimeOfAModelStudy(t *testing.T) {
 	f, _, _, _ := setup(t)
 	f.sp.Target.Helm.Timeouts.Settle = 45 * time.Second
-	trials := []results.Trial{{State: results.StateComplete}, {State: results.StatePruned}, {State: results.StateFailed}}
-	w := release.EstimatedWallTime(f.sp, trials, 3, 190, 70)
+	from := 3
+	trials := []results.Trial{{State: results.StateComplete}, {State: results.StatePruned}, {State: results.StateFailed},
+		{State: results.StateComplete, ScreenS: 60}, {State: results.StateComplete, Origin: results.OriginPromoted, PromotedFrom: &from}}
+	w := release.EstimatedWallTime(f.sp, trials, 5, 190, 70)
 	perTrial := release.AssumedRollout.Seconds() + 45
-	if want := 3*perTrial + (70 + 190) + 70 + 190; w.SpentS != want || w.Measured || w.RemainingS != 0 {
+	if want := 5*perTrial + (70 + 190) + 70 + 190 + 70 + 190; w.SpentS != want || w.Measured || w.RemainingS != 0 {
 		t.Errorf("estimate %+v, want %.0f s spent", w, want)
 	}
-	if w := release.EstimatedWallTime(f.sp, trials, 3, 190, 0); w.SpentS != 3*perTrial+3*190 {
+	if w := release.EstimatedWallTime(f.sp, trials[:3], 3, 190, 0); w.SpentS != 3*perTrial+3*190 {
 		t.Errorf("without screening %+v, want every trial at the full load", w)
 	}
 	if w.Assumption == "" || w.PerTrial.SettleS != 45 {

@@ -71,10 +71,12 @@ type options struct {
 	climbs     int
 	kicks      int
 	screen     time.Duration
-	confirmTop int
-	confirmRep int
-	trace      bool
-	starts     string
+	// promoteAfter is search.Study.PromoteAfter for guided+prune.
+	promoteAfter int
+	confirmTop   int
+	confirmRep   int
+	trace        bool
+	starts       string
 	// variants is variants.yaml ("": no perturbed models), variantSeed
 	// the seed its variants are drawn with, variantOptima where their
 	// optima are recorded.
@@ -84,8 +86,9 @@ type options struct {
 }
 
 // samplerNames are the bench's samplers: a search.Samplers name, or one
-// with a variant after "+" (guided+prune: screening and confirmation;
-// tpe-pure: goptuna's TPE without local moves).
+// with a variant after "+" (guided+prune: screening, promotion and
+// confirmation, as tune --screen --confirm; tpe-pure: goptuna's TPE without
+// local moves).
 const samplerHelp = "guided (reads utilisation), guided+prune (with screening and confirmation), tpe (TPE + 25% local moves), tpe-pure, random, cmaes, sobol"
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -105,6 +108,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.climbs, "climbs", 3, "hill climbs of the optimum search, from its best distinct points")
 	fs.IntVar(&o.kicks, "kicks", 3, "perturbed restarts of the optimum search's hill climbing")
 	fs.DurationVar(&o.screen, "screen", 20*time.Second, "guided+prune: the screening load (after the users' ramp, which it also costs)")
+	fs.IntVar(&o.promoteAfter, "promote-after", 0, "guided+prune: trials the best screen stands before its full load (0: tune's default; negative: only with the study's last trial)")
 	fs.IntVar(&o.confirmTop, "confirm-top", 3, "guided+prune: candidates re-measured before the recommendation")
 	fs.IntVar(&o.confirmRep, "confirm-repeats", 2, "guided+prune: re-measurements per candidate")
 	fs.BoolVar(&o.trace, "trace", false, "print every trial of every study to stderr")
@@ -246,6 +250,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		logf("%s: %d configurations measured with every noise seed (%d runs)", p.Name(), len(ms.by), ms.evaluations)
 	}
 	fmt.Fprintf(stdout, "\n* a case the guide's defaults were chosen on; the others are held out\n")
+	printScreening(stdout, rows)
 	printConfirmations(stdout, rows)
 	vrows := variantRows(probs, optima)
 	printVariants(stdout, vrows, o.variantSeed)
@@ -346,10 +351,13 @@ type row struct {
 	Recommended   float64 `json:"median_recommended_tps,omitempty"`
 	LastIncumbent float64 `json:"median_last_incumbent_tps,omitempty"`
 	// MedianLeads is the median number of trials up to 95% (or the cap)
-	// that became the study's incumbent: each had to run the full load,
-	// so no screen can spare their load-seconds.
-	MedianLeads int     `json:"median_incumbents_to_95"`
-	Wall        float64 `json:"wall_seconds"`
+	// that became the study's incumbent (with screening, each a
+	// promotion: only a full load is recommended).
+	MedianLeads int `json:"median_incumbents_to_95"`
+	// MedianPromotions is the median number of promotions (full loads of
+	// screened trials) up to 95% or the cap.
+	MedianPromotions int     `json:"median_promotions_to_95,omitempty"`
+	Wall             float64 `json:"wall_seconds"`
 
 	// MedianClusterS is the median wall time to 95% on a cluster: per
 	// trial an assumed rollout and the space's settle plus the trial's
@@ -382,6 +390,43 @@ func (r row) line(cap int) string {
 	return fmt.Sprintf("%-28s %-13s %8.1f %6s %6s %8s %8s %4d/%-2d %8s %8s %8s %7.0fs",
 		name, r.Sampler, r.Optimum, show(r.MedianTrials, cap), show(r.P90Trials, cap), load, cluster, r.Reached, r.Seeds,
 		pct(r.Best15), pct(r.Best25), pct(r.Best40), r.Wall)
+}
+
+// printScreening sets each sampler with screening and confirmation beside
+// the same sampler without: median trials and load-seconds to 95%, the
+// promotions (full loads) among those trials, and the ratio of the
+// load-seconds (with / without; "-" when either never gets there).
+func printScreening(w io.Writer, rows []row) {
+	head := false
+	for _, pr := range rows {
+		base, variant, _ := strings.Cut(pr.Sampler, "+")
+		if variant != "prune" {
+			continue
+		}
+		i := slices.IndexFunc(rows, func(r row) bool { return r.Case == pr.Case && r.Sampler == base })
+		if i < 0 {
+			continue
+		}
+		r := rows[i]
+		if !head {
+			fmt.Fprintf(w, "\nscreening: median trials and load-seconds to 95%% without and with screening and promotion, the promotions\n"+
+				"(full loads) among the latter's trials, and the ratio of the load-seconds\n")
+			fmt.Fprintf(w, "%-28s %-13s %7s %8s %7s %8s %7s %6s\n", "case", "sampler", "trials", "load-s", "trials+", "load-s+", "promos", "ratio")
+			head = true
+		}
+		load := func(v float64) string {
+			if math.IsInf(v, 1) {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f", v)
+		}
+		ratio := "-"
+		if !math.IsInf(r.MedianLoadS, 1) && !math.IsInf(pr.MedianLoadS, 1) && r.MedianLoadS > 0 {
+			ratio = fmt.Sprintf("%.2f", pr.MedianLoadS/r.MedianLoadS)
+		}
+		fmt.Fprintf(w, "%-28s %-13s %7d %8s %7d %8s %7d %6s\n", r.Case, base, r.MedianTrials, load(r.MedianLoadS),
+			pr.MedianTrials, load(pr.MedianLoadS), pr.MedianPromotions, ratio)
+	}
 }
 
 func printConfirmations(w io.Writer, rows []row) {

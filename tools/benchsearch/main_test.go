@@ -10,7 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/spaces"
 	"github.com/tune-dify/tune/target/release"
 )
 
@@ -136,5 +139,31 @@ func TestReportJSONWhenNeverReached(t *testing.T) {
 	// load each, are the least the cluster column can say: ">9m".
 	if !strings.Contains(stdout.String(), " >9m ") {
 		t.Errorf("the cluster column does not show what the capped study cost:\n%s", stdout.String())
+	}
+}
+
+// TestTrialLoadSeconds: the bench charges every load a trial ran: a screen
+// (pruned or kept) its screen, a promotion the full load, a trial whose
+// censored screen ran on both, and without screening the full load.
+func TestTrialLoadSeconds(t *testing.T) {
+	full := spaces.Workload{Users: 100, SpawnRate: 10, Duration: 3 * time.Minute}
+	screen := full
+	screen.Duration = 20 * time.Second
+	from := 1
+	for _, tc := range []struct {
+		name     string
+		t        results.Trial
+		screened bool
+		want     float64
+	}{
+		{"unscreened", results.Trial{State: results.StateComplete}, false, 190},
+		{"pruned", results.Trial{State: results.StatePruned, ScreenS: 20}, true, 30},
+		{"screen kept", results.Trial{State: results.StateComplete, ScreenS: 20}, true, 30},
+		{"promotion", results.Trial{State: results.StateComplete, Origin: results.OriginPromoted, PromotedFrom: &from}, true, 190},
+		{"censored screen ran on", results.Trial{State: results.StateComplete}, true, 220},
+	} {
+		if got := trialLoadS(tc.t, full, screen, tc.screened); got != tc.want {
+			t.Errorf("%s: %v load-seconds, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -29,9 +29,11 @@ type trajectory struct {
 	loadS, clusterS []float64
 	pruned          int
 	sampled         int
-	confirm         []search.Confirmation
-	confirmS        float64
-	recheck         float64 // the recommended configuration measured once more
+	// promoted are the indices of the trials that were promotions.
+	promoted []int
+	confirm  []search.Confirmation
+	confirmS float64
+	recheck  float64 // the recommended configuration measured once more
 	// recommended and last are the means (0: missing the SLO on average)
 	// of the configuration confirmation recommends and of the study's
 	// last incumbent, which it would recommend without confirmation.
@@ -43,8 +45,24 @@ type trajectory struct {
 	reach int
 	best  map[int]float64
 	// leads counts the trials up to reach (or the cap) that became the
-	// incumbent: each had to run the full load, whatever the screen.
+	// incumbent: each ran the full load (with screening, a promotion).
 	leads int
+}
+
+// trialLoadS is what trial t cost in load-seconds: a screen (pruned or
+// not) its screen, a promotion the full load, and in a screened study a
+// trial whose censored screen ran on both, the full load starting from
+// zero; without screening every trial the full load.
+func trialLoadS(t results.Trial, full, screen spaces.Workload, screened bool) float64 {
+	switch {
+	case !screened || t.Origin == results.OriginPromoted:
+		return search.LoadSeconds(full)
+	case t.State == results.StatePruned || t.Screened():
+		return search.LoadSeconds(screen)
+	case t.State == results.StateComplete:
+		return search.LoadSeconds(screen) + search.LoadSeconds(full)
+	}
+	return search.LoadSeconds(screen) // failed: at the screen, where a screened study starts
 }
 
 // sameConfig reports whether two trials' parameters are the same.
@@ -128,16 +146,12 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		spent, cluster := 0.0, 0.0
 		var failed error // a re-measurement that could not resolve its trial
 		s.OnTrial = func(t results.Trial, best *results.Trial) {
-			// A screened trial that runs on starts the full load from zero
-			// after its screen, on the model and (without a redeploy) on
-			// a cluster alike: it costs both.
-			load := search.LoadSeconds(p.w)
+			load := trialLoadS(t, p.w, screenW, s.Screen > 0)
 			switch {
 			case t.State == results.StatePruned:
-				load = search.LoadSeconds(screenW)
 				tr.pruned++
-			case s.Screen > 0 && t.State == results.StateComplete:
-				load += search.LoadSeconds(screenW)
+			case t.Origin == results.OriginPromoted:
+				tr.promoted = append(tr.promoted, len(tr.inc))
 			}
 			spent += load
 			cluster += release.AssumedTimings(p.sp, load).Total()
@@ -152,7 +166,11 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 			tr.inc, tr.incTPS = append(tr.inc, inc), append(tr.incTPS, incTPS)
 			tr.loadS, tr.clusterS = append(tr.loadS, spent), append(tr.clusterS, cluster)
 			if o.trace {
-				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent's run %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, t.State,
+				state := string(t.State)
+				if t.Screened() && t.State == results.StateComplete {
+					state = "screen"
+				}
+				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent's run %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, state,
 					t.Metrics.TPS, t.Metrics.P95, incTPS, utilText(t.Utilisation), configText(p, t.Params))
 			}
 			// Only a trial measured above the optimum's mean can plausibly
@@ -187,11 +205,14 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		if !prune {
 			return nil
 		}
-		cs, err := s.Confirm(context.Background(), trials, o.confirmTop, o.confirmRep)
+		n := len(trials)
+		trials, cs, err := s.Confirm(context.Background(), trials, o.confirmTop, o.confirmRep)
 		if err != nil {
 			return err
 		}
 		tr.confirm = cs
+		// Confirmation's own promotions are full loads too.
+		tr.confirmS = float64(len(trials)-n) * search.LoadSeconds(p.w)
 		for _, c := range cs {
 			tr.confirmS += float64(len(c.TPS)-1) * search.LoadSeconds(p.w)
 		}
@@ -218,7 +239,7 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 	}
 
 	r := row{Case: p.Name(), Tuning: p.Tuning, Sampler: name, Optimum: opt.TPS, OptimumSeed1: opt.TPSSeed1, Seeds: o.seeds}
-	var ns, leads []int
+	var ns, leads, promos []int
 	var loads, clusters, whole, b15, b25, b40, spreads, recs, lasts []float64
 	pruned, sampled := 0, 0
 	for _, tr := range trajs {
@@ -231,6 +252,13 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 			r.Reached++
 		}
 		ns, loads, clusters, leads = append(ns, n), append(loads, load), append(clusters, cluster), append(leads, tr.leads)
+		k := 0
+		for _, j := range tr.promoted {
+			if j < n {
+				k++
+			}
+		}
+		promos = append(promos, k)
 		if len(tr.clusterS) > 0 {
 			whole = append(whole, tr.clusterS[len(tr.clusterS)-1])
 		}
@@ -247,7 +275,7 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		}
 	}
 	r.MedianTrials, r.P90Trials = quantile(ns, 0.5), quantile(ns, 0.9)
-	r.MedianLeads = quantile(leads, 0.5)
+	r.MedianLeads, r.MedianPromotions = quantile(leads, 0.5), quantile(promos, 0.5)
 	r.MedianLoadS, r.MedianClusterS, r.ClusterCapS = median(loads), median(clusters), median(whole)
 	r.Best15, r.Best25, r.Best40 = median(b15), median(b25), median(b40)
 	if prune && sampled > 0 {
@@ -270,7 +298,7 @@ func benchStudy(p *problem, sampler string, moves float64, prune bool, seed int6
 		Evaluator: ev, Store: &search.MemoryStore{},
 	}
 	if prune {
-		s.Screen = o.screen
+		s.Screen, s.PromoteAfter = o.screen, o.promoteAfter
 	}
 	return s, ev
 }
