@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"slices"
+	"strings"
 
 	"github.com/tune-dify/tune/results"
 	"github.com/tune-dify/tune/spaces"
@@ -24,9 +25,12 @@ import (
 // first (its pooler or pools moved), and a trial far ahead in TPS whose P95
 // misses the SLO by no more than its noise is worked from instead of a
 // leader that met it by luck. Settings of a switched-off component (a
-// pooler's mode while it is off) are never moved alone. Every proposal is a
-// feasible configuration one step from the incumbent; when none is left
-// untried the study falls back to TPE.
+// pooler's mode while it is off) are never moved alone, a move that lost
+// clearly comes last around every later leader, and a service saturated in
+// its smallest pod that served no more with twice the cores is not taken
+// for the bottleneck. Every proposal is a feasible configuration one step
+// from the incumbent; when none is left untried around it the guide walks
+// the trials on its plateau, then the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
@@ -41,6 +45,13 @@ type guide struct {
 	// (a pattern search's extrapolation), so doubling a limit that helped
 	// goes on doubling it without a trial per candidate in between.
 	prev, last *results.Trial
+	// from is, for each configuration the guide proposed (by key), the
+	// trial it was a move from: a move that lost clearly is not the first
+	// thing tried around the next leader (see lostMoves).
+	from map[string]results.Trial
+	// kept are the services the proposals being built keep as they are:
+	// saturated, but shown not to limit (see notLimiting).
+	kept map[string]bool
 }
 
 // The utilisation thresholds of the guide. A service below idleBelow gives
@@ -56,13 +67,16 @@ const (
 )
 
 func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int64) *guide {
-	return &guide{sp: sp, b: b, obj: obj, rng: rand.New(rand.NewSource(seed ^ 0x6a1de))}
+	return &guide{sp: sp, b: b, obj: obj, rng: rand.New(rand.NewSource(seed ^ 0x6a1de)), from: map[string]results.Trial{}}
 }
 
-// propose returns the first candidate around inc that no trial has tried
-// and that fits the budget, or nil when there is none.
+// propose returns the first candidate around inc (then around the trials
+// on its plateau) that no trial has tried and that fits the budget, or nil
+// when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
 	inc = g.workFrom(inc, tried)
+	g.kept = g.notLimiting(inc, tried)
+	inc.Utilisation = discount(inc.Utilisation, g.kept)
 	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
 		g.prev, g.last = g.last, &inc
 	}
@@ -73,17 +87,206 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 	if ch := g.challenger(inc, tried); ch != nil {
 		cands = append(cands, g.repairs(*ch)...)
 	}
-	for _, c := range append(cands, g.candidates(inc)...) {
-		if c == nil || triedBefore(c, tried) {
-			continue
-		}
-		if sys, err := g.sp.Resolve(g.b, c); err != nil || g.sp.Check(sys) != nil {
-			continue
-		}
+	lost := g.lostMoves(tried)
+	if c := g.firstUntried(inc, append(cands, g.candidates(inc)...), tried, lost); c != nil {
 		return c
+	}
+	// Nothing left around the leader: the trials on its plateau, best
+	// first, before TPE. A leader changes only for more than leadMargin,
+	// so a step that gained less (a little CPU moved towards the
+	// bottleneck) is never built on, and the next step in the same
+	// direction, the one that gains, is never tried (seed/16c32g/chatflow:
+	// api 6 × 1.25 CPU at 147.9 TPS, 6 × 1.5 at 148.7, 6 × 1.75 with a
+	// second process at 154).
+	for _, t := range g.plateau(inc, tried) {
+		t.Utilisation = discount(t.Utilisation, g.kept)
+		if c := g.firstUntried(t, g.candidates(t), tried, lost); c != nil {
+			return c
+		}
 	}
 	return nil
 }
+
+// notLimiting lists the services shown not to limit TPS although
+// saturated in their smallest pod, where a little background work (a
+// worker's polling, heartbeats) reads as saturation: of two measured
+// trials with the same settings, the one that gave the service twice the
+// cores or more (taking them only from services using less than idleBelow
+// of theirs) served less than the one where it was saturated. Dify's
+// Celery worker at its smallest pod is saturated in every seed-space
+// optimum (its tasks are off the request path); read as the bottleneck it
+// blocked the moves for latency (another process per api pod) for 15
+// trials in traced studies (seed/16c32g/agent). Only trials on inc's
+// plateau count: a bottleneck moves as the others are fed.
+func (g *guide) notLimiting(inc results.Trial, tried []results.Trial) map[string]bool {
+	ok := func(t results.Trial) bool {
+		return t.State == results.StateComplete && len(t.Utilisation) > 0 && t.Metrics.ErrorRate <= g.obj.MaxErrorRate &&
+			t.Metrics.TPS >= plateauShare*inc.Metrics.TPS
+	}
+	out := map[string]bool{}
+	for _, a := range tried {
+		if !ok(a) {
+			continue
+		}
+		ca := g.sp.Complete(spaces.Config(a.Params))
+		for _, b := range tried {
+			if !ok(b) || b.Metrics.TPS > a.Metrics.TPS {
+				continue
+			}
+			cb := g.sp.Complete(spaces.Config(b.Params))
+			if !g.sameSettings(ca, cb) {
+				continue
+			}
+			var grew []string
+			fair := true
+			for _, s := range g.sp.Services {
+				was, now := float64(replicas(ca, s))*cores(ca, s), float64(replicas(cb, s))*cores(cb, s)
+				switch {
+				case now >= 2*was:
+					grew = append(grew, s.Name)
+				case now < was-1e-9 && a.Utilisation[s.Name] >= idleBelow:
+					fair = false
+				}
+			}
+			if !fair {
+				continue
+			}
+			for _, s := range grew {
+				if a.Utilisation[s] >= busyAbove && g.smallest(ca, s) {
+					out[s] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sameSettings reports whether a and b set every setting alike.
+func (g *guide) sameSettings(a, b spaces.Config) bool {
+	for _, p := range g.sp.Params {
+		if fmt.Sprint(a[p.Name]) != fmt.Sprint(b[p.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// smallest reports whether c runs service name in its fewest, smallest
+// pods.
+func (g *guide) smallest(c spaces.Config, name string) bool {
+	s, ok := g.service(name)
+	return ok && replicas(c, s) == s.Replicas.Min && cores(c, s) <= s.CPU.Min.Cores()+1e-9
+}
+
+// discount is util with the services of kept counted as busy but not
+// saturated (idleBelow): they keep their cores and receive none (and
+// proportional, which would size them by that figure, leaves them alone).
+func discount(util map[string]float64, kept map[string]bool) map[string]float64 {
+	if len(kept) == 0 {
+		return util
+	}
+	out := maps.Clone(util)
+	for s := range kept {
+		if u, ok := out[s]; ok && u > idleBelow {
+			out[s] = idleBelow
+		}
+	}
+	return out
+}
+
+// firstUntried is the first of cands, moves from base, that no trial has
+// tried and that fits the budget, or nil; it records the move's base. A
+// move that repeats one of lost comes after every other.
+func (g *guide) firstUntried(base results.Trial, cands []spaces.Config, tried []results.Trial, lost []map[string]string) spaces.Config {
+	var later []spaces.Config
+	for pass := 0; pass < 2; pass++ {
+		for _, c := range cands {
+			if c == nil || triedBefore(c, tried) {
+				continue
+			}
+			if sys, err := g.sp.Resolve(g.b, c); err != nil || g.sp.Check(sys) != nil {
+				continue
+			}
+			if pass == 0 && len(lost) > 0 {
+				d := g.move(base.Params, c)
+				if slices.ContainsFunc(lost, func(l map[string]string) bool { return maps.Equal(l, d) }) {
+					later = append(later, c)
+					continue
+				}
+			}
+			g.from[configKey(c)] = base
+			return c
+		}
+		cands = later
+	}
+	return nil
+}
+
+// move is what changes from a to b: each differing parameter as "old→new".
+func (g *guide) move(a, b map[string]any) map[string]string {
+	ca, cb := g.sp.Complete(spaces.Config(a)), g.sp.Complete(spaces.Config(b))
+	d := map[string]string{}
+	for k, v := range cb {
+		if old := fmt.Sprint(ca[k]); old != fmt.Sprint(v) {
+			d[k] = old + "→" + fmt.Sprint(v)
+		}
+	}
+	return d
+}
+
+// lostMoves are the guide's moves whose trials served lossShare less than
+// the trial they were a move from. Around a new leader that differs from
+// that trial elsewhere (another pool setting, the pooler switched on) the
+// same move loses again: traced studies spent a third of their trials
+// repeating the same losing pod shapes around leaders a setting apart
+// (seed/8c16g/agent~v1).
+func (g *guide) lostMoves(tried []results.Trial) []map[string]string {
+	var out []map[string]string
+	for _, t := range tried {
+		base, ok := g.from[configKey(t.Params)]
+		if !ok || t.State != results.StateComplete || t.Metrics.TPS >= (1-lossShare)*base.Metrics.TPS {
+			continue
+		}
+		out = append(out, g.move(base.Params, t.Params))
+	}
+	return out
+}
+
+// lossShare is a loss beyond any run-to-run noise (1-2% of TPS).
+const lossShare = 0.05
+
+// configKey is a canonical text of a configuration.
+func configKey(c map[string]any) string {
+	keys := slices.Sorted(maps.Keys(c))
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%v;", k, c[k])
+	}
+	return b.String()
+}
+
+// plateau lists the measured trials other than inc within plateauShare of
+// its TPS, error-free and (when inc meets the SLO) meeting it too, the most
+// TPS first.
+func (g *guide) plateau(inc results.Trial, tried []results.Trial) []results.Trial {
+	var out []results.Trial
+	for _, t := range tried {
+		if t.State != results.StateComplete || len(t.Utilisation) == 0 || t.Metrics.ErrorRate > g.obj.MaxErrorRate ||
+			t.Metrics.TPS < plateauShare*inc.Metrics.TPS || sameParams(t.Params, inc.Params) {
+			continue
+		}
+		if Feasible(inc.Metrics, g.obj) && !Feasible(t.Metrics, g.obj) {
+			continue
+		}
+		out = append(out, t)
+	}
+	slices.SortStableFunc(out, func(a, b results.Trial) int { return cmp.Compare(b.Metrics.TPS, a.Metrics.TPS) })
+	return out
+}
+
+// plateauShare: the trials the guide walks to once nothing is left around
+// its leader are within the noise and the leader's margin of it.
+const plateauShare = 0.97
 
 // workFrom is the trial the guide's moves start from: the leader, unless
 // an error-free trial runs aheadMargin more TPS at a P95 within
@@ -246,7 +449,7 @@ func (g *guide) proportional(base spaces.Config, util map[string]float64) spaces
 	var moved []spaces.Service
 	for _, s := range g.byUtilisation(util) {
 		u, ok := util[s.Name]
-		if !ok {
+		if !ok || g.kept[s.Name] {
 			continue
 		}
 		used := u * cores(c, s) * float64(replicas(c, s))
@@ -368,12 +571,43 @@ func (g *guide) consolidate(base spaces.Config, util map[string]float64, s space
 		}
 		c := clone(base)
 		g.setService(c, s, nr, stepDown(s, total/float64(nr)))
-		g.processPerWholeCore(c, s)
+		g.processesFor(c, base, util, s, g.processPerWholeCore)
 		g.fill(c, g.byUtilisation(util), util, false)
 		out = append(out, c)
 	}
 	return out
 }
+
+// processesFor sets s's per-core process counts in c, whose pods of s were
+// just resized from base's: a process per core (cpuBound, a Python process
+// under the GIL uses at most one) unless base's processes each used less
+// than ioBoundProcess of a core in pods that were busy. Those wait on I/O
+// (a plugin call, an HTTP tool), a pod needs more of them than it has
+// cores, and the resized pods keep base's processes per core: going back
+// to one per core threw away the processes that had paid (seed/8c16g/agent:
+// api pods of two processes per 0.75 CPU resized to one per pod lost 20-45%).
+func (g *guide) processesFor(c, base spaces.Config, util map[string]float64, s spaces.Service, cpuBound func(spaces.Config, spaces.Service)) {
+	u, measured := util[s.Name]
+	was, now := cores(base, s), cores(c, s)
+	for _, p := range g.sp.Params {
+		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
+			continue
+		}
+		n := toFloat(base[p.Name])
+		if !measured || u < busyAbove || n <= 0 || u*was/n >= ioBoundProcess {
+			cpuBound(c, s)
+			return
+		}
+		k := math.Round(n / was * now)
+		k = math.Max(math.Round(p.PerCPU.Min*now), math.Min(math.Round(p.PerCPU.Max*now), k))
+		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, math.Max(1, k))))
+	}
+	g.fitMemory(c)
+}
+
+// ioBoundProcess is the share of a core under which a busy pod's processes
+// are waiting on I/O rather than on the CPU.
+const ioBoundProcess = 0.5
 
 // processPerWholeCore sets s's per-core process counts to the whole cores
 // of its pods (at least one), within the space's per-core range.
