@@ -18,8 +18,11 @@
 // broke the error limit is repaired first (its pooler and pool moves), a
 // trial far ahead in TPS whose P95 misses the SLO by the noise is built on
 // instead of a leader that met it by luck, and settings of a switched-off
-// component are never tried alone. TPE takes over when it has nothing left
-// to try.
+// component are never tried alone. With nothing left around its leader it
+// works from the trials within 3% of it (its plateau); a move that lost
+// before is tried last; a saturated service that served less with twice its
+// cores is not taken for the bottleneck. TPE takes over when it has nothing
+// left to try.
 //
 // Multi-fidelity (fidelity.go): with Study.Screen every trial is a short
 // load; one that already breaks the SLO or cannot beat the best beyond the
