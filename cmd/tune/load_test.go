@@ -177,9 +177,11 @@ func TestLoadMix(t *testing.T) {
 		}
 	}
 	// With a key the emulator does not know for the chatflow users, they
-	// fail and the agent's users, with their own key, do not.
+	// fail and the agent's users, with their own key, do not. An agent
+	// stream takes seconds in real time, longer under -race on a busy
+	// machine (one CI run completed none in 3 s): the window holds several.
 	t.Setenv("DIFY_API_KEY", "app-unknown")
-	stdout, _, code = runCLI(t, "load", "--url", srv.URL(), "--users", "3", "--spawn-rate", "0", "--duration", "3s",
+	stdout, _, code = runCLI(t, "load", "--url", srv.URL(), "--users", "3", "--spawn-rate", "0", "--duration", "8s",
 		"--think-time", "100ms", "--scenario", "chatflow=2,agent=1", "--app-key-env", "agent=AGENT_KEY")
 	if code != exitFailed || !strings.Contains(stdout, "http_401_unauthorized") || strings.Contains(stdout, " 0 completed") {
 		t.Errorf("chatflow users with an unknown key, agent users with theirs: exit %d\n%s", code, stdout)
