@@ -169,6 +169,11 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 			out = append(out, g.consolidate(base, util, s)...)
 		}
 	}
+	// Pods whose busy processes outnumber their whole cores are throttled
+	// while busy: the same cores in fewer pods, a core per process.
+	for _, s := range g.byUtilisation(util) {
+		out = append(out, g.fitProcesses(base, util, s))
+	}
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
 	// pooling, placement) before reshaping pods.
