@@ -323,3 +323,50 @@ func TestGuideSeesASaturatedServiceThatDoesNotLimit(t *testing.T) {
 	}
 	t.Error("no proposal among the first 4 gives the api pods a second process: the saturated worker still reads as the bottleneck")
 }
+
+// TestGuideFitsProcessesToTheirPods: the SLO holds with nothing saturated,
+// and the api runs six pods of 1.5 CPU with two gunicorn processes each,
+// every process using half a core or more: its pods are throttled while
+// busy. Among the first proposals is the same 9 cores in four pods of 2.25
+// CPU, two processes each (a core per process); with processes that wait on
+// I/O (a fifth of a core each) no proposal keeps 9 api cores in fewer pods
+// of two processes.
+func TestGuideFitsProcessesToTheirPods(t *testing.T) {
+	sp := loadSeed(t)
+	base := sp.Complete(spaces.Config{"api.replicas": int64(6), "api.cpu": 1.5, "api.workers": int64(2),
+		"postgresql.cpu": 3.25, "postgresql.storageClass": "local-ssd", "worker.cpu": 0.75, "xinference.cpu": 0.5, "ollama.cpu": 0.5,
+		"pgbouncer.enabled": true})
+	fitted := func(c spaces.Config) bool {
+		return toInt(c["api.replicas"]) == 4 && toFloat(c["api.cpu"]) == 2.25 && toInt(c["api.workers"]) == 2
+	}
+	for _, tc := range []struct {
+		name string
+		api  float64
+		want bool
+	}{
+		{"processes use a core", 0.68, true},
+		{"processes wait on I/O", 0.3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuide(sp, budget(t, "16c32g"), sp.Objective, 1)
+			g.fitMemory(base)
+			if !g.fits(base) {
+				t.Fatal("the test's leader does not fit 16c32g")
+			}
+			inc := results.Trial{State: results.StateComplete, Params: base, Metrics: results.Metrics{TPS: 149, P95: 600},
+				Utilisation: map[string]float64{"api": tc.api, "postgresql": 0.46, "redis": 0.27, "worker": 0.58}}
+			got := -1
+			for i, c := range proposals(g, inc, []results.Trial{inc}, 6) {
+				if fitted(c) && got < 0 {
+					got = i
+				}
+			}
+			if tc.want && got < 0 {
+				t.Error("no proposal among the first 6 puts the api's 9 cores in 4 pods of 2.25 CPU with 2 processes each")
+			}
+			if !tc.want && got >= 0 {
+				t.Errorf("proposal %d fits I/O-bound processes to fewer pods", got)
+			}
+		})
+	}
+}
