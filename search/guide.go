@@ -28,7 +28,8 @@ import (
 // clearly comes last around every later leader, and a service saturated in
 // its smallest pod that served no more with twice the cores is not taken
 // for the bottleneck. A regime of a busy service that no trial has run
-// (storage) is tried once before its cores are split, and pods whose
+// (storage) is tried once, as soon as the idle services' cores are spent,
+// and pods whose
 // CPU-bound processes outnumber their whole cores are fitted (the same
 // cores in fewer pods, a core per process). Every proposal is a feasible
 // configuration one step from the incumbent; when none is left untried
@@ -161,9 +162,10 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 		}
 	}
 	// A regime of a busy service that no trial has run (PostgreSQL on
-	// local SSD), once, before the cores are split by what it used.
+	// local SSD), once the idle services' cores are spent: before the
+	// busy ones' cores are split again by what they used under it.
 	settings := g.settingMoves(base, inc)
-	if len(util) > 0 {
+	if len(util) > 0 && !g.holdsIdleCores(base, util) {
 		out = append(out, g.unexplored(g.regimeMoves(settings, base), base, util)...)
 	}
 	// 1. Rebalance: idle services to what they use, the freed cores to

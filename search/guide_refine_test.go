@@ -372,37 +372,50 @@ func TestGuideFitsProcessesToTheirPods(t *testing.T) {
 }
 
 // TestGuideTriesAnUnrunRegimeEarly: the leader runs PostgreSQL on NFS, as
-// every trial so far did. With PostgreSQL busy, the first proposal is the
-// leader on local SSD (nothing else changed); once a trial has run local
-// SSD, or with PostgreSQL idle, the first proposal is not the storage move
-// (nor the pooler's switch: a setting of no service is not read as busy).
+// every trial so far did, and every idle service runs its smallest pod.
+// With PostgreSQL busy, the first proposal is the leader on local SSD
+// (nothing else changed); once a trial has run local SSD, with PostgreSQL
+// idle (nor the pooler's switch: a setting of no service is not read as
+// busy), or while an idle model server still holds a core above its
+// minimum (the first split is not made yet), the first proposal is not the
+// storage move.
 func TestGuideTriesAnUnrunRegimeEarly(t *testing.T) {
 	sp := loadSeed(t)
 	base := seed8Leader(t, sp)
 	base["postgresql.storageClass"] = "nfs"
-	onSSD := clone(base)
-	onSSD["postgresql.storageClass"] = "local-ssd"
 	other := sp.Complete(spaces.Config{"postgresql.storageClass": "local-ssd"})
+	unsplit := clone(base)
+	unsplit["api.replicas"], unsplit["xinference.cpu"] = int64(4), 1.25
 	for _, tc := range []struct {
 		name  string
+		lead  spaces.Config
 		pg    float64
 		tried []results.Trial
 		want  bool
 	}{
-		{"PostgreSQL busy, SSD never run", 0.9, nil, true},
-		{"PostgreSQL busy, SSD run before", 0.9, []results.Trial{{State: results.StateComplete, Params: other}}, false},
-		{"PostgreSQL idle", 0.2, nil, false},
+		{"PostgreSQL busy, SSD never run", base, 0.9, nil, true},
+		{"PostgreSQL busy, SSD run before", base, 0.9, []results.Trial{{State: results.StateComplete, Params: other}}, false},
+		{"PostgreSQL idle", base, 0.2, nil, false},
+		{"an idle service holds cores", unsplit, 0.9, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGuide(sp, budget(t, "8c16g"), sp.Objective, 1)
-			inc := results.Trial{State: results.StateComplete, Params: base, Metrics: results.Metrics{TPS: 40, P95: 3000},
-				Utilisation: map[string]float64{"api": 0.95, "postgresql": tc.pg, "pluginDaemon": 0.6, "worker": 0.5, "redis": 0.1}}
+			lead := clone(tc.lead)
+			g.fitMemory(lead)
+			if !g.fits(lead) {
+				t.Fatalf("the test's leader does not fit 8c16g: %v", lead)
+			}
+			onSSD := clone(lead)
+			onSSD["postgresql.storageClass"] = "local-ssd"
+			inc := results.Trial{State: results.StateComplete, Params: lead, Metrics: results.Metrics{TPS: 40, P95: 3000},
+				Utilisation: map[string]float64{"api": 0.95, "postgresql": tc.pg, "pluginDaemon": 0.6, "worker": 0.5, "redis": 0.1,
+					"xinference": 0, "ollama": 0, "weaviate": 0}}
 			c := g.propose(inc, append(tc.tried, inc))
 			if c == nil {
 				t.Fatal("no proposal")
 			}
 			if got := sameParams(c, onSSD); got != tc.want {
-				t.Errorf("first proposal is the leader on local SSD: %v, want %v (%v)", got, tc.want, g.move(base, c))
+				t.Errorf("first proposal is the leader on local SSD: %v, want %v (%v)", got, tc.want, g.move(lead, c))
 			}
 		})
 	}
