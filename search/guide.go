@@ -29,12 +29,11 @@ import (
 // its smallest pod that served no more with twice the cores is not taken
 // for the bottleneck. A regime of a busy service that no trial has run
 // (storage) is tried once, as soon as the idle services' cores are spent,
-// and pods whose
-// CPU-bound processes outnumber their whole cores are fitted (the same
-// cores in fewer pods, a core per process). Every proposal is a feasible
-// configuration one step from the incumbent; when none is left untried
-// around it the guide walks the trials on its plateau, then the study falls
-// back to TPE.
+// and pods whose CPU-bound processes outnumber their whole cores are
+// fitted (the same cores in fewer pods, a core per process). Every proposal
+// is a feasible configuration one step from the incumbent; when none is
+// left untried around it the guide walks the trials on its plateau, then
+// the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
