@@ -58,6 +58,10 @@ const (
 	screenBurst      = 1.5
 	screenMargin     = 0.03
 	screenCensor     = 0.5
+	// rescreenFactor: a censored screen's P95 understates the truth;
+	// a screen this many times it holds requests up to twice as slow
+	// uncensored (see rescreen).
+	rescreenFactor = 4.0
 )
 
 // Prunable reports whether a trial whose screening load of length screen
@@ -92,12 +96,13 @@ func screenUpper(tps float64, screen time.Duration) float64 {
 type screenPruner struct {
 	study  *Study
 	screen results.Metrics
+	length time.Duration
 	best   *results.Trial
 }
 
 // Prune implements goptuna.Pruner.
 func (p *screenPruner) Prune(*goptuna.Study, goptuna.FrozenTrial) (bool, error) {
-	return Prunable(p.screen, p.study.Screen, p.study.Objective, p.best), nil
+	return Prunable(p.screen, p.length, p.study.Objective, p.best), nil
 }
 
 // screening reports whether sampler trials start with a screen.
@@ -106,47 +111,91 @@ func (s *Study) screening() bool {
 }
 
 // measure runs one trial: the screen first when the study screens, then,
-// only when the screen's figures are censored (see Prunable), the full load
-// at once. A trial that survives its screen is recorded with the screen's
-// metrics (ScreenS says so): the search learns from it, and its full load
-// waits until it is a candidate for recommendation (see promotion). A
-// pruned trial keeps the screen's metrics and utilisation too. Sampler
-// trials ask goptuna's pruner (gt); the baseline and presets, which goptuna
-// never sees running, ask Prunable directly.
+// only when the screen's figures are censored (see Prunable), a screen
+// long enough for them (see rescreen) and, censored again, the full load.
+// A trial that survives its screen is recorded with the screen's metrics
+// (ScreenS says so): the search learns from it, and its full load waits
+// until it is a candidate for recommendation (see promotion). A pruned
+// trial keeps the screen's metrics and utilisation too. Sampler trials ask
+// goptuna's pruner (gt), one step a screen; the baseline and presets,
+// which goptuna never sees running, ask Prunable directly. The trial's
+// time and timings count every load it ran.
 func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner, best *results.Trial, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
 	if !s.screening() {
 		return s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
 	}
-	w := s.Workload
-	w.Duration = s.Screen
-	t, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, w)
-	if err != nil || t.State != results.StateComplete {
+	var before *results.Trial // the censored screen run before this load
+	run := func(w spaces.Workload) (results.Trial, error) {
+		t, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, w)
+		if before != nil {
+			t.Started, t.DurationS = before.Started, before.DurationS+t.DurationS
+			t.Timings = results.AddTimings(before.Timings, t.Timings)
+		}
 		return t, err
 	}
-	t.ScreenS = s.Screen.Seconds()
-	prune := Prunable(t.Metrics, s.Screen, s.Objective, best)
-	if gt != nil {
-		p.screen, p.best = t.Metrics, best
-		switch err := gt.ShouldPrune(0, s.score(t)); {
-		case err == goptuna.ErrTrialPruned: // compared as goptuna does
-			prune = true
-		case err != nil:
-			return t, fmt.Errorf("trial %d: prune: %w", number, err)
-		default:
-			prune = false
+	w := s.Workload
+	w.Duration = s.screenLength(best)
+	for step := 0; w.Duration > 0; step++ {
+		t, err := run(w)
+		if err != nil || t.State != results.StateComplete {
+			return t, err
 		}
+		t.ScreenS = w.Duration.Seconds()
+		prune := Prunable(t.Metrics, w.Duration, s.Objective, best)
+		if gt != nil {
+			p.screen, p.length, p.best = t.Metrics, w.Duration, best
+			switch err := gt.ShouldPrune(step, s.score(t)); {
+			case err == goptuna.ErrTrialPruned: // compared as goptuna does
+				prune = true
+			case err != nil:
+				return t, fmt.Errorf("trial %d: prune: %w", number, err)
+			default:
+				prune = false
+			}
+		}
+		switch {
+		case prune:
+			t.State = results.StatePruned
+			return t, nil
+		case !censored(t.Metrics, w.Duration):
+			return t, nil // the full load waits for a promotion
+		}
+		before = &t
+		if step > 0 {
+			break // censored twice: the full load
+		}
+		w.Duration = s.rescreen(t.Metrics, w.Duration)
 	}
-	switch {
-	case prune:
-		t.State = results.StatePruned
-		return t, nil
-	case !censored(t.Metrics, s.Screen):
-		return t, nil // the full load waits for a promotion
+	return run(s.Workload)
+}
+
+// rescreen is the length of the screen that follows a censored one of
+// length screen (0: none, the full load): rescreenFactor times the P95 it
+// measured, enough for requests up to twice as slow as that censored
+// figure (the requests slower than the window are the ones it missed).
+// Only a screen shorter than half the full load is worth running first;
+// a rescreen censored again runs on to the full load.
+func (s *Study) rescreen(m results.Metrics, screen time.Duration) time.Duration {
+	d := time.Duration(rescreenFactor * m.P95 * float64(time.Millisecond)).Round(time.Second)
+	if d <= screen || d > s.Workload.Duration/2 {
+		return 0
 	}
-	full, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
-	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
-	full.Timings = results.AddTimings(t.Timings, full.Timings)
-	return full, err
+	return d
+}
+
+// screenLength is the next screen's length: Screen, or with
+// ScreenCompletions as long as it takes the trial the search works from
+// (best) to complete that many requests, within Screen and half the full
+// load. A screen's TPS is a count of completions whose relative noise
+// falls as 1/√n (see the screening rules): a fixed length measures an agent
+// load's 45 TPS twice as noisily as a chatflow's 160, and the guide's moves
+// there differ by a few percent.
+func (s *Study) screenLength(best *results.Trial) time.Duration {
+	if s.ScreenCompletions <= 0 || best == nil || best.Metrics.TPS <= 0 {
+		return s.Screen
+	}
+	d := time.Duration(float64(s.ScreenCompletions) / best.Metrics.TPS * float64(time.Second)).Round(time.Second)
+	return min(max(d, s.Screen), s.Workload.Duration/2)
 }
 
 // censored reports whether a screen's figures say nothing reliable: its
