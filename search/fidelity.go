@@ -62,6 +62,9 @@ const (
 	// a screen this many times it holds requests up to twice as slow
 	// uncensored (see rescreen).
 	rescreenFactor = 4.0
+	// promoteZ: a screen is promoted over a full load only when ahead of
+	// it by this many of its standard errors (see promotion).
+	promoteZ = 1.0
 )
 
 // Prunable reports whether a trial whose screening load of length screen
@@ -238,11 +241,26 @@ func (s *Study) promotion(trials []results.Trial, left int) *results.Trial {
 	if best == nil || !best.Screened() {
 		return nil
 	}
-	stood := len(trials) - 1 - best.Number
-	if left <= 1 || (s.promoteAfter() > 0 && stood >= s.promoteAfter()) {
+	if left <= 1 {
+		return best
+	}
+	if inc := s.bestOf(view, true); inc != nil && best.Metrics.TPS < inc.Metrics.TPS*(1+promoteZ*screenSE(best.Metrics.TPS, best.ScreenS)) {
+		return nil // within its noise of what a full load already measured
+	}
+	if stood := len(trials) - 1 - best.Number; s.promoteAfter() > 0 && stood >= s.promoteAfter() {
 		return best
 	}
 	return nil
+}
+
+// screenSE is the relative standard error of a screen's TPS: a count of
+// n completions in the screen, bursty (see the screening rules).
+func screenSE(tps, screenS float64) float64 {
+	n := tps * screenS
+	if n < 1 {
+		return math.Inf(1)
+	}
+	return screenBurst / math.Sqrt(n)
 }
 
 // promotionRun is the Remeasurer's index of a promotion's run: on a
