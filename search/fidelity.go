@@ -345,6 +345,39 @@ type Confirmation struct {
 	// PromotedFrom is the screened trial the candidate's first full load
 	// promoted (nil: the candidate ran the full load as a trial).
 	PromotedFrom *int `json:"promoted_from,omitempty"`
+	// noise is the relative run-to-run noise pooled over the candidates
+	// confirmed together (see pool).
+	noise pooledNoise
+}
+
+// pooledNoise is a relative standard deviation and its degrees of freedom.
+type pooledNoise struct {
+	rel float64
+	df  int
+}
+
+// pool sets on each confirmation the relative noise of a run pooled over
+// all of them: the candidates are neighbouring configurations measured by
+// the same loads, so their relative spreads estimate one noise, and three
+// runs alone often show a spread far below it by chance (three runs within
+// 0.2% where the next fell 2.6% lower). A candidate with a failed run is
+// left out of the pool.
+func pool(cs []Confirmation) {
+	sum, df := 0.0, 0
+	for _, c := range cs {
+		if len(c.TPS) < 2 || slices.Contains(c.TPS, 0) {
+			continue
+		}
+		mean, sd := stat.MeanStdDev(c.TPS, nil)
+		sum += float64(len(c.TPS)-1) * (sd / mean) * (sd / mean)
+		df += len(c.TPS) - 1
+	}
+	if df == 0 {
+		return
+	}
+	for i := range cs {
+		cs[i].noise = pooledNoise{rel: math.Sqrt(sum / float64(df)), df: df}
+	}
 }
 
 // Mean is the candidate's mean TPS over its measurements.
@@ -362,16 +395,23 @@ func (c Confirmation) Spread() (lo, hi float64) {
 }
 
 // Interval is the 95% prediction interval of the candidate's next
-// measurement: mean ± t(0.975, n-1)·s·√(1+1/n) (Student's t, the
-// measurements taken as normal). The range of three measurements holds a
-// fourth only half the time; this is what "within the spread" can promise.
+// measurement: mean ± t(0.975, df)·s·√(1+1/n) (Student's t, the
+// measurements taken as normal), s the noise pooled over the candidates
+// confirmed with it when Confirm pooled more runs than its own (s relative
+// to its mean, df the pooled degrees of freedom), else its own (df n-1).
+// The range of three measurements holds a fourth only half the time; this
+// is what "within the spread" can promise.
 func (c Confirmation) Interval() (lo, hi float64) {
 	n := float64(len(c.TPS))
 	if n < 2 {
 		return c.TPS[0], c.TPS[0]
 	}
 	mean, sd := stat.MeanStdDev(c.TPS, nil)
-	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975) * sd * math.Sqrt(1+1/n)
+	df := n - 1
+	if float64(c.noise.df) > df {
+		sd, df = c.noise.rel*mean, float64(c.noise.df)
+	}
+	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(0.975) * sd * math.Sqrt(1+1/n)
 	return mean - half, mean + half
 }
 
@@ -439,6 +479,7 @@ func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeat
 		}
 		out = append(out, c)
 	}
+	pool(out)
 	slices.SortStableFunc(out, func(a, b Confirmation) int {
 		if a.Feasible != b.Feasible {
 			return b.Feasible - a.Feasible

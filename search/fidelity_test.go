@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -397,5 +398,28 @@ func TestScreenLengthByCompletions(t *testing.T) {
 	s.ScreenCompletions = 0
 	if got := s.screenLength(&results.Trial{Metrics: results.Metrics{TPS: 45}}); got != s.Screen {
 		t.Errorf("without ScreenCompletions: screen %v, want %v", got, s.Screen)
+	}
+}
+
+// TestIntervalPoolsTheCandidatesNoise: three runs of one candidate within
+// 0.1% of each other do not make its next run that predictable; the
+// interval takes the noise pooled over the candidates confirmed together
+// (a failed run's candidate left out), and a candidate's own wider spread
+// is pooled too.
+func TestIntervalPoolsTheCandidatesNoise(t *testing.T) {
+	cs := []Confirmation{
+		{Trial: 1, TPS: []float64{100, 100.1, 100.05}},
+		{Trial: 2, TPS: []float64{50, 51, 49}},     // 2% relative sd
+		{Trial: 3, TPS: []float64{60, 0, 61}},      // a failed run: not pooled
+		{Trial: 4, TPS: []float64{80, 80.8, 79.2}}, // 1%
+	}
+	alone, _ := cs[0].Interval()
+	pool(cs)
+	lo, hi := cs[0].Interval()
+	if alone < 99.5 || lo > 98 || hi < 102 {
+		t.Errorf("interval %.2f..%.2f (alone from %.2f): want its runs' own near ±0.2%%, pooled about ±4%%", lo, hi, alone)
+	}
+	if want := math.Sqrt((2*0.02*0.02 + 2*0.01*0.01 + 2*0.0005*0.0005) / 6); math.Abs(cs[2].noise.rel-want) > 1e-3 || cs[2].noise.df != 6 {
+		t.Errorf("pooled noise %+v, want rel %.4f over 6 degrees of freedom", cs[2].noise, want)
 	}
 }
