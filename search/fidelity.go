@@ -36,8 +36,11 @@ type Remeasurer interface {
 //     length: requests about as slow as the window rarely complete in it,
 //     so such a screen understates latency and misstates TPS (an llm
 //     load's baseline: P95 54 s over 3 minutes, 25 s over a 20 s screen,
-//     at twice the TPS). It runs on to the full load, whose figures the
-//     sampler then learns from;
+//     at twice the TPS). A screen rescreenFactor times its P95 follows
+//     (today's topology's 8c16g baseline: P95 15 s over 20 s, judged
+//     over a minute instead of the 3-minute load); censored again, or
+//     longer than half the full load, it runs on to the full load, whose
+//     figures the sampler then learns from;
 //   - a TPS whose upper bound is below the best trial's. The bound is the
 //     screen's TPS plus screenZ standard errors of a count of n completions
 //     (n = TPS × the screen's length), which is screenBurst/√n relative:
