@@ -31,12 +31,15 @@
 // load; one that already breaks the SLO or cannot beat the best beyond the
 // screen's noise is pruned through goptuna's Pruner (state pruned), the
 // others are recorded as screens (Trial.ScreenS) the search learns from.
-// Full loads go only to candidates for recommendation: the best screen once
-// it has stood Study.PromoteAfter trials, and on the study's last trial, is
-// promoted (a trial of origin promoted, the full load of its screen's
-// configuration), and Study.Confirm promotes and re-measures the top
-// candidates, through the optional Remeasurer the evaluator may implement.
-// Only full loads are recommended.
+// A screen too slow to judge (censored) is followed by one sized to its
+// P95 before any full load; Study.ScreenCompletions sizes every screen by
+// the completions it should hold. Full loads go only to candidates for
+// recommendation: the best screen once it has stood Study.PromoteAfter
+// trials ahead of the best full load by more than its own noise, and on
+// the study's last trial, is promoted (a trial of origin promoted, the
+// full load of its screen's configuration), and Study.Confirm promotes and
+// re-measures the top candidates, through the optional Remeasurer the
+// evaluator may implement. Only full loads are recommended.
 //
 // It declares the Evaluator (and Remeasurer) it needs; the deployers
 // implement them without importing search. It must not import net/http,

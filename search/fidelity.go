@@ -36,8 +36,11 @@ type Remeasurer interface {
 //     length: requests about as slow as the window rarely complete in it,
 //     so such a screen understates latency and misstates TPS (an llm
 //     load's baseline: P95 54 s over 3 minutes, 25 s over a 20 s screen,
-//     at twice the TPS). It runs on to the full load, whose figures the
-//     sampler then learns from;
+//     at twice the TPS). A screen rescreenFactor times its P95 follows
+//     (today's topology's 8c16g baseline: P95 15 s over 20 s, judged
+//     over a minute instead of the 3-minute load); censored again, or
+//     longer than half the full load, it runs on to the full load, whose
+//     figures the sampler then learns from;
 //   - a TPS whose upper bound is below the best trial's. The bound is the
 //     screen's TPS plus screenZ standard errors of a count of n completions
 //     (n = TPS × the screen's length), which is screenBurst/√n relative:
@@ -58,6 +61,13 @@ const (
 	screenBurst      = 1.5
 	screenMargin     = 0.03
 	screenCensor     = 0.5
+	// rescreenFactor: a censored screen's P95 understates the truth;
+	// a screen this many times it holds requests up to twice as slow
+	// uncensored (see rescreen).
+	rescreenFactor = 4.0
+	// promoteZ: a screen is promoted over a full load only when ahead of
+	// it by this many of its standard errors (see promotion).
+	promoteZ = 1.0
 )
 
 // Prunable reports whether a trial whose screening load of length screen
@@ -92,12 +102,13 @@ func screenUpper(tps float64, screen time.Duration) float64 {
 type screenPruner struct {
 	study  *Study
 	screen results.Metrics
+	length time.Duration
 	best   *results.Trial
 }
 
 // Prune implements goptuna.Pruner.
 func (p *screenPruner) Prune(*goptuna.Study, goptuna.FrozenTrial) (bool, error) {
-	return Prunable(p.screen, p.study.Screen, p.study.Objective, p.best), nil
+	return Prunable(p.screen, p.length, p.study.Objective, p.best), nil
 }
 
 // screening reports whether sampler trials start with a screen.
@@ -106,47 +117,91 @@ func (s *Study) screening() bool {
 }
 
 // measure runs one trial: the screen first when the study screens, then,
-// only when the screen's figures are censored (see Prunable), the full load
-// at once. A trial that survives its screen is recorded with the screen's
-// metrics (ScreenS says so): the search learns from it, and its full load
-// waits until it is a candidate for recommendation (see promotion). A
-// pruned trial keeps the screen's metrics and utilisation too. Sampler
-// trials ask goptuna's pruner (gt); the baseline and presets, which goptuna
-// never sees running, ask Prunable directly.
+// only when the screen's figures are censored (see Prunable), a screen
+// long enough for them (see rescreen) and, censored again, the full load.
+// A trial that survives its screen is recorded with the screen's metrics
+// (ScreenS says so): the search learns from it, and its full load waits
+// until it is a candidate for recommendation (see promotion). A pruned
+// trial keeps the screen's metrics and utilisation too. Sampler trials ask
+// goptuna's pruner (gt), one step a screen; the baseline and presets,
+// which goptuna never sees running, ask Prunable directly. The trial's
+// time and timings count every load it ran.
 func (s *Study) measure(ctx context.Context, gt *goptuna.Trial, p *screenPruner, best *results.Trial, number int, origin results.Origin, cfg spaces.Config, sys spaces.System) (results.Trial, error) {
 	if !s.screening() {
 		return s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
 	}
-	w := s.Workload
-	w.Duration = s.Screen
-	t, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, w)
-	if err != nil || t.State != results.StateComplete {
+	var before *results.Trial // the censored screen run before this load
+	run := func(w spaces.Workload) (results.Trial, error) {
+		t, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, w)
+		if before != nil {
+			t.Started, t.DurationS = before.Started, before.DurationS+t.DurationS
+			t.Timings = results.AddTimings(before.Timings, t.Timings)
+		}
 		return t, err
 	}
-	t.ScreenS = s.Screen.Seconds()
-	prune := Prunable(t.Metrics, s.Screen, s.Objective, best)
-	if gt != nil {
-		p.screen, p.best = t.Metrics, best
-		switch err := gt.ShouldPrune(0, s.score(t)); {
-		case err == goptuna.ErrTrialPruned: // compared as goptuna does
-			prune = true
-		case err != nil:
-			return t, fmt.Errorf("trial %d: prune: %w", number, err)
-		default:
-			prune = false
+	w := s.Workload
+	w.Duration = s.screenLength(best)
+	for step := 0; w.Duration > 0; step++ {
+		t, err := run(w)
+		if err != nil || t.State != results.StateComplete {
+			return t, err
 		}
+		t.ScreenS = w.Duration.Seconds()
+		prune := Prunable(t.Metrics, w.Duration, s.Objective, best)
+		if gt != nil {
+			p.screen, p.length, p.best = t.Metrics, w.Duration, best
+			switch err := gt.ShouldPrune(step, s.score(t)); {
+			case err == goptuna.ErrTrialPruned: // compared as goptuna does
+				prune = true
+			case err != nil:
+				return t, fmt.Errorf("trial %d: prune: %w", number, err)
+			default:
+				prune = false
+			}
+		}
+		switch {
+		case prune:
+			t.State = results.StatePruned
+			return t, nil
+		case !censored(t.Metrics, w.Duration):
+			return t, nil // the full load waits for a promotion
+		}
+		before = &t
+		if step > 0 {
+			break // censored twice: the full load
+		}
+		w.Duration = s.rescreen(t.Metrics, w.Duration)
 	}
-	switch {
-	case prune:
-		t.State = results.StatePruned
-		return t, nil
-	case !censored(t.Metrics, s.Screen):
-		return t, nil // the full load waits for a promotion
+	return run(s.Workload)
+}
+
+// rescreen is the length of the screen that follows a censored one of
+// length screen (0: none, the full load): rescreenFactor times the P95 it
+// measured, enough for requests up to twice as slow as that censored
+// figure (the requests slower than the window are the ones it missed).
+// Only a screen shorter than half the full load is worth running first;
+// a rescreen censored again runs on to the full load.
+func (s *Study) rescreen(m results.Metrics, screen time.Duration) time.Duration {
+	d := time.Duration(rescreenFactor * m.P95 * float64(time.Millisecond)).Round(time.Second)
+	if d <= screen || d > s.Workload.Duration/2 {
+		return 0
 	}
-	full, err := s.evaluate(ctx, s.Evaluator, number, origin, cfg, sys, s.Workload)
-	full.Started, full.DurationS = t.Started, t.DurationS+full.DurationS
-	full.Timings = results.AddTimings(t.Timings, full.Timings)
-	return full, err
+	return d
+}
+
+// screenLength is the next screen's length: Screen, or with
+// ScreenCompletions as long as it takes the trial the search works from
+// (best) to complete that many requests, within Screen and half the full
+// load. A screen's TPS is a count of completions whose relative noise
+// falls as 1/√n (see the screening rules): a fixed length measures an agent
+// load's 45 TPS twice as noisily as a chatflow's 160, and the guide's moves
+// there differ by a few percent.
+func (s *Study) screenLength(best *results.Trial) time.Duration {
+	if s.ScreenCompletions <= 0 || best == nil || best.Metrics.TPS <= 0 {
+		return s.Screen
+	}
+	d := time.Duration(float64(s.ScreenCompletions) / best.Metrics.TPS * float64(time.Second)).Round(time.Second)
+	return min(max(d, s.Screen), s.Workload.Duration/2)
 }
 
 // censored reports whether a screen's figures say nothing reliable: its
@@ -159,8 +214,13 @@ func censored(m results.Metrics, screen time.Duration) bool {
 // the screening rules), and only a full load may be recommended, so full
 // loads go to the candidates for recommendation alone, as in successive
 // halving: the best SLO-feasible trial, when it is a screen that has stood
-// for PromoteAfter trials (the climb paused there), and the best screen of
-// all once the study has one trial left. A promotion is a trial of its own
+// for PromoteAfter trials (the climb paused there) and is ahead of the best
+// full load by more than promoteZ of its standard errors, and the best
+// screen of all once the study has one trial left. The best of many noisy
+// screens is a lucky one: on a plateau, without the margin, each new lucky
+// screen cost a full load that fell back under the one already measured
+// (seed space 16c32g chatflow: five 147-TPS promotions under a 148 full
+// load; the margin took its load-seconds to 95% from 1110 to 920). A promotion is a trial of its own
 // (origin promoted, PromotedFrom its screen), recorded like any other, so a
 // study killed between a screen and its promotion resumes and promotes it:
 // the rule reads nothing but the stored trials. The promotion supersedes its
@@ -189,11 +249,26 @@ func (s *Study) promotion(trials []results.Trial, left int) *results.Trial {
 	if best == nil || !best.Screened() {
 		return nil
 	}
-	stood := len(trials) - 1 - best.Number
-	if left <= 1 || (s.promoteAfter() > 0 && stood >= s.promoteAfter()) {
+	if left <= 1 {
+		return best
+	}
+	if inc := s.bestOf(view, true); inc != nil && best.Metrics.TPS < inc.Metrics.TPS*(1+promoteZ*screenSE(best.Metrics.TPS, best.ScreenS)) {
+		return nil // within its noise of what a full load already measured
+	}
+	if stood := len(trials) - 1 - best.Number; s.promoteAfter() > 0 && stood >= s.promoteAfter() {
 		return best
 	}
 	return nil
+}
+
+// screenSE is the relative standard error of a screen's TPS: a count of
+// n completions in the screen, bursty (see the screening rules).
+func screenSE(tps, screenS float64) float64 {
+	n := tps * screenS
+	if n < 1 {
+		return math.Inf(1)
+	}
+	return screenBurst / math.Sqrt(n)
 }
 
 // promotionRun is the Remeasurer's index of a promotion's run: on a
@@ -273,6 +348,39 @@ type Confirmation struct {
 	// PromotedFrom is the screened trial the candidate's first full load
 	// promoted (nil: the candidate ran the full load as a trial).
 	PromotedFrom *int `json:"promoted_from,omitempty"`
+	// noise is the relative run-to-run noise pooled over the candidates
+	// confirmed together (see pool).
+	noise pooledNoise
+}
+
+// pooledNoise is a relative standard deviation and its degrees of freedom.
+type pooledNoise struct {
+	rel float64
+	df  int
+}
+
+// pool sets on each confirmation the relative noise of a run pooled over
+// all of them: the candidates are neighbouring configurations measured by
+// the same loads, so their relative spreads estimate one noise, and three
+// runs alone often show a spread far below it by chance (three runs within
+// 0.2% where the next fell 2.6% lower). A candidate with a failed run is
+// left out of the pool.
+func pool(cs []Confirmation) {
+	sum, df := 0.0, 0
+	for _, c := range cs {
+		if len(c.TPS) < 2 || slices.Contains(c.TPS, 0) {
+			continue
+		}
+		mean, sd := stat.MeanStdDev(c.TPS, nil)
+		sum += float64(len(c.TPS)-1) * (sd / mean) * (sd / mean)
+		df += len(c.TPS) - 1
+	}
+	if df == 0 {
+		return
+	}
+	for i := range cs {
+		cs[i].noise = pooledNoise{rel: math.Sqrt(sum / float64(df)), df: df}
+	}
 }
 
 // Mean is the candidate's mean TPS over its measurements.
@@ -290,16 +398,23 @@ func (c Confirmation) Spread() (lo, hi float64) {
 }
 
 // Interval is the 95% prediction interval of the candidate's next
-// measurement: mean ± t(0.975, n-1)·s·√(1+1/n) (Student's t, the
-// measurements taken as normal). The range of three measurements holds a
-// fourth only half the time; this is what "within the spread" can promise.
+// measurement: mean ± t(0.975, df)·s·√(1+1/n) (Student's t, the
+// measurements taken as normal), s the noise pooled over the candidates
+// confirmed with it when Confirm pooled more runs than its own (s relative
+// to its mean, df the pooled degrees of freedom), else its own (df n-1).
+// The range of three measurements holds a fourth only half the time; this
+// is what "within the spread" can promise.
 func (c Confirmation) Interval() (lo, hi float64) {
 	n := float64(len(c.TPS))
 	if n < 2 {
 		return c.TPS[0], c.TPS[0]
 	}
 	mean, sd := stat.MeanStdDev(c.TPS, nil)
-	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975) * sd * math.Sqrt(1+1/n)
+	df := n - 1
+	if float64(c.noise.df) > df {
+		sd, df = c.noise.rel*mean, float64(c.noise.df)
+	}
+	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(0.975) * sd * math.Sqrt(1+1/n)
 	return mean - half, mean + half
 }
 
@@ -367,6 +482,7 @@ func (s *Study) Confirm(ctx context.Context, trials []results.Trial, top, repeat
 		}
 		out = append(out, c)
 	}
+	pool(out)
 	slices.SortStableFunc(out, func(a, b Confirmation) int {
 		if a.Feasible != b.Feasible {
 			return b.Feasible - a.Feasible

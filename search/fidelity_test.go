@@ -3,6 +3,8 @@ package search
 import (
 	"context"
 	"errors"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -288,5 +290,136 @@ func TestGuideReadsPrunedScreens(t *testing.T) {
 	}
 	if trials[1].State != results.StatePruned {
 		t.Error("the study's own record changed")
+	}
+}
+
+// TestCensoredScreenRescreens: a screen too slow to judge (P95 over half
+// its window) is followed by one long enough for its requests before any
+// full load: today's topology at 8c16g starts from a baseline whose 20 s
+// screen shows a P95 of about 15 s; the rescreen measures it, it breaks the
+// SLO beyond the noise and is pruned without the 3-minute load. A rescreen
+// censored again runs on to the full load, and the trial's time counts
+// every load.
+func TestCensoredScreenRescreens(t *testing.T) {
+	sp := loadDefault(t)
+	var loads []time.Duration
+	s := &Study{Space: sp, Budget: budget(t, "8c16g"), Workload: sp.Load, Objective: sp.Objective,
+		Sampler: "guided", Trials: 1, Seed: 1, Baseline: true, Screen: 20 * time.Second,
+		Evaluator: EvaluatorFunc(func(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+			loads = append(loads, w.Duration)
+			return sim.New(1).Evaluate(ctx, sys, w)
+		}),
+		Store: &MemoryStore{}}
+	ts, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loads) != 2 || loads[0] != 20*time.Second || loads[1] <= 20*time.Second || loads[1] > sp.Load.Duration/2 {
+		t.Fatalf("loads %v: want the 20 s screen, then one sized to its P95 (at most half the full load)", loads)
+	}
+	if b := ts[0]; b.State != results.StatePruned || b.ScreenS != loads[1].Seconds() || censored(b.Metrics, loads[1]) {
+		t.Errorf("baseline %s, screen_s %v, P95 %.0f ms: want pruned by the rescreen's figures", b.State, b.ScreenS, b.Metrics.P95)
+	}
+
+	// Requests always as slow as the window: censored twice.
+	loads = nil
+	var clock time.Time
+	s = &Study{Space: sp, Budget: budget(t, "8c16g"), Workload: sp.Load, Objective: sp.Objective,
+		Sampler: "guided", Trials: 1, Seed: 1, Baseline: true, Screen: 20 * time.Second,
+		Evaluator: EvaluatorFunc(func(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+			loads = append(loads, w.Duration)
+			clock = clock.Add(w.Duration)
+			return results.Measurement{Metrics: results.Metrics{TPS: 1, P95: 0.9 * float64(w.Duration.Milliseconds())}}, nil
+		}),
+		Store: &MemoryStore{}, Now: func() time.Time { return clock }}
+	ts, err = s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{20 * time.Second, 72 * time.Second, sp.Load.Duration}
+	if !slices.Equal(loads, want) {
+		t.Fatalf("loads %v, want %v: the screen, a rescreen of 4 × its P95, the full load", loads, want)
+	}
+	if b := ts[0]; b.Screened() || b.DurationS != (20+72+180) {
+		t.Errorf("baseline screen_s %v, %v s: want the full load's figures and every load's time", b.ScreenS, b.DurationS)
+	}
+}
+
+// TestPromotionNeedsAScreenAheadByItsNoise: once a full load measured the
+// best configuration so far, a screen is promoted over it only when it is
+// ahead by more than one standard error of its own TPS (2040 completions:
+// 3.3%); a screen within that noise stays a screen, and the best screen is
+// still promoted on the study's last trial.
+func TestPromotionNeedsAScreenAheadByItsNoise(t *testing.T) {
+	s := &Study{Objective: spaces.Objective{SLOP95: 2 * time.Second, MaxErrorRate: 0.01}, Screen: 20 * time.Second,
+		Workload: spaces.Workload{Duration: 3 * time.Minute}}
+	trials := func(screenTPS float64) []results.Trial {
+		return []results.Trial{
+			{Number: 0, State: results.StateComplete, Metrics: results.Metrics{TPS: 100, P95: 1000}},
+			{Number: 1, State: results.StateComplete, ScreenS: 20, Metrics: results.Metrics{TPS: screenTPS, P95: 1000}},
+			{Number: 2, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, P95: 1000}},
+			{Number: 3, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, P95: 1000}},
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		screenTPS float64
+		left      int
+		want      bool
+	}{
+		{"within its noise", 102, 10, false},
+		{"ahead beyond its noise", 104, 10, true},
+		{"within its noise, last trial", 102, 1, true},
+	} {
+		got := s.promotion(trials(tc.screenTPS), tc.left)
+		if (got != nil) != tc.want || got != nil && got.Number != 1 {
+			t.Errorf("%s: promotion %v, want the screen promoted: %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestScreenLengthByCompletions: with ScreenCompletions a screen lasts as
+// long as the best trial takes to complete that many requests, within
+// Screen and half the full load.
+func TestScreenLengthByCompletions(t *testing.T) {
+	s := &Study{Screen: 20 * time.Second, ScreenCompletions: 1800, Workload: spaces.Workload{Duration: 3 * time.Minute}}
+	for _, tc := range []struct {
+		tps  float64 // the best trial's; 0: none yet
+		want time.Duration
+	}{{0, 20 * time.Second}, {45, 40 * time.Second}, {160, 20 * time.Second}, {5, 90 * time.Second}} {
+		var best *results.Trial
+		if tc.tps > 0 {
+			best = &results.Trial{Metrics: results.Metrics{TPS: tc.tps}}
+		}
+		if got := s.screenLength(best); got != tc.want {
+			t.Errorf("best at %v TPS: screen %v, want %v", tc.tps, got, tc.want)
+		}
+	}
+	s.ScreenCompletions = 0
+	if got := s.screenLength(&results.Trial{Metrics: results.Metrics{TPS: 45}}); got != s.Screen {
+		t.Errorf("without ScreenCompletions: screen %v, want %v", got, s.Screen)
+	}
+}
+
+// TestIntervalPoolsTheCandidatesNoise: three runs of one candidate within
+// 0.1% of each other do not make its next run that predictable; the
+// interval takes the noise pooled over the candidates confirmed together
+// (a failed run's candidate left out), and a candidate's own wider spread
+// is pooled too.
+func TestIntervalPoolsTheCandidatesNoise(t *testing.T) {
+	cs := []Confirmation{
+		{Trial: 1, TPS: []float64{100, 100.1, 100.05}},
+		{Trial: 2, TPS: []float64{50, 51, 49}},     // 2% relative sd
+		{Trial: 3, TPS: []float64{60, 0, 61}},      // a failed run: not pooled
+		{Trial: 4, TPS: []float64{80, 80.8, 79.2}}, // 1%
+	}
+	alone, _ := cs[0].Interval()
+	pool(cs)
+	lo, hi := cs[0].Interval()
+	if alone < 99.5 || lo > 98 || hi < 102 {
+		t.Errorf("interval %.2f..%.2f (alone from %.2f): want its runs' own near ±0.2%%, pooled about ±4%%", lo, hi, alone)
+	}
+	if want := math.Sqrt((2*0.02*0.02 + 2*0.01*0.01 + 2*0.0005*0.0005) / 6); math.Abs(cs[2].noise.rel-want) > 1e-3 || cs[2].noise.df != 6 {
+		t.Errorf("pooled noise %+v, want rel %.4f over 6 degrees of freedom", cs[2].noise, want)
 	}
 }

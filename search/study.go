@@ -76,6 +76,11 @@ type Study struct {
 	// screen's metrics (Trial.ScreenS) and run the full load only when
 	// promoted, as a trial of their own. See Prunable and promotion.
 	Screen time.Duration
+	// ScreenCompletions, when positive, lengthens each screen to the time
+	// the best trial so far takes to complete that many requests (at
+	// least Screen, at most half the workload's duration): see
+	// screenLength.
+	ScreenCompletions int
 	// PromoteAfter is how many trials the best trial, when it is a screen,
 	// must stand before its full load runs (0: DefaultPromoteAfter; negative: only
 	// with the study's last trial).

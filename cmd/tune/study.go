@@ -76,7 +76,7 @@ TUNE_BUDGET=16c32g) or from --config-file.`,
 	f.StringVar(&o.out, "out", "", "output folder for trials.jsonl, pareto.json, values.yaml (default tune-out/<study>)")
 	f.StringVar(&o.sampler, "sampler", search.Samplers[0], "search algorithm: "+strings.Join(search.Samplers, ", "))
 	f.Float64Var(&o.moves, "local-moves", 0.25, "share of TPE's trials (after its 8 startup trials) spent on small moves around the best trial so far; 0 is pure TPE")
-	f.DurationVar(&o.screen, "screen", 0, "measure each trial with a load this long (e.g. 20s): prune it when it breaks the SLO or cannot beat the best beyond its noise, else record the screen and run the full load only for the best screen once it stood "+fmt.Sprint(search.DefaultPromoteAfter)+" trials and on the last trial (a promoted trial); only full loads are recommended. 0: every trial runs the full load")
+	f.DurationVar(&o.screen, "screen", 0, "measure each trial with a load this long (e.g. 20s): prune it when it breaks the SLO or cannot beat the best beyond its noise, else record the screen and run the full load only for the best screen once it stood "+fmt.Sprint(search.DefaultPromoteAfter)+" trials ahead of the best full load beyond its noise, and on the last trial (a promoted trial); a screen too slow to judge is followed by one sized to its latency; only full loads are recommended. 0: every trial runs the full load")
 	f.IntVar(&o.confirm, "confirm", 0, "re-measure the N best trials within the SLO before recommending one (the recommendation is the best mean among those that keep the SLO)")
 	f.IntVar(&o.repeats, "confirm-repeats", 2, "with --confirm: re-measurements of each candidate")
 	f.StringSliceVar(&o.enqueue, "enqueue", nil, "configurations to evaluate after the baseline: preset ids from <space dir>/presets (e.g. s16-final) or YAML files")
@@ -225,7 +225,7 @@ func (o *studyOpts) header(stdout io.Writer, in *inputs, done int) {
 	fmt.Fprintf(stdout, "load per trial: %d users, spawn %g/s, think %s..%s, measured %s after the ramp\n",
 		w.Users, w.SpawnRate, w.ThinkMin, w.ThinkMax, w.Duration)
 	if o.screen > 0 && o.screen < w.Duration {
-		fmt.Fprintf(stdout, "screening: each trial measured %s after the ramp; the full load only for the best screen once it stood %d trials, and on the last trial\n",
+		fmt.Fprintf(stdout, "screening: each trial measured %s after the ramp; the full load only for the best screen once it stood %d trials ahead of the best full load beyond its noise, and on the last trial\n",
 			o.screen, search.DefaultPromoteAfter)
 	}
 	printUnread(stdout, o.target, o.helm.emulate, in.space)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tune-dify/tune/results"
+	"github.com/tune-dify/tune/search"
 	"github.com/tune-dify/tune/spaces"
 	"github.com/tune-dify/tune/target/release"
 )
@@ -145,25 +145,33 @@ func TestReportJSONWhenNeverReached(t *testing.T) {
 // TestTrialLoadSeconds: the bench charges every load a trial ran: a screen
 // (pruned or kept) its screen, a promotion the full load, a trial whose
 // censored screen ran on both, and without screening the full load.
-func TestTrialLoadSeconds(t *testing.T) {
-	full := spaces.Workload{Users: 100, SpawnRate: 10, Duration: 3 * time.Minute}
-	screen := full
+// TestMeteredLoadSeconds: the bench charges a study every load its
+// evaluator ran, the ramp included: a screen, a re-measurement of the full
+// load (a promotion or a confirmation).
+func TestMeteredLoadSeconds(t *testing.T) {
+	chdirRoot(t)
+	p, err := load(benchCase{Space: "spaces/seed.yaml", Budget: "8c16g", Scenario: "chatflow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := p.sp.Resolve(p.b, p.sp.Baseline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent := 0.0
+	m := metered{ev: noisyModel{salt: 1, p: p}, spent: &spent}
+	screen := p.w
 	screen.Duration = 20 * time.Second
-	from := 1
-	for _, tc := range []struct {
-		name     string
-		t        results.Trial
-		screened bool
-		want     float64
-	}{
-		{"unscreened", results.Trial{State: results.StateComplete}, false, 190},
-		{"pruned", results.Trial{State: results.StatePruned, ScreenS: 20}, true, 30},
-		{"screen kept", results.Trial{State: results.StateComplete, ScreenS: 20}, true, 30},
-		{"promotion", results.Trial{State: results.StateComplete, Origin: results.OriginPromoted, PromotedFrom: &from}, true, 190},
-		{"censored screen ran on", results.Trial{State: results.StateComplete}, true, 220},
-	} {
-		if got := trialLoadS(tc.t, full, screen, tc.screened); got != tc.want {
-			t.Errorf("%s: %v load-seconds, want %v", tc.name, got, tc.want)
+	for _, step := range []struct {
+		ev   search.Evaluator
+		w    spaces.Workload
+		want float64
+	}{{m, screen, 30}, {m.Remeasure(1), p.w, 30 + 190}} {
+		if _, err := step.ev.Evaluate(context.Background(), sys, step.w); err != nil {
+			t.Fatal(err)
+		}
+		if spent != step.want {
+			t.Errorf("%v load-seconds after a %v load, want %v", spent, step.w.Duration, step.want)
 		}
 	}
 }

@@ -49,20 +49,23 @@ type trajectory struct {
 	leads int
 }
 
-// trialLoadS is what trial t cost in load-seconds: a screen (pruned or
-// not) its screen, a promotion the full load, and in a screened study a
-// trial whose censored screen ran on both, the full load starting from
-// zero; without screening every trial the full load.
-func trialLoadS(t results.Trial, full, screen spaces.Workload, screened bool) float64 {
-	switch {
-	case !screened || t.Origin == results.OriginPromoted:
-		return search.LoadSeconds(full)
-	case t.State == results.StatePruned || t.Screened():
-		return search.LoadSeconds(screen)
-	case t.State == results.StateComplete:
-		return search.LoadSeconds(screen) + search.LoadSeconds(full)
-	}
-	return search.LoadSeconds(screen) // failed: at the screen, where a screened study starts
+// metered is the study's evaluator that counts the load-seconds it ran
+// (search.LoadSeconds of every load: each screen, rescreen, full load,
+// promotion and re-measurement), so the bench charges a study what it
+// loaded whatever its screening rules.
+type metered struct {
+	ev    search.Evaluator
+	spent *float64
+}
+
+func (m metered) Evaluate(ctx context.Context, sys spaces.System, w spaces.Workload) (results.Measurement, error) {
+	*m.spent += search.LoadSeconds(w)
+	return m.ev.Evaluate(ctx, sys, w)
+}
+
+// Remeasure implements search.Remeasurer: a re-measurement is metered too.
+func (m metered) Remeasure(i int) search.Evaluator {
+	return metered{ev: m.ev.(search.Remeasurer).Remeasure(i), spent: m.spent}
 }
 
 // sameConfig reports whether two trials' parameters are the same.
@@ -140,13 +143,13 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 	err = parallel(o.seeds, o.jobs, func(i int) error {
 		seed := int64(i + 1)
 		s, ev := benchStudy(p, sampler, moves, prune, seed, o)
-		screenW := p.w
-		screenW.Duration = s.Screen
+		metre := 0.0 // every load-second the study's evaluator ran
+		s.Evaluator = metered{ev: ev, spent: &metre}
 		tr := &trajs[i]
 		spent, cluster := 0.0, 0.0
 		var failed error // a re-measurement that could not resolve its trial
 		s.OnTrial = func(t results.Trial, best *results.Trial) {
-			load := trialLoadS(t, p.w, screenW, s.Screen > 0)
+			load := metre - spent
 			switch {
 			case t.State == results.StatePruned:
 				tr.pruned++
@@ -205,17 +208,13 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		if !prune {
 			return nil
 		}
-		n := len(trials)
+		before := metre
 		trials, cs, err := s.Confirm(context.Background(), trials, o.confirmTop, o.confirmRep)
 		if err != nil {
 			return err
 		}
-		tr.confirm = cs
 		// Confirmation's own promotions are full loads too.
-		tr.confirmS = float64(len(trials)-n) * search.LoadSeconds(p.w)
-		for _, c := range cs {
-			tr.confirmS += float64(len(c.TPS)-1) * search.LoadSeconds(p.w)
-		}
+		tr.confirm, tr.confirmS = cs, metre-before
 		if len(cs) > 0 {
 			sys, err := p.sp.Resolve(p.b, trials[cs[0].Trial].Params)
 			if err != nil {
@@ -298,7 +297,7 @@ func benchStudy(p *problem, sampler string, moves float64, prune bool, seed int6
 		Evaluator: ev, Store: &search.MemoryStore{},
 	}
 	if prune {
-		s.Screen, s.PromoteAfter = o.screen, o.promoteAfter
+		s.Screen, s.PromoteAfter, s.ScreenCompletions = o.screen, o.promoteAfter, o.screenCompletions
 	}
 	return s, ev
 }
