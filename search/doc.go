@@ -21,8 +21,11 @@
 // component are never tried alone. With nothing left around its leader it
 // works from the trials within 3% of it (its plateau); a move that lost
 // before is tried last; a saturated service that served less with twice its
-// cores is not taken for the bottleneck. TPE takes over when it has nothing
-// left to try.
+// cores is not taken for the bottleneck; a regime of a busy service that no
+// trial has run (PostgreSQL on local SSD) is tried once, when the idle
+// services' cores are spent and before the busy ones' are split again; pods whose CPU-bound processes outnumber their whole cores get
+// the same cores in fewer pods, a core per process. TPE takes over when it
+// has nothing left to try.
 //
 // Multi-fidelity (fidelity.go): with Study.Screen every trial is a short
 // load; one that already breaks the SLO or cannot beat the best beyond the

@@ -27,9 +27,13 @@ import (
 // pooler's mode while it is off) are never moved alone, a move that lost
 // clearly comes last around every later leader, and a service saturated in
 // its smallest pod that served no more with twice the cores is not taken
-// for the bottleneck. Every proposal is a feasible configuration one step
-// from the incumbent; when none is left untried around it the guide walks
-// the trials on its plateau, then the study falls back to TPE.
+// for the bottleneck. A regime of a busy service that no trial has run
+// (storage) is tried once, as soon as the idle services' cores are spent,
+// and pods whose CPU-bound processes outnumber their whole cores are
+// fitted (the same cores in fewer pods, a core per process). Every proposal
+// is a feasible configuration one step from the incumbent; when none is
+// left untried around it the guide walks the trials on its plateau, then
+// the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
@@ -51,6 +55,9 @@ type guide struct {
 	// kept are the services the proposals being built keep as they are:
 	// saturated, but shown not to limit (see notLimiting).
 	kept map[string]bool
+	// ran is every value of a choice or switch some trial has run (see
+	// unexplored).
+	ran map[string]bool
 }
 
 // The utilisation thresholds of the guide. A service below idleBelow gives
@@ -74,6 +81,7 @@ func newGuide(sp *spaces.Space, b spaces.Budget, obj spaces.Objective, seed int6
 // when there is none.
 func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config {
 	inc = g.workFrom(inc, tried)
+	g.ran = g.valuesRun(tried)
 	g.kept = g.notLimiting(inc, tried)
 	inc.Utilisation = discount(inc.Utilisation, g.kept)
 	if g.last == nil || !sameParams(g.last.Params, inc.Params) {
@@ -152,6 +160,13 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 			out = append(out, g.scaledSettings(base, inc, 2)...)
 		}
 	}
+	// A regime of a busy service that no trial has run (PostgreSQL on
+	// local SSD), once the idle services' cores are spent: before the
+	// busy ones' cores are split again by what they used under it.
+	settings := g.settingMoves(base, inc)
+	if len(util) > 0 && !g.holdsIdleCores(base, util) {
+		out = append(out, g.unexplored(g.regimeMoves(settings, base), base, util)...)
+	}
 	// 1. Rebalance: idle services to what they use, the freed cores to
 	// the bottleneck, as more pods of the same size or as bigger pods.
 	if len(util) > 0 {
@@ -169,10 +184,14 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 			out = append(out, g.consolidate(base, util, s)...)
 		}
 	}
+	// Pods whose busy processes outnumber their whole cores are throttled
+	// while busy: the same cores in fewer pods, a core per process.
+	for _, s := range g.byUtilisation(util) {
+		out = append(out, g.fitProcesses(base, util, s))
+	}
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
 	// pooling, placement) before reshaping pods.
-	settings := g.settingMoves(base, inc)
 	if idle := len(util) > 0 && !g.saturated(util); idle && Feasible(inc.Metrics, g.obj) {
 		// A process busy half the time makes a request wait about as long
 		// as it runs (the GIL serves one at a time): another process per

@@ -323,3 +323,100 @@ func TestGuideSeesASaturatedServiceThatDoesNotLimit(t *testing.T) {
 	}
 	t.Error("no proposal among the first 4 gives the api pods a second process: the saturated worker still reads as the bottleneck")
 }
+
+// TestGuideFitsProcessesToTheirPods: the SLO holds with nothing saturated,
+// and the api runs six pods of 1.5 CPU with two gunicorn processes each,
+// every process using half a core or more: its pods are throttled while
+// busy. Among the first proposals is the same 9 cores in four pods of 2.25
+// CPU, two processes each (a core per process); with processes that wait on
+// I/O (a fifth of a core each) no proposal keeps 9 api cores in fewer pods
+// of two processes.
+func TestGuideFitsProcessesToTheirPods(t *testing.T) {
+	sp := loadSeed(t)
+	base := sp.Complete(spaces.Config{"api.replicas": int64(6), "api.cpu": 1.5, "api.workers": int64(2),
+		"postgresql.cpu": 3.25, "postgresql.storageClass": "local-ssd", "worker.cpu": 0.75, "xinference.cpu": 0.5, "ollama.cpu": 0.5,
+		"pgbouncer.enabled": true})
+	fitted := func(c spaces.Config) bool {
+		return toInt(c["api.replicas"]) == 4 && toFloat(c["api.cpu"]) == 2.25 && toInt(c["api.workers"]) == 2
+	}
+	for _, tc := range []struct {
+		name string
+		api  float64
+		want bool
+	}{
+		{"processes use a core", 0.68, true},
+		{"processes wait on I/O", 0.3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuide(sp, budget(t, "16c32g"), sp.Objective, 1)
+			g.fitMemory(base)
+			if !g.fits(base) {
+				t.Fatal("the test's leader does not fit 16c32g")
+			}
+			inc := results.Trial{State: results.StateComplete, Params: base, Metrics: results.Metrics{TPS: 149, P95: 600},
+				Utilisation: map[string]float64{"api": tc.api, "postgresql": 0.46, "redis": 0.27, "worker": 0.58}}
+			got := -1
+			for i, c := range proposals(g, inc, []results.Trial{inc}, 6) {
+				if fitted(c) && got < 0 {
+					got = i
+				}
+			}
+			if tc.want && got < 0 {
+				t.Error("no proposal among the first 6 puts the api's 9 cores in 4 pods of 2.25 CPU with 2 processes each")
+			}
+			if !tc.want && got >= 0 {
+				t.Errorf("proposal %d fits I/O-bound processes to fewer pods", got)
+			}
+		})
+	}
+}
+
+// TestGuideTriesAnUnrunRegimeEarly: the leader runs PostgreSQL on NFS, as
+// every trial so far did, and every idle service runs its smallest pod.
+// With PostgreSQL busy, the first proposal is the leader on local SSD
+// (nothing else changed); once a trial has run local SSD, with PostgreSQL
+// idle (nor the pooler's switch: a setting of no service is not read as
+// busy), or while an idle model server still holds a core above its
+// minimum (the first split is not made yet), the first proposal is not the
+// storage move.
+func TestGuideTriesAnUnrunRegimeEarly(t *testing.T) {
+	sp := loadSeed(t)
+	base := seed8Leader(t, sp)
+	base["postgresql.storageClass"] = "nfs"
+	other := sp.Complete(spaces.Config{"postgresql.storageClass": "local-ssd"})
+	unsplit := clone(base)
+	unsplit["api.replicas"], unsplit["xinference.cpu"] = int64(4), 1.25
+	for _, tc := range []struct {
+		name  string
+		lead  spaces.Config
+		pg    float64
+		tried []results.Trial
+		want  bool
+	}{
+		{"PostgreSQL busy, SSD never run", base, 0.9, nil, true},
+		{"PostgreSQL busy, SSD run before", base, 0.9, []results.Trial{{State: results.StateComplete, Params: other}}, false},
+		{"PostgreSQL idle", base, 0.2, nil, false},
+		{"an idle service holds cores", unsplit, 0.9, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuide(sp, budget(t, "8c16g"), sp.Objective, 1)
+			lead := clone(tc.lead)
+			g.fitMemory(lead)
+			if !g.fits(lead) {
+				t.Fatalf("the test's leader does not fit 8c16g: %v", lead)
+			}
+			onSSD := clone(lead)
+			onSSD["postgresql.storageClass"] = "local-ssd"
+			inc := results.Trial{State: results.StateComplete, Params: lead, Metrics: results.Metrics{TPS: 40, P95: 3000},
+				Utilisation: map[string]float64{"api": 0.95, "postgresql": tc.pg, "pluginDaemon": 0.6, "worker": 0.5, "redis": 0.1,
+					"xinference": 0, "ollama": 0, "weaviate": 0}}
+			c := g.propose(inc, append(tc.tried, inc))
+			if c == nil {
+				t.Fatal("no proposal")
+			}
+			if got := sameParams(c, onSSD); got != tc.want {
+				t.Errorf("first proposal is the leader on local SSD: %v, want %v (%v)", got, tc.want, g.move(lead, c))
+			}
+		})
+	}
+}
