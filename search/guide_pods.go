@@ -13,7 +13,7 @@ import (
 // pods' whole cores. Such pods are throttled for as long as they are busy
 // (their processes and the pod's own threads overrun the quota), whatever
 // their utilisation says, and the same cores in fewer pods serve more:
-// seed/16c32g/chatflow's api in 6 pods of 1.5 CPU with 2 processes each
+// seed/16c32g/chatflow~v1's api in 6 pods of 1.5 CPU with 2 processes each
 // settles at 147 TPS, the same 9 cores as 4 pods of 2.25 serve 155. One
 // process fewer per pod instead lost 2% in the same studies (a core and a
 // half for one process). What the grid's rounding leaves goes to the busy
