@@ -90,11 +90,11 @@ func Prunable(m results.Metrics, screen time.Duration, o spaces.Objective, best 
 // screenUpper is the most TPS a screen that measured tps over screen can
 // plausibly stand for (see the screening rules).
 func screenUpper(tps float64, screen time.Duration) float64 {
-	n := tps * screen.Seconds()
-	if n < 1 {
-		return math.Inf(1) // nothing completed: the screen says nothing of TPS
+	se := screenSE(tps, screen.Seconds())
+	if math.IsInf(se, 1) {
+		return se // nothing completed: the screen says nothing of TPS
 	}
-	return tps * (1 + math.Max(screenMargin, screenZ*screenBurst/math.Sqrt(n)))
+	return tps * (1 + math.Max(screenMargin, screenZ*se))
 }
 
 // screenPruner is goptuna's view of Prunable: the study hands it the screen
@@ -220,11 +220,12 @@ func censored(m results.Metrics, screen time.Duration) bool {
 // screens is a lucky one: on a plateau, without the margin, each new lucky
 // screen cost a full load that fell back under the one already measured
 // (seed space 16c32g chatflow: five 147-TPS promotions under a 148 full
-// load; the margin took its load-seconds to 95% from 1110 to 920). A promotion is a trial of its own
-// (origin promoted, PromotedFrom its screen), recorded like any other, so a
-// study killed between a screen and its promotion resumes and promotes it:
-// the rule reads nothing but the stored trials. The promotion supersedes its
-// screen: from then on the search reads the configuration's full load.
+// load; the margin took its load-seconds to 95% from 1110 to 920). A
+// promotion is a trial of its own (origin promoted, PromotedFrom its
+// screen), recorded like any other, so a study killed between a screen
+// and its promotion resumes and promotes it: the rule reads nothing but
+// the stored trials. The promotion supersedes its screen: from then on the
+// search reads the configuration's full load.
 
 // DefaultPromoteAfter is the default of Study.PromoteAfter (see the bench).
 const DefaultPromoteAfter = 2
