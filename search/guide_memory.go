@@ -6,7 +6,8 @@ import (
 	"github.com/tune-dify/tune/spaces"
 )
 
-// headroom gives the pods of the saturated services memory the budget
+// headroom gives the pods of the saturated services that run processes
+// (a per-core process setting: gunicorn's workers) memory the budget
 // leaves unspent, up to memoryHeadroom times the least the space lets them
 // run in (their floor: a gunicorn worker's process each), busiest first;
 // nil when none gets more. The guide's moves otherwise keep a pod's memory
@@ -22,7 +23,7 @@ func (g *guide) headroom(base spaces.Config, util map[string]float64) spaces.Con
 	c := clone(base)
 	moved := false
 	for _, s := range g.byUtilisation(util) {
-		if util[s.Name] < busyAbove || g.kept[s.Name] {
+		if util[s.Name] < busyAbove || g.kept[s.Name] || !g.runsProcesses(s) {
 			continue
 		}
 		st := int64(s.Memory.Step)
@@ -45,6 +46,19 @@ func (g *guide) headroom(base spaces.Config, util map[string]float64) spaces.Con
 		return nil
 	}
 	return c
+}
+
+// runsProcesses reports whether s's pods run processes the space counts
+// per core (gunicorn's workers): interpreters that collect garbage. Other
+// services' memory is their caches and connections (PostgreSQL), which
+// utilisation does not tell the guide how to size.
+func (g *guide) runsProcesses(s spaces.Service) bool {
+	for _, p := range g.sp.Params {
+		if p.PerCPU != nil && p.PerCPU.Service == s.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // minMemoryRaise is the least raise worth a trial: a pod already within
