@@ -61,18 +61,19 @@ func (g *guide) regimeCuts(tried []results.Trial) []regimeCut {
 		return t.State == results.StateComplete && len(t.Utilisation) > 0 && t.Metrics.TPS > 0 &&
 			t.Metrics.ErrorRate <= g.obj.MaxErrorRate
 	}
-	var out []regimeCut
-	for _, r := range tried {
-		if !ok(r) {
-			continue
+	var ts []results.Trial
+	var cs []spaces.Config
+	for _, t := range tried {
+		if ok(t) {
+			ts, cs = append(ts, t), append(cs, g.sp.Complete(spaces.Config(t.Params)))
 		}
-		cr := g.sp.Complete(spaces.Config(r.Params))
-		for _, b := range tried {
-			if !ok(b) || r.Metrics.TPS < (1-lossShare)*b.Metrics.TPS {
-				continue
-			}
-			cb := g.sp.Complete(spaces.Config(b.Params))
-			if !g.regimeApart(cr, cb) {
+	}
+	var out []regimeCut
+	for i, r := range ts {
+		cr := cs[i]
+		for j, b := range ts {
+			cb := cs[j]
+			if r.Metrics.TPS < (1-lossShare)*b.Metrics.TPS || !g.regimeApart(cr, cb) {
 				continue
 			}
 			for _, s := range g.byUtilisation(r.Utilisation) {
