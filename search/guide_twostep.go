@@ -54,8 +54,17 @@ type regimeCut struct {
 const regimeCutShare = 0.05
 
 // regimeCuts lists the measured, error-free trials that cut a service's
-// CPU per request by a change of regime alone and did not lose more than
-// lossShare against the trial they are compared with, the most TPS first.
+// CPU per request by a change of regime alone, the most TPS first. Only
+// against a trial that served within lossShare as much: a service's
+// background work (vacuum, heartbeats) is spread over the requests, so
+// per request it falls wherever TPS rose, whatever the regime did
+// (seed/16c32g/chatflow: PostgreSQL on SSD instead of NFS, 89.8 TPS
+// instead of 52.4, the api then the bottleneck). And only a service that
+// used idleBelow of its cores or more before the regime: one that used
+// less gives its cores back in the guide's rebalance anyway, and cut
+// further it is what slows the requests the cores were moved for
+// (seed/16c32g/chatflow: PostgreSQL at 0.38 of 4 CPU behind the pooler, cut
+// to 1.75, lost 3%).
 func (g *guide) regimeCuts(tried []results.Trial) []regimeCut {
 	ok := func(t results.Trial) bool {
 		return t.State == results.StateComplete && len(t.Utilisation) > 0 && t.Metrics.TPS > 0 &&
@@ -73,7 +82,7 @@ func (g *guide) regimeCuts(tried []results.Trial) []regimeCut {
 		cr := cs[i]
 		for j, b := range ts {
 			cb := cs[j]
-			if r.Metrics.TPS < (1-lossShare)*b.Metrics.TPS || !g.regimeApart(cr, cb) {
+			if math.Abs(r.Metrics.TPS-b.Metrics.TPS) > lossShare*b.Metrics.TPS || !g.regimeApart(cr, cb) {
 				continue
 			}
 			for _, s := range g.byUtilisation(r.Utilisation) {
@@ -81,7 +90,7 @@ func (g *guide) regimeCuts(tried []results.Trial) []regimeCut {
 					continue
 				}
 				was, now := perRequest(b, cb, s), perRequest(r, cr, s)
-				if was > 0 && now < (1-regimeCutShare)*was && !slices.ContainsFunc(out, func(o regimeCut) bool {
+				if b.Utilisation[s.Name] >= idleBelow && now < (1-regimeCutShare)*was && !slices.ContainsFunc(out, func(o regimeCut) bool {
 					return o.cut.Name == s.Name && sameParams(o.trial.Params, r.Params)
 				}) {
 					out = append(out, regimeCut{trial: r, cut: s})
