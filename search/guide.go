@@ -95,6 +95,9 @@ func (g *guide) propose(inc results.Trial, tried []results.Trial) spaces.Config 
 		cands = append(cands, g.repairs(*ch)...)
 	}
 	lost := g.lostMoves(tried)
+	if c := g.twoStep(inc, tried, lost); c != nil { // guide_twostep.go
+		return c
+	}
 	if c := g.firstUntried(inc, append(cands, g.candidates(inc)...), tried, lost); c != nil {
 		return c
 	}
@@ -171,6 +174,7 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	// the bottleneck, as more pods of the same size or as bigger pods.
 	if len(util) > 0 {
 		out = append(out, g.proportional(base, util), g.rebalance(base, util, true), g.rebalance(base, util, false))
+		out = append(out, g.headroom(base, util)) // guide_memory.go
 	}
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
