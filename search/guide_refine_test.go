@@ -154,6 +154,39 @@ func TestGuideWorksFromATrialFarAhead(t *testing.T) {
 	}
 }
 
+// TestGuideLeavesAStaleLeader: the leader (trial 1) is 1.5% behind trial 2,
+// under the margin that moves the leader. While fewer than staleLeader
+// trials have followed it, the guide works from the leader; after that,
+// from trial 2 (its proposals keep trial 2's PostgreSQL storage).
+func TestGuideLeavesAStaleLeader(t *testing.T) {
+	sp := loadSeed(t)
+	lead := seed8Leader(t, sp)
+	lead["postgresql.storageClass"] = "nfs"
+	util := map[string]float64{"api": 0.83, "postgresql": 0.62, "worker": 0.7}
+	inc := results.Trial{Number: 1, State: results.StateComplete, Params: lead, Metrics: results.Metrics{TPS: 50, P95: 1800}, Utilisation: util}
+	near := clone(lead)
+	near["postgresql.storageClass"] = "local-ssd"
+	better := results.Trial{Number: 2, State: results.StateComplete, Params: near, Metrics: results.Metrics{TPS: 50.75, P95: 1790}, Utilisation: util}
+	for _, tc := range []struct {
+		after int
+		want  string
+	}{{staleLeader - 1, "nfs"}, {staleLeader, "local-ssd"}} {
+		t.Run(fmt.Sprintf("%d trials after the leader", tc.after), func(t *testing.T) {
+			g := newGuide(sp, budget(t, "8c16g"), sp.Objective, 1)
+			tried := []results.Trial{inc, better}
+			for i := 0; len(tried) < tc.after+1; i++ {
+				c := clone(lead)
+				c["api.dbPoolSize"] = int64(10 + 5*i)
+				tried = append(tried, results.Trial{Number: len(tried) + 1, State: results.StateComplete, Params: c,
+					Metrics: results.Metrics{TPS: 45, P95: 2000}, Utilisation: util})
+			}
+			if got := g.workFrom(inc, tried); got.Params["postgresql.storageClass"] != tc.want {
+				t.Errorf("the guide works from trial %d (storage %v), want the one on %s", got.Number, got.Params["postgresql.storageClass"], tc.want)
+			}
+		})
+	}
+}
+
 // TestGuideNeverFeedsAnIdleServiceFromTheBottleneck: with the api saturated
 // and the model servers idle, no proposal takes cores from the api to give
 // them to an idle service (each such trial lost 5-15% in traced studies).
@@ -345,6 +378,7 @@ func TestGuideFitsProcessesToTheirPods(t *testing.T) {
 		want bool
 	}{
 		{"processes use a core", 0.68, true},
+		{"processes use under half a core", 0.6, true},
 		{"processes wait on I/O", 0.3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ func (c benchCase) Name() string {
 // budgets and a node pool, under each scenario the model knows, the
 // default space (today's topology) under chatflow and llm at the same
 // budgets, and a mixed load (60/30/10 chatflow/agent/retrieval users) at
-// 16c32g. The guide's thresholds were set on the Tuning cases; the rest
+// 16c32g and on a 2x8c16g pool. The guide's thresholds were set on the Tuning cases; the rest
 // were not looked at until the figures were reported.
 func suite() []benchCase {
 	var cs []benchCase
@@ -68,8 +68,13 @@ func suite() []benchCase {
 			})
 		}
 	}
-	// A deployment serving three apps at once (held out).
-	cs = append(cs, benchCase{Space: "spaces/seed.yaml", Budget: "16c32g", Scenario: "chatflow=60,agent=30,retrieval=10"})
+	// A deployment serving three apps at once. The one at 16c32g was held
+	// out until its traces gave the guide two rules (the fitted pods'
+	// threshold, the stale leader), so it tunes now; the node pool's is
+	// held out in its place.
+	cs = append(cs,
+		benchCase{Space: "spaces/seed.yaml", Budget: "16c32g", Scenario: "chatflow=60,agent=30,retrieval=10", Tuning: true},
+		benchCase{Space: "spaces/seed.yaml", Budget: "2x8c16g", Scenario: "chatflow=60,agent=30,retrieval=10"})
 	return cs
 }
 
