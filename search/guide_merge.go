@@ -73,7 +73,8 @@ func (g *guide) processesDeclared(s spaces.Service) bool {
 // below), keeps its integer settings (its concurrency: a pod runs one
 // process) and its memory in total, and gives the cores it frees to `to`,
 // then to the other saturated services. Nil when nr is not fewer pods
-// within s's range or the merge frees no core.
+// within s's range, nr pods cannot hold s's concurrency within its
+// settings' range, or the merge frees no core.
 func (g *guide) merge(base spaces.Config, util map[string]float64, s spaces.Service, nr int64, to spaces.Service) spaces.Config {
 	r := replicas(base, s)
 	if nr < s.Replicas.Min || nr >= r {
@@ -87,9 +88,13 @@ func (g *guide) merge(base spaces.Config, util map[string]float64, s spaces.Serv
 	c := clone(base)
 	g.setService(c, s, nr, per)
 	for _, p := range g.sp.Params {
-		if p.Type == spaces.TypeInt && g.owner(p) == s.Name && !g.switchedOff(p, base) {
-			c[p.Name] = scaleInt(p, base[p.Name], float64(r)/float64(nr))
+		if p.Type != spaces.TypeInt || g.owner(p) != s.Name || g.switchedOff(p, base) {
+			continue
 		}
+		if toFloat(base[p.Name])*float64(r)/float64(nr) > p.Max {
+			return nil // fewer pods cannot hold its concurrency
+		}
+		c[p.Name] = scaleInt(p, base[p.Name], float64(r)/float64(nr))
 	}
 	g.keepMemory(c, base, s)
 	// The freed cores to `to` as bigger pods, or where a step on each of

@@ -138,3 +138,28 @@ func TestGuideMergeLeavesDeclaredProcesses(t *testing.T) {
 		t.Errorf("%d merges, the first %v", len(ms), g.move(base, ms[0]))
 	}
 }
+
+// TestGuideMergeHoldsTheConcurrency: at concurrency 20 a pod, 2 worker
+// pods would need 40 task slots each, more than the space allows (32):
+// the merge goes to 3 pods of 27, never to 2 pods that drop a third of
+// the slots.
+func TestGuideMergeHoldsTheConcurrency(t *testing.T) {
+	sp := loadDefault(t)
+	g := newGuide(sp, budget(t, "8c16g"), sp.Objective, 1)
+	base := chatflow8Leader(t, sp, g)
+	base["worker.concurrency"] = int64(20)
+	g.fitMemory(base)
+	util := map[string]float64{"api": 0.96, "worker": 0.87, "postgresql": 0.73, "redis": 0.13}
+	ms := g.merges(base, util)
+	if len(ms) == 0 {
+		t.Fatal("no merge")
+	}
+	for _, c := range ms {
+		if got := toInt(c["worker.replicas"]); got != 3 {
+			t.Errorf("merge into %d pods at concurrency %v", got, c["worker.concurrency"])
+		}
+		if got := toInt(c["worker.concurrency"]) * toInt(c["worker.replicas"]); got < 80 {
+			t.Errorf("merged worker runs %d task slots in total, want the 80 it ran", got)
+		}
+	}
+}
