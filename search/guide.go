@@ -196,6 +196,9 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 		out = append(out, g.proportional(base, util), g.rebalance(base, util, true), g.rebalance(base, util, false))
 		out = append(out, g.headroom(base, util)) // guide_memory.go
 	}
+	// Two services saturated: one's pods merged onto the cores it used, the
+	// freed cores to the other (guide_merge.go).
+	out = append(out, g.merges(base, util)...)
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
 	out = append(out, g.moreProcesses(base, util, processBound)...)
