@@ -23,9 +23,18 @@
 // before is tried last; a saturated service that served less with twice its
 // cores is not taken for the bottleneck; a regime of a busy service that no
 // trial has run (PostgreSQL on local SSD) is tried once, when the idle
-// services' cores are spent and before the busy ones' are split again; pods whose CPU-bound processes outnumber their whole cores get
-// the same cores in fewer pods, a core per process. TPE takes over when it
-// has nothing left to try.
+// services' cores are spent and before the busy ones' are split again;
+// pods whose CPU-bound processes outnumber their whole cores get the same
+// cores in fewer pods, a core per process (guide_pods.go). A regime that
+// cut a busy service's CPU per request is worked from even when it did not
+// beat the leader: the service is cut to what it uses and the freed cores
+// go to that trial's bottleneck (guide_twostep.go); saturated pods of
+// processes get the memory the budget leaves (guide_memory.go); with two
+// services saturated, the less busy one's single-process pods are merged
+// onto the cores it used, its concurrency and memory kept in total, and
+// the freed cores go to the busiest (guide_merge.go). Six trials after its
+// leader the guide works from the trial with the most TPS. TPE takes over
+// when it has nothing left to try.
 //
 // Multi-fidelity (fidelity.go): with Study.Screen every trial is a short
 // load; one that already breaks the SLO or cannot beat the best beyond the

@@ -30,10 +30,16 @@ import (
 // for the bottleneck. A regime of a busy service that no trial has run
 // (storage) is tried once, as soon as the idle services' cores are spent,
 // and pods whose CPU-bound processes outnumber their whole cores are
-// fitted (the same cores in fewer pods, a core per process). Every proposal
-// is a feasible configuration one step from the incumbent; when none is
-// left untried around it the guide walks the trials on its plateau, then
-// the study falls back to TPE.
+// fitted (the same cores in fewer pods, a core per process). A regime that
+// cut a busy service's CPU per request is the first of two steps: the
+// service is cut and its cores go to the bottleneck, from the regime's own
+// trial; saturated pods of processes get the memory the budget leaves;
+// with two services saturated the less busy one's pods are merged onto
+// the cores it used and the rest goes to the busiest. Six trials after
+// its leader the guide works from the trial with the most TPS. Every
+// proposal is a feasible configuration one step from the incumbent; when
+// none is left untried around it the guide walks the trials on its
+// plateau, then the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,

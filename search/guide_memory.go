@@ -49,12 +49,14 @@ func (g *guide) headroom(base spaces.Config, util map[string]float64) spaces.Con
 }
 
 // runsProcesses reports whether s's pods run processes the space counts
-// per core (gunicorn's workers): interpreters that collect garbage. Other
-// services' memory is their caches and connections (PostgreSQL), which
-// utilisation does not tell the guide how to size.
+// per core (gunicorn's workers): interpreters that collect garbage, and
+// several of them a pod. Other services' memory is their caches and
+// connections (PostgreSQL), which utilisation does not tell the guide how
+// to size; a service without it runs one process a pod (a Celery worker,
+// its concurrency in greenlets), which merges fold together.
 func (g *guide) runsProcesses(s spaces.Service) bool {
 	for _, p := range g.sp.Params {
-		if p.PerCPU != nil && p.PerCPU.Service == s.Name {
+		if p.PerCPU != nil && p.PerCPU.Service == s.Name && p.Type == spaces.TypeInt {
 			return true
 		}
 	}

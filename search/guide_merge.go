@@ -45,7 +45,7 @@ func (g *guide) merges(base spaces.Config, util map[string]float64) []spaces.Con
 	}
 	var out []spaces.Config
 	for _, s := range busy[1:] {
-		if g.processesDeclared(s) {
+		if g.runsProcesses(s) {
 			continue
 		}
 		r := replicas(base, s)
@@ -56,17 +56,6 @@ func (g *guide) merges(base spaces.Config, util map[string]float64) []spaces.Con
 		}
 	}
 	return out
-}
-
-// processesDeclared reports whether the space declares s's processes per
-// pod (an integer setting per core of s's pods: gunicorn's workers).
-func (g *guide) processesDeclared(s spaces.Service) bool {
-	for _, p := range g.sp.Params {
-		if p.PerCPU != nil && p.PerCPU.Service == s.Name && p.Type == spaces.TypeInt {
-			return true
-		}
-	}
-	return false
 }
 
 // merge puts s's pods into nr pods of the CPU it used (the grid's step
