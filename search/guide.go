@@ -156,6 +156,9 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	// Two services saturated: one's pods merged onto the cores it used, the
 	// freed cores to the other (guide_merge.go).
 	out = append(out, g.merges(base, util)...)
+	// A saturated service fed one step from a service of many small pods,
+	// reshaped to give up just that (guide_trim.go).
+	out = append(out, g.trims(base, util)...)
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
 	out = append(out, g.moreProcesses(base, util, processBound)...)
