@@ -520,7 +520,7 @@ func (g *guide) fitMemory(c spaces.Config) {
 		if fat == nil {
 			return
 		}
-		st := int64(max(1, fat.Memory.Step))
+		st := memStep(*fat)
 		c[fat.Name+".memory"] = toInt(c[fat.Name+".memory"]) - st
 	}
 }
@@ -533,6 +533,9 @@ func (g *guide) fits(c spaces.Config) bool {
 func replicas(c spaces.Config, s spaces.Service) int64 { return toInt(c[s.Name+".replicas"]) }
 func cores(c spaces.Config, s spaces.Service) float64  { return toFloat(c[s.Name+".cpu"]) }
 func step(s spaces.Service) float64                    { return math.Max(1, float64(s.CPU.Step)) / 1000 }
+
+// memStep is s's memory grid in MiB (the space's loader defaults it).
+func memStep(s spaces.Service) int64 { return int64(max(1, s.Memory.Step)) }
 
 // stepUp is the least CPU on s's grid at or above want, within its range.
 func stepUp(s spaces.Service, want float64) float64 {
