@@ -35,11 +35,12 @@ import (
 // service is cut and its cores go to the bottleneck, from the regime's own
 // trial; saturated pods of processes get the memory the budget leaves;
 // with two services saturated the less busy one's pods are merged onto
-// the cores it used and the rest goes to the busiest. Six trials after
-// its leader the guide works from the trial with the most TPS. Every
-// proposal is a feasible configuration one step from the incumbent; when
-// none is left untried around it the guide walks the trials on its
-// plateau, then the study falls back to TPE.
+// the cores it used and the rest goes to the busiest; a saturated service
+// short of a step gets it from a service of many small pods reshaped to
+// give up just that. Six trials after its leader the guide works from the
+// trial with the most TPS. Every proposal is a feasible configuration one
+// step from the incumbent; when none is left untried around it the guide
+// walks the trials on its plateau, then the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
