@@ -14,9 +14,9 @@ import (
 // the donor, and a donor of many small pods then gives far more than the
 // receiver needs: seed/8c16g/agent~v2 (a slower CPU) settled with the
 // plugin daemon at 96% of half a core and the api in 5 pods of 0.75 CPU
-// at 77%, 35.9 TPS on average over ten model seeds; a step off each api
-// pod for the daemon (5 × 0.5, the daemon 2 × 0.75) served 28.7, a whole
-// api pod (4 × 0.75, the daemon 1.25) 34.4, and the api's 3.5 cores left
+// at 77%, 35.7 TPS on average over ten model seeds; a step off each api
+// pod for the daemon (5 × 0.5, the daemon 2 × 0.75) serves 29.1, a whole
+// api pod (4 × 0.75, the daemon 1.25) 34.0, and the api's 3.5 cores left
 // as 2 pods of 1.75 with 3 workers each and the daemon on 0.75 serve 40.8.
 func (g *guide) trims(base spaces.Config, util map[string]float64) []spaces.Config {
 	busy := g.byUtilisation(util)
