@@ -12,8 +12,8 @@ import (
 // core, the api in 5 pods of 0.75 CPU with a worker each at 77%. Among the
 // first proposals is the daemon on 0.75 with the api's other 3.5 cores in
 // 2 pods of 1.75 holding its 5 workers (3 a pod) and its memory in total.
-// With the api's pods saturated its processes want cores, not company: a
-// worker per whole core. With only the api saturated nothing is fed.
+// An api at 93% has no step to spare (it would be at 99% on what is left),
+// and with only the api saturated nothing is fed.
 func TestGuideTrimsADonorOfManyPods(t *testing.T) {
 	sp := loadSeed(t)
 	for _, tc := range []struct {
@@ -22,7 +22,7 @@ func TestGuideTrimsADonorOfManyPods(t *testing.T) {
 		wantWorkers     int64 // 0: no trim
 	}{
 		{"processes kept in total", 0.77, 0.96, 0.83, 3},
-		{"saturated api pods: a worker per core", 0.93, 0.96, 0.83, 1},
+		{"the api has no step to spare", 0.93, 0.96, 0.83, 0},
 		{"nothing but the api saturated", 0.77, 0.6, 0.6, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestGuideTrimsADonorOfManyPods(t *testing.T) {
 			})
 			if tc.wantWorkers == 0 {
 				if i >= 0 {
-					t.Errorf("proposal %d trims the api with nothing saturated to feed: %v", i, g.move(base, ps[i]))
+					t.Errorf("proposal %d trims the api: %v", i, g.move(base, ps[i]))
 				}
 				return
 			}
