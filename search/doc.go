@@ -32,9 +32,11 @@
 // processes get the memory the budget leaves (guide_memory.go); with two
 // services saturated, the less busy one's single-process pods are merged
 // onto the cores it used, its concurrency and memory kept in total, and
-// the freed cores go to the busiest (guide_merge.go). Six trials after its
-// leader the guide works from the trial with the most TPS. TPE takes over
-// when it has nothing left to try.
+// the freed cores go to the busiest (guide_merge.go); a saturated service
+// gets one CPU step from a service of many small pods reshaped to give up
+// just that, its processes and memory kept in total (guide_trim.go). Six
+// trials after its leader the guide works from the trial with the most
+// TPS. TPE takes over when it has nothing left to try.
 //
 // Multi-fidelity (fidelity.go): with Study.Screen every trial is a short
 // load; one that already breaks the SLO or cannot beat the best beyond the

@@ -35,11 +35,12 @@ import (
 // service is cut and its cores go to the bottleneck, from the regime's own
 // trial; saturated pods of processes get the memory the budget leaves;
 // with two services saturated the less busy one's pods are merged onto
-// the cores it used and the rest goes to the busiest. Six trials after
-// its leader the guide works from the trial with the most TPS. Every
-// proposal is a feasible configuration one step from the incumbent; when
-// none is left untried around it the guide walks the trials on its
-// plateau, then the study falls back to TPE.
+// the cores it used and the rest goes to the busiest; a saturated service
+// short of a step gets it from a service of many small pods reshaped to
+// give up just that. Six trials after its leader the guide works from the
+// trial with the most TPS. Every proposal is a feasible configuration one
+// step from the incumbent; when none is left untried around it the guide
+// walks the trials on its plateau, then the study falls back to TPE.
 //
 // It reads only what every target reports (results.Trial's Utilisation and
 // Errors) and the space's declarations, never a service or setting by name,
@@ -156,6 +157,9 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	// Two services saturated: one's pods merged onto the cores it used, the
 	// freed cores to the other (guide_merge.go).
 	out = append(out, g.merges(base, util)...)
+	// A saturated service fed one step from a service of many small pods,
+	// reshaped to give up just that (guide_trim.go).
+	out = append(out, g.trims(base, util)...)
 	// A pod whose processes each use about a core is bound by its process
 	// count, whatever its quota says: one more process per pod.
 	out = append(out, g.moreProcesses(base, util, processBound)...)
@@ -517,7 +521,7 @@ func (g *guide) fitMemory(c spaces.Config) {
 		if fat == nil {
 			return
 		}
-		st := int64(max(1, fat.Memory.Step))
+		st := memStep(*fat)
 		c[fat.Name+".memory"] = toInt(c[fat.Name+".memory"]) - st
 	}
 }
@@ -530,6 +534,9 @@ func (g *guide) fits(c spaces.Config) bool {
 func replicas(c spaces.Config, s spaces.Service) int64 { return toInt(c[s.Name+".replicas"]) }
 func cores(c spaces.Config, s spaces.Service) float64  { return toFloat(c[s.Name+".cpu"]) }
 func step(s spaces.Service) float64                    { return math.Max(1, float64(s.CPU.Step)) / 1000 }
+
+// memStep is s's memory grid in MiB (the space's loader defaults it).
+func memStep(s spaces.Service) int64 { return int64(max(1, s.Memory.Step)) }
 
 // stepUp is the least CPU on s's grid at or above want, within its range.
 func stepUp(s spaces.Service, want float64) float64 {

@@ -26,10 +26,7 @@ func (g *guide) headroom(base spaces.Config, util map[string]float64) spaces.Con
 		if util[s.Name] < busyAbove || g.kept[s.Name] || !g.runsProcesses(s) {
 			continue
 		}
-		st := int64(s.Memory.Step)
-		if st <= 0 {
-			st = 256 // the schema's default step
-		}
+		st := memStep(s)
 		have := toInt(c[s.Name+".memory"])
 		want := int64(math.Min(float64(s.Memory.Max), memoryHeadroom*float64(s.MemoryMin(g.sp, c))))
 		want = want / st * st

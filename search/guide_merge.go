@@ -134,7 +134,7 @@ func (g *guide) growFewer(c spaces.Config, s spaces.Service, freed float64) {
 // for longer at every collection.
 func (g *guide) keepMemory(c, base spaces.Config, s spaces.Service) {
 	r, nr := replicas(base, s), replicas(c, s)
-	lo, st := int64(s.Memory.Min), max(1, int64(s.Memory.Step))
+	lo, st := int64(s.Memory.Min), memStep(s)
 	mem := lo + (toInt(base[s.Name+".memory"])*r/nr-lo)/st*st
 	c[s.Name+".memory"] = min(int64(s.Memory.Max), max(toInt(c[s.Name+".memory"]), mem))
 	g.fitMemory(c)

@@ -19,7 +19,9 @@ import (
 // other choice, an int a step or two either way. Settings of the busiest
 // services come first, then the settings of no service (a pooler, say),
 // then the rest; a trial with errors puts the settings of no service first.
-// Each moved configuration is rebalanced by the incumbent's utilisation.
+// Nothing else moves with a setting but the memory floor of a per-core
+// count: a move that needs resources the budget no longer has (a pooler
+// switched on when every core is spent) does not fit and propose skips it.
 func (g *guide) settingMoves(base spaces.Config, inc results.Trial) []spaces.Config {
 	type move struct {
 		c    spaces.Config

@@ -194,15 +194,7 @@ func (g *guide) secondStep(rc regimeCut) []spaces.Config {
 // pods of 1 CPU and 0.5 freed are 2 pods of 1.75, not 3 of 1 with half a
 // core left over.
 func (g *guide) fewerPods(s spaces.Service, r int64, total float64) int64 {
-	var best int64
-	var most float64
-	for nr := r - max(1, s.Replicas.Step); nr >= s.Replicas.Min && nr >= 1; nr -= max(1, s.Replicas.Step) {
-		per := stepDown(s, total/float64(nr))
-		if per*float64(nr) > most+1e-9 && per <= s.CPU.Max.Cores()+1e-9 {
-			best, most = nr, per*float64(nr)
-		}
-	}
-	return best
+	return g.podsHolding(s, r, total, func(nr int64) bool { return nr < r })
 }
 
 // capProcesses keeps s's per-core process counts at most maxProcessesPerCore
