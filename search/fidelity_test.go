@@ -427,9 +427,10 @@ func TestIntervalPoolsTheCandidatesNoise(t *testing.T) {
 }
 
 // TestFirstPromotionWaitsForTheClimb: the first full load waits until the
-// study's screens have cost one (ramp included): a screen that stood two
-// trials among the first three is not promoted, the same screen after six
-// more is, and on the study's last trial it is whatever the screens cost.
+// study's screens have cost one (ramp included, 30 load-seconds a screen
+// against 190): the best screen that stood two trials is not promoted
+// after three screens, it is after seven, and on the study's last trial it
+// is whatever the screens cost.
 func TestFirstPromotionWaitsForTheClimb(t *testing.T) {
 	s := &Study{Objective: spaces.Objective{SLOP95: 2 * time.Second, MaxErrorRate: 0.01}, Screen: 20 * time.Second,
 		Workload: spaces.Workload{Users: 100, SpawnRate: 10, Duration: 3 * time.Minute}}
