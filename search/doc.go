@@ -46,8 +46,9 @@
 // P95 before any full load; Study.ScreenCompletions sizes every screen by
 // the completions it should hold. Full loads go only to candidates for
 // recommendation: the best screen once it has stood Study.PromoteAfter
-// trials ahead of the best full load by more than its own noise, and on
-// the study's last trial, is promoted (a trial of origin promoted, the
+// trials ahead of the best full load by more than its own noise (the
+// first one once the screens have cost a full load), and on the study's
+// last trial, is promoted (a trial of origin promoted, the
 // full load of its screen's configuration), and Study.Confirm promotes and
 // re-measures the top candidates, through the optional Remeasurer the
 // evaluator may implement. Only full loads are recommended.

@@ -220,8 +220,9 @@ func censored(m results.Metrics, screen time.Duration) bool {
 // screens is a lucky one: on a plateau, without the margin, each new lucky
 // screen cost a full load that fell back under the one already measured
 // (seed space 16c32g chatflow: five 147-TPS promotions under a 148 full
-// load; the margin took its load-seconds to 95% from 1110 to 920). A
-// promotion is a trial of its own (origin promoted, PromotedFrom its
+// load; the margin took its load-seconds to 95% from 1110 to 920). The
+// first promotion also waits until the screens have cost a full load (see
+// climbed). A promotion is a trial of its own (origin promoted, PromotedFrom its
 // screen), recorded like any other, so a study killed between a screen
 // and its promotion resumes and promotes it: the rule reads nothing but
 // the stored trials. The promotion supersedes its screen: from then on the
@@ -256,10 +257,36 @@ func (s *Study) promotion(trials []results.Trial, left int) *results.Trial {
 	if inc := s.bestOf(view, true); inc != nil && best.Metrics.TPS < inc.Metrics.TPS*(1+promoteZ*screenSE(best.Metrics.TPS, best.ScreenS)) {
 		return nil // within its noise of what a full load already measured
 	}
+	if !s.climbed(trials) {
+		return nil
+	}
 	if stood := len(trials) - 1 - best.Number; s.promoteAfter() > 0 && stood >= s.promoteAfter() {
 		return best
 	}
 	return nil
+}
+
+// climbed reports whether the study's screens have cost a full load yet,
+// or a promotion already ran: the first full load waits for it. The first
+// screens are the guide's big moves (every limit raised, the first split,
+// the idle services cut), each one a step of tens of percent, and a
+// configuration that stood two trials among them is soon left behind: on
+// the seed space's retrieval load on a 2x8c16g pool, the first split's
+// screen (66 TPS) stood two trials and was promoted, and the next move
+// screened 105.
+func (s *Study) climbed(trials []results.Trial) bool {
+	spent := 0.0
+	for _, t := range trials {
+		if t.Origin == results.OriginPromoted {
+			return true
+		}
+		if t.Screened() {
+			w := s.Workload
+			w.Duration = time.Duration(t.ScreenS * float64(time.Second))
+			spent += LoadSeconds(w)
+		}
+	}
+	return spent >= LoadSeconds(s.Workload)
 }
 
 // screenSE is the relative standard error of a screen's TPS: a count of

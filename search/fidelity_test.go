@@ -353,12 +353,14 @@ func TestCensoredScreenRescreens(t *testing.T) {
 func TestPromotionNeedsAScreenAheadByItsNoise(t *testing.T) {
 	s := &Study{Objective: spaces.Objective{SLOP95: 2 * time.Second, MaxErrorRate: 0.01}, Screen: 20 * time.Second,
 		Workload: spaces.Workload{Duration: 3 * time.Minute}}
+	zero := 0
 	trials := func(screenTPS float64) []results.Trial {
 		return []results.Trial{
-			{Number: 0, State: results.StateComplete, Metrics: results.Metrics{TPS: 100, P95: 1000}},
-			{Number: 1, State: results.StateComplete, ScreenS: 20, Metrics: results.Metrics{TPS: screenTPS, P95: 1000}},
-			{Number: 2, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, P95: 1000}},
+			{Number: 0, State: results.StateComplete, ScreenS: 20, Metrics: results.Metrics{TPS: 100, P95: 1000}},
+			{Number: 1, Origin: results.OriginPromoted, State: results.StateComplete, PromotedFrom: &zero, Metrics: results.Metrics{TPS: 100, P95: 1000}},
+			{Number: 2, State: results.StateComplete, ScreenS: 20, Metrics: results.Metrics{TPS: screenTPS, P95: 1000}},
 			{Number: 3, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, P95: 1000}},
+			{Number: 4, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, P95: 1000}},
 		}
 	}
 	for _, tc := range []struct {
@@ -372,7 +374,7 @@ func TestPromotionNeedsAScreenAheadByItsNoise(t *testing.T) {
 		{"within its noise, last trial", 102, 1, true},
 	} {
 		got := s.promotion(trials(tc.screenTPS), tc.left)
-		if (got != nil) != tc.want || got != nil && got.Number != 1 {
+		if (got != nil) != tc.want || got != nil && got.Number != 2 {
 			t.Errorf("%s: promotion %v, want the screen promoted: %v", tc.name, got, tc.want)
 		}
 	}
@@ -421,5 +423,33 @@ func TestIntervalPoolsTheCandidatesNoise(t *testing.T) {
 	}
 	if want := math.Sqrt((2*0.02*0.02 + 2*0.01*0.01 + 2*0.0005*0.0005) / 6); math.Abs(cs[2].noise.rel-want) > 1e-3 || cs[2].noise.df != 6 {
 		t.Errorf("pooled noise %+v, want rel %.4f over 6 degrees of freedom", cs[2].noise, want)
+	}
+}
+
+// TestFirstPromotionWaitsForTheClimb: the first full load waits until the
+// study's screens have cost one (ramp included, 30 load-seconds a screen
+// against 190): the best screen that stood two trials is not promoted
+// after three screens, it is after seven, and on the study's last trial it
+// is whatever the screens cost.
+func TestFirstPromotionWaitsForTheClimb(t *testing.T) {
+	s := &Study{Objective: spaces.Objective{SLOP95: 2 * time.Second, MaxErrorRate: 0.01}, Screen: 20 * time.Second,
+		Workload: spaces.Workload{Users: 100, SpawnRate: 10, Duration: 3 * time.Minute}}
+	trials := func(screens int) []results.Trial {
+		var ts []results.Trial
+		for i := range screens {
+			ts = append(ts, results.Trial{Number: i, State: results.StatePruned, ScreenS: 20, Metrics: results.Metrics{TPS: 50, P95: 1000}})
+		}
+		ts[screens-3].State, ts[screens-3].Metrics.TPS = results.StateComplete, 100
+		return ts
+	}
+	// 3 screens of 30 load-seconds against a full load's 190.
+	if got := s.promotion(trials(3), 10); got != nil {
+		t.Errorf("after 3 screens: promotion of trial %d, want none before the screens cost a full load", got.Number)
+	}
+	if got := s.promotion(trials(7), 10); got == nil || got.Number != 4 {
+		t.Errorf("after 7 screens: promotion %v, want trial 4", got)
+	}
+	if got := s.promotion(trials(3), 1); got == nil || got.Number != 0 {
+		t.Errorf("last trial: promotion %v, want trial 0", got)
 	}
 }

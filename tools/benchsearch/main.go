@@ -109,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.pilots, "pilots", 40, "random pilot configurations of the optimum search")
 	fs.IntVar(&o.climbs, "climbs", 3, "hill climbs of the optimum search, from its best distinct points")
 	fs.IntVar(&o.kicks, "kicks", 3, "perturbed restarts of the optimum search's hill climbing")
-	fs.DurationVar(&o.screen, "screen", 20*time.Second, "guided+prune: the screening load (after the users' ramp, which it also costs)")
+	fs.DurationVar(&o.screen, "screen", 15*time.Second, "guided+prune: the screening load (after the users' ramp, which it also costs)")
 	fs.IntVar(&o.screenCompletions, "screen-completions", 0, "guided+prune: lengthen each screen to the time the best trial takes to complete this many requests (0: -screen as it is)")
 	fs.IntVar(&o.promoteAfter, "promote-after", 0, "guided+prune: trials the best screen stands before its full load (0: tune's default; negative: only with the study's last trial)")
 	fs.IntVar(&o.confirmTop, "confirm-top", 3, "guided+prune: candidates re-measured before the recommendation")

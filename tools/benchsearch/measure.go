@@ -173,6 +173,9 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 				if t.Screened() && t.State == results.StateComplete {
 					state = "screen"
 				}
+				if t.Screened() {
+					state += fmt.Sprintf(" %gs", t.ScreenS)
+				}
 				logf("%s %s seed %d #%d %s %s tps %.1f p95 %.0f incumbent's run %.1f util %s | %s", p.Name(), name, seed, t.Number, t.Origin, state,
 					t.Metrics.TPS, t.Metrics.P95, incTPS, utilText(t.Utilisation), configText(p, t.Params))
 			}
@@ -204,6 +207,14 @@ func measureSampler(p *problem, opt optimum, ms *means, name string, o options) 
 		}
 		if err := tr.judge(p, ms, 0.95*opt.TPS); err != nil {
 			return err
+		}
+		if o.trace {
+			load := math.Inf(1)
+			if tr.reach > 0 {
+				load = tr.loadS[tr.reach-1]
+			}
+			logf("%s %s seed %d: 95%% at trial %d (0: not within the cap), %.0f load-s, %d promotions, %d pruned of %d sampled",
+				p.Name(), name, seed, tr.reach, load, len(tr.promoted), tr.pruned, tr.sampled)
 		}
 		if !prune {
 			return nil
