@@ -37,6 +37,23 @@ func firstWith(cs []spaces.Config, ok func(spaces.Config) bool) int {
 	return -1
 }
 
+// proposed is the first of the proposals ps (around base) that the move
+// ok accepts; the test fails when want says there should be one and there
+// is none, or the other way round (then nil). what names the move.
+func proposed(t *testing.T, g *guide, base spaces.Config, ps []spaces.Config, ok func(spaces.Config) bool, want bool, what string) spaces.Config {
+	t.Helper()
+	i := firstWith(ps, ok)
+	switch {
+	case want && i < 0:
+		t.Fatalf("no proposal among the first %d %s", len(ps), what)
+	case !want && i >= 0:
+		t.Errorf("proposal %d %s: %v", i, what, g.move(base, ps[i]))
+	case want:
+		return ps[i]
+	}
+	return nil
+}
+
 // TestGuideMergesOneSaturatedServiceToFeedTheOther: the api (96%) and the
 // Celery worker (87%) are both saturated, so no rebalance moves a core
 // between them. Among the first proposals is the worker in half as many
@@ -64,17 +81,10 @@ func TestGuideMergesOneSaturatedServiceToFeedTheOther(t *testing.T) {
 				Utilisation: map[string]float64{"api": tc.api, "worker": 0.87, "postgresql": 0.73, "redis": 0.13,
 					"pluginDaemon": 0, "weaviate": 0}}
 			ps := proposals(g, inc, []results.Trial{inc}, 8)
-			i := firstWith(ps, merged)
-			if !tc.want {
-				if i >= 0 {
-					t.Errorf("proposal %d merges the worker with nothing saturated to feed: %v", i, g.move(base, ps[i]))
-				}
+			c := proposed(t, g, base, ps, merged, tc.want, "merges the worker's pods onto fewer cores")
+			if c == nil {
 				return
 			}
-			if i < 0 {
-				t.Fatal("no proposal among the first 8 merges the worker's pods onto fewer cores")
-			}
-			c := ps[i]
 			if got := totalCPU(c, "worker"); got != 2.5 {
 				t.Errorf("merged worker has %.2f cores, want the 2.5 it used (0.87 of 3, on the grid)", got)
 			}
