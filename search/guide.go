@@ -384,8 +384,9 @@ func (g *guide) reshape(base spaces.Config, util map[string]float64, s spaces.Se
 }
 
 // consolidate puts s's cores into fewer pods, half as many and one, each
-// pod's processes one per whole core of it (within the per-core range);
-// what the grid's rounding leaves goes to the busy services.
+// pod's processes one per whole core of it (within the per-core range),
+// its memory kept in total (see keepMemory); what the grid's rounding
+// leaves goes to the busy services.
 func (g *guide) consolidate(base spaces.Config, util map[string]float64, s spaces.Service) []spaces.Config {
 	r := replicas(base, s)
 	total := float64(r) * cores(base, s)
@@ -397,6 +398,7 @@ func (g *guide) consolidate(base spaces.Config, util map[string]float64, s space
 		c := clone(base)
 		g.setService(c, s, nr, stepDown(s, total/float64(nr)))
 		g.processesFor(c, base, util, s, g.processPerWholeCore)
+		g.keepMemory(c, base, s)
 		g.fill(c, g.byUtilisation(util), util, false)
 		out = append(out, c)
 	}
