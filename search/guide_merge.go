@@ -32,7 +32,7 @@ import (
 // gunicorn worker each, merged into 3 pods of 1 CPU with 2 workers, the
 // freed cores on the Celery worker, ran 64 TPS in cmd/tune's 6-trial
 // study where the same 3.75 cores in 3 pods of 1.25 with a worker each
-// ran 88).
+// ran 89, 88 with one small pod's memory each).
 func (g *guide) merges(base spaces.Config, util map[string]float64) []spaces.Config {
 	var busy []spaces.Service
 	for _, s := range g.byUtilisation(util) {
