@@ -417,19 +417,15 @@ func (g *guide) processesFor(c, base spaces.Config, util map[string]float64, s s
 	u, measured := util[s.Name]
 	was, now := cores(base, s), cores(c, s)
 	for _, p := range g.sp.Params {
-		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
+		if p.PerCPU == nil || p.PerCPU.Service != s.Name {
 			continue
 		}
-		n := toFloat(base[p.Name])
-		if !measured || u < busyAbove || n <= 0 || u*was/n >= ioBoundProcess {
+		if n := toFloat(base[p.Name]); !measured || u < busyAbove || n <= 0 || u*was/n >= ioBoundProcess {
 			cpuBound(c, s)
 			return
 		}
-		k := math.Round(n / was * now)
-		k = math.Max(math.Round(p.PerCPU.Min*now), math.Min(math.Round(p.PerCPU.Max*now), k))
-		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, math.Max(1, k))))
 	}
-	g.fitMemory(c)
+	g.setProcesses(c, s, func(p spaces.Param) float64 { return math.Round(toFloat(base[p.Name]) / was * now) })
 }
 
 // ioBoundProcess is the share of a core under which a busy pod's processes
@@ -440,15 +436,7 @@ const ioBoundProcess = 0.5
 // of its pods (at least one), within the space's per-core range.
 func (g *guide) processPerWholeCore(c spaces.Config, s spaces.Service) {
 	cpu := cores(c, s)
-	for _, p := range g.sp.Params {
-		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
-			continue
-		}
-		n := math.Max(1, math.Floor(cpu+1e-9))
-		n = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), n))
-		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
-	}
-	g.fitMemory(c)
+	g.setProcesses(c, s, func(spaces.Param) float64 { return math.Floor(cpu + 1e-9) })
 }
 
 // shift moves one CPU step per pod from one service to the other, which
@@ -479,17 +467,23 @@ func (g *guide) setService(c spaces.Config, s spaces.Service, r int64, cpu float
 	cpu = math.Max(s.CPU.Min.Cores(), math.Min(s.CPU.Max.Cores(), cpu))
 	c[s.Name+".replicas"] = r
 	c[s.Name+".cpu"] = cpu
+	// The count stays (the settings moves tune it) unless the new pod size
+	// puts it outside the space's per-core range.
+	g.setProcesses(c, s, func(p spaces.Param) float64 { return toFloat(c[p.Name]) })
+}
+
+// setProcesses sets each of s's per-core process counts in c to want's
+// (at least one), within the space's per-core range for s's pods, rounded
+// as the encoding rounds ratio × cores so the guide reaches what TPE does,
+// and within the parameter's range; then fits memory.
+func (g *guide) setProcesses(c spaces.Config, s spaces.Service, want func(spaces.Param) float64) {
+	cpu := cores(c, s)
 	for _, p := range g.sp.Params {
 		if p.PerCPU == nil || p.PerCPU.Service != s.Name {
 			continue
 		}
-		// The count stays (the settings moves tune it) unless the new pod
-		// size puts it outside the space's per-core range.
-		n := toFloat(c[p.Name])
-		// Rounded as the encoding rounds ratio × cores, so the guide
-		// reaches what TPE does.
-		n = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), n))
-		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
+		n := math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), want(p)))
+		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, math.Max(1, n))))
 	}
 	g.fitMemory(c)
 }
@@ -680,12 +674,5 @@ func (g *guide) service(name string) (spaces.Service, bool) {
 // the space's per-core range.
 func (g *guide) processPerCore(c spaces.Config, s spaces.Service) {
 	cpu := cores(c, s)
-	for _, p := range g.sp.Params {
-		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
-			continue
-		}
-		n := math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), math.Round(cpu)))
-		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, n)))
-	}
-	g.fitMemory(c)
+	g.setProcesses(c, s, func(spaces.Param) float64 { return math.Round(cpu) })
 }

@@ -78,16 +78,10 @@ func (g *guide) trim(base spaces.Config, util map[string]float64, from, to space
 // count in total (within the per-core range): the same work at the same
 // concurrency.
 func (g *guide) keepProcesses(c, base spaces.Config, s spaces.Service) {
-	r, nr, cpu := replicas(base, s), replicas(c, s), cores(c, s)
-	for _, p := range g.sp.Params {
-		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
-			continue
-		}
-		k := math.Ceil(toFloat(base[p.Name])*float64(r)/float64(nr) - 1e-9)
-		k = math.Max(math.Round(p.PerCPU.Min*cpu), math.Min(math.Round(p.PerCPU.Max*cpu), k))
-		c[p.Name] = int64(math.Max(p.Min, math.Min(p.Max, math.Max(1, k))))
-	}
-	g.fitMemory(c)
+	r, nr := replicas(base, s), replicas(c, s)
+	g.setProcesses(c, s, func(p spaces.Param) float64 {
+		return math.Ceil(toFloat(base[p.Name])*float64(r)/float64(nr) - 1e-9)
+	})
 }
 
 // podsHolding is the pod count of s that ok allows (within s's replica

@@ -205,16 +205,9 @@ func (g *guide) fewerPods(s spaces.Service, r int64, total float64) int64 {
 // workers, 46.0 with 4 and 44.6 with 5.
 func (g *guide) capProcesses(c spaces.Config, s spaces.Service) {
 	cpu := cores(c, s)
-	for _, p := range g.sp.Params {
-		if p.PerCPU == nil || p.PerCPU.Service != s.Name || p.Type != spaces.TypeInt {
-			continue
-		}
-		limit := math.Max(1, math.Max(math.Round(p.PerCPU.Min*cpu), math.Floor(maxProcessesPerCore*cpu+1e-9)))
-		if toFloat(c[p.Name]) > limit {
-			c[p.Name] = int64(math.Max(p.Min, limit))
-		}
-	}
-	g.fitMemory(c)
+	g.setProcesses(c, s, func(p spaces.Param) float64 {
+		return math.Min(toFloat(c[p.Name]), math.Floor(maxProcessesPerCore*cpu+1e-9))
+	})
 }
 
 // maxProcessesPerCore: see capProcesses.
