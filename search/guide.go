@@ -179,14 +179,15 @@ func (g *guide) candidates(inc results.Trial) []spaces.Config {
 	}
 	// Within the SLO with no service saturated, the users' think time
 	// bounds TPS and only latency is left to cut: another regime (storage,
-	// pooling, placement) before reshaping pods.
+	// pooling, placement) before reshaping pods, a value no trial has run
+	// before one already measured.
 	if idle := len(util) > 0 && !g.saturated(util); idle && Feasible(inc.Metrics, g.obj) {
 		// A process busy half the time makes a request wait about as long
 		// as it runs (the GIL serves one at a time): another process per
 		// pod cuts that wait, the latency a think-time bound loop turns
 		// into TPS.
 		out = append(out, g.moreProcesses(base, util, latencyProcessBound)...)
-		out = append(out, g.regimeMoves(settings, base)...)
+		out = append(out, g.unrunFirst(g.regimeMoves(settings, base), base)...)
 	}
 	// 2. Reshape: the bottleneck's pods merged or split at the same cores
 	// (a pod's processes need their cores; several small pods beat one big).

@@ -461,3 +461,36 @@ func TestGuideTriesAnUnrunRegimeEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestGuideTriesUnrunRegimesFirst: within the SLO with nothing saturated
+// (seed/16c32g/chatflow~v2 after its first split: the api at 34%,
+// PostgreSQL at 30% of 3.25 CPU on NFS, TPS bound by the users' think time
+// and the fsyncs they wait on), a regime no trial has run (PostgreSQL on
+// local SSD: 93 → 161 TPS there) is proposed before going back to one
+// already measured (the pooler off, as at the baseline).
+func TestGuideTriesUnrunRegimesFirst(t *testing.T) {
+	sp := loadSeed(t)
+	g := newGuide(sp, budget(t, "16c32g"), sp.Objective, 1)
+	base := sp.Complete(spaces.Config{
+		"api.replicas": int64(6), "api.cpu": 1.5, "api.memory": int64(2048), "api.workers": int64(2),
+		"postgresql.cpu": 3.25, "worker.cpu": 0.75, "xinference.cpu": 0.5, "ollama.cpu": 0.5,
+		"pgbouncer.enabled": true,
+	})
+	if !g.fits(base) {
+		t.Fatalf("the test's leader does not fit 16c32g: %v", base)
+	}
+	baseline := results.Trial{State: results.StateComplete, Params: sp.Baseline(), Metrics: results.Metrics{TPS: 28, P95: 3700},
+		Utilisation: map[string]float64{"api": 0.98, "postgresql": 0.22, "worker": 0.06}}
+	inc := results.Trial{State: results.StateComplete, Params: base, Metrics: results.Metrics{TPS: 92.7, P95: 768},
+		Utilisation: map[string]float64{"api": 0.34, "postgresql": 0.30, "worker": 0.30, "redis": 0.14,
+			"pluginDaemon": 0, "weaviate": 0, "xinference": 0, "ollama": 0}}
+	ps := proposals(g, inc, []results.Trial{baseline, inc}, 12)
+	ssd := firstWith(ps, func(c spaces.Config) bool { return c["postgresql.storageClass"] == "local-ssd" })
+	off := firstWith(ps, func(c spaces.Config) bool { return c["pgbouncer.enabled"] == false })
+	switch {
+	case ssd < 0:
+		t.Fatalf("PostgreSQL on local SSD is not among the first %d proposals", len(ps))
+	case off >= 0 && off < ssd:
+		t.Errorf("the pooler off again (proposal %d) before PostgreSQL on local SSD (proposal %d)", off, ssd)
+	}
+}

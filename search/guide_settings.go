@@ -275,6 +275,33 @@ func (g *guide) unexplored(regimes []spaces.Config, base spaces.Config, util map
 	return out
 }
 
+// unrunFirst orders regimes (in their order otherwise) so that those
+// setting a choice or switch to a value no trial has run come first:
+// going back to a value already measured (the pooler off again) tells
+// less than one never seen (PostgreSQL on local SSD).
+func (g *guide) unrunFirst(regimes []spaces.Config, base spaces.Config) []spaces.Config {
+	unrun := func(c spaces.Config) bool {
+		for _, p := range g.sp.Params {
+			if (p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice) && fmt.Sprint(c[p.Name]) != fmt.Sprint(base[p.Name]) {
+				return !g.ran[p.Name+"="+fmt.Sprint(c[p.Name])]
+			}
+		}
+		return false
+	}
+	out := slices.Clone(regimes)
+	slices.SortStableFunc(out, func(a, b spaces.Config) int {
+		ua, ub := unrun(a), unrun(b)
+		switch {
+		case ua && !ub:
+			return -1
+		case ub && !ua:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
 // valuesRun is every "setting=value" of a choice or switch that a trial of
 // tried ran.
 func (g *guide) valuesRun(tried []results.Trial) map[string]bool {
