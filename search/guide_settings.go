@@ -138,14 +138,23 @@ func paramNeighbours(p spaces.Param, v any) []any {
 func (g *guide) regimeMoves(moves []spaces.Config, base spaces.Config) []spaces.Config {
 	var out []spaces.Config
 	for _, c := range moves {
-		for _, p := range g.sp.Params {
-			if (p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice) && fmt.Sprint(c[p.Name]) != fmt.Sprint(base[p.Name]) {
-				out = append(out, c)
-				break
-			}
+		if _, _, ok := g.regimeChange(c, base); ok {
+			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// regimeChange is the first choice or switch (in the space's order) that c
+// sets to another value than base, with its "setting=value" as valuesRun
+// keys it; false when c changes none.
+func (g *guide) regimeChange(c, base spaces.Config) (spaces.Param, string, bool) {
+	for _, p := range g.sp.Params {
+		if (p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice) && fmt.Sprint(c[p.Name]) != fmt.Sprint(base[p.Name]) {
+			return p, p.Name + "=" + fmt.Sprint(c[p.Name]), true
+		}
+	}
+	return spaces.Param{}, "", false
 }
 
 // raiseAll doubles every integer setting at once (within its range and the
@@ -262,14 +271,10 @@ func (g *guide) repairs(ch results.Trial) []spaces.Config {
 func (g *guide) unexplored(regimes []spaces.Config, base spaces.Config, util map[string]float64) []spaces.Config {
 	var out []spaces.Config
 	for _, c := range regimes {
-		for _, p := range g.sp.Params {
-			if fmt.Sprint(c[p.Name]) == fmt.Sprint(base[p.Name]) || (p.Type != spaces.TypeBool && p.Type != spaces.TypeChoice) {
-				continue
-			}
-			if svc := g.owner(p); svc != "" && util[svc] >= idleBelow && !g.ran[p.Name+"="+fmt.Sprint(c[p.Name])] {
+		if p, v, ok := g.regimeChange(c, base); ok && !g.ran[v] {
+			if svc := g.owner(p); svc != "" && util[svc] >= idleBelow {
 				out = append(out, c)
 			}
-			break
 		}
 	}
 	return out
@@ -280,26 +285,15 @@ func (g *guide) unexplored(regimes []spaces.Config, base spaces.Config, util map
 // going back to a value already measured (the pooler off again) tells
 // less than one never seen (PostgreSQL on local SSD).
 func (g *guide) unrunFirst(regimes []spaces.Config, base spaces.Config) []spaces.Config {
-	unrun := func(c spaces.Config) bool {
-		for _, p := range g.sp.Params {
-			if (p.Type == spaces.TypeBool || p.Type == spaces.TypeChoice) && fmt.Sprint(c[p.Name]) != fmt.Sprint(base[p.Name]) {
-				return !g.ran[p.Name+"="+fmt.Sprint(c[p.Name])]
-			}
+	var unrun, run []spaces.Config
+	for _, c := range regimes {
+		if _, v, ok := g.regimeChange(c, base); ok && !g.ran[v] {
+			unrun = append(unrun, c)
+		} else {
+			run = append(run, c)
 		}
-		return false
 	}
-	out := slices.Clone(regimes)
-	slices.SortStableFunc(out, func(a, b spaces.Config) int {
-		ua, ub := unrun(a), unrun(b)
-		switch {
-		case ua && !ub:
-			return -1
-		case ub && !ua:
-			return 1
-		}
-		return 0
-	})
-	return out
+	return append(unrun, run...)
 }
 
 // valuesRun is every "setting=value" of a choice or switch that a trial of
